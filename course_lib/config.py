@@ -1,0 +1,186 @@
+"""Typed configurations for models and training, validated on creation.
+
+Every field has a default and maps one-to-one onto a widget control (notebooks 04 and 06).
+A wrong value raises ``ValueError`` whose message names the field, the value given and
+what is allowed, so a learner sees what to change instead of a deep traceback.
+
+Used by every notebook from 03 on; ``ModelConfig.sharing`` follows the strategy names of
+ALBERT (Lan et al. 2020) and Takase & Kiyono (2021), see ``course_lib.sharing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+SHARING_STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
+TASKS = ("classify", "lm")
+ATTN_IMPLS = ("manual", "sdpa")
+ACTIVATIONS = ("gelu", "relu")
+INITS = ("normal", "xavier", "he")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _fail(field: str, value: Any, allowed: str) -> None:
+    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
+
+
+def _check_int(field: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(field, value, f"it must be an integer >= {minimum}")
+    if value < minimum:
+        _fail(field, value, f"it must be an integer >= {minimum}")
+
+
+def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(field, value, "choose one of " + ", ".join(repr(c) for c in choices))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters of one model; ``build_model(cfg)`` turns it into an ``nn.Module``."""
+
+    vocab_size: int = 1000
+    d_model: int = 256  # H, the width of every block
+    n_heads: int = 4
+    d_ff: int = 1024  # hidden width of the feed-forward sublayer
+    n_layers: int = 12  # N, the depth: how many blocks the input passes through
+    sharing: str = "none"  # one of SHARING_STRATEGIES
+    n_blocks: int | None = None  # M, distinct blocks for sequence/cycle/cycle_rev
+    max_len: int = 128
+    task: str = "classify"  # "classify" (sequence classifier) or "lm" (causal LM)
+    n_classes: int = 2  # only used when task == "classify"
+    embed_dim: int | None = None  # E; None means E = d_model (no factorization)
+    tie_embeddings: bool = False  # LM head reuses the input embedding matrix
+    norm_first: bool = True  # pre-LN (True) or post-LN as in BERT/ALBERT (False)
+    dropout: float = 0.0
+    activation: str = "gelu"
+    attn_impl: str = "manual"  # "manual" (taught, from scratch) or "sdpa" (fast path)
+    pad_id: int = 0
+    init: str = "normal"  # weight init: N(0, 0.02) as BERT, or Xavier, or He (notebook 06)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
+            _check_int(name, getattr(self, name), 1)
+        if self.d_model % self.n_heads:
+            _fail("d_model", self.d_model, f"it must be divisible by n_heads={self.n_heads}")
+        _check_choice("sharing", self.sharing, SHARING_STRATEGIES)
+        _check_choice("task", self.task, TASKS)
+        _check_choice("attn_impl", self.attn_impl, ATTN_IMPLS)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("init", self.init, INITS)
+        if self.sharing in ("sequence", "cycle", "cycle_rev"):
+            if self.n_blocks is None:
+                _fail("n_blocks", None, f"sharing={self.sharing!r} needs n_blocks (M) set")
+            _check_int("n_blocks", self.n_blocks, 1)
+            if self.n_blocks > self.n_layers:
+                _fail("n_blocks", self.n_blocks, f"it must be <= n_layers={self.n_layers}")
+        elif self.n_blocks is not None:
+            _check_int("n_blocks", self.n_blocks, 1)
+        if self.task == "classify":
+            _check_int("n_classes", self.n_classes, 2)
+        if self.embed_dim is not None:
+            _check_int("embed_dim", self.embed_dim, 1)
+            if self.embed_dim > self.d_model:
+                _fail("embed_dim", self.embed_dim, f"it must be <= d_model={self.d_model}")
+        if not isinstance(self.tie_embeddings, bool):
+            _fail("tie_embeddings", self.tie_embeddings, "it must be True or False")
+        if self.tie_embeddings and self.task != "lm":
+            _fail("tie_embeddings", True, "tying needs task='lm' (a classifier has no LM head)")
+        if not isinstance(self.norm_first, bool):
+            _fail("norm_first", self.norm_first, "it must be True or False")
+        if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
+            _fail("dropout", self.dropout, "it must be a number in [0, 1)")
+        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
+            _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+        if not 0 <= self.pad_id < self.vocab_size:
+            _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+
+    @property
+    def d_embed(self) -> int:
+        """E, the embedding width actually used (``embed_dim`` or ``d_model``)."""
+        return self.embed_dim if self.embed_dim is not None else self.d_model
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with some fields changed, validated again."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig field(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> ModelConfig:
+        """Named sizes: tiny (CPU, seconds), small, albert_base, bert_base."""
+        if name not in PRESETS:
+            _fail("preset", name, "choose one of " + ", ".join(repr(p) for p in PRESETS))
+        return cls(**{**PRESETS[name], **changes})
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(vocab_size=1000, d_model=64, n_heads=4, d_ff=256, n_layers=4, max_len=64),
+    "small": dict(vocab_size=8000, d_model=256, n_heads=4, d_ff=1024, n_layers=6, max_len=128),
+    "albert_base": dict(
+        vocab_size=30000, d_model=768, n_heads=12, d_ff=3072, n_layers=12, max_len=512,
+        sharing="all", embed_dim=128, norm_first=False,
+    ),
+    "bert_base": dict(
+        vocab_size=30522, d_model=768, n_heads=12, d_ff=3072, n_layers=12, max_len=512,
+        norm_first=False,
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimizer, schedule, batch, seed and device (notebooks 03, 06-10)."""
+
+    steps: int = 200  # optimizer steps
+    batch_size: int = 32
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.01
+    warmup_steps: int = 20  # linear warm-up, then cosine decay to 10% of lr
+    grad_clip: float | None = 1.0  # max global gradient norm; None switches clipping off
+    optimizer: str = "adamw"
+    seed: int = 0
+    eval_every: int = 0  # 0: evaluate only at the end
+    device: str = "auto"  # "auto" picks CUDA, then MPS, then CPU
+    amp: bool = True  # bfloat16 autocast, only ever applied on CUDA
+
+    def __post_init__(self) -> None:
+        _check_int("steps", self.steps, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("warmup_steps", self.warmup_steps, 0)
+        _check_int("seed", self.seed, 0)
+        _check_int("eval_every", self.eval_every, 0)
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                _fail(name, value, "it must be a number >= 0")
+        if self.lr == 0:
+            _fail("lr", self.lr, "it must be a number > 0")
+        if self.grad_clip is not None and (
+            isinstance(self.grad_clip, bool)
+            or not isinstance(self.grad_clip, int | float)
+            or self.grad_clip <= 0
+        ):
+            _fail("grad_clip", self.grad_clip, "it must be a number > 0, or None for no clipping")
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("device", self.device, DEVICES)
+        if not isinstance(self.amp, bool):
+            _fail("amp", self.amp, "it must be True or False")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,83 @@
+"""Counting parameters, sharing-aware (notebooks 02-08).
+
+``count_parameters`` counts each tensor once, however many layers use it: that is what
+sharing saves. ``count_parameters_per_use`` counts a tensor once per place it is used:
+that is what the computation touches. Never count by subtraction (it hides copies
+that are not ties, LLMs-from-scratch issue #822); ask the tensors themselves.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .layers import attention_parameter_count, ffn_parameter_count
+from .sharing import SharingPlan
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Parameters of ``model``, each shared tensor counted once."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_parameters_per_use(model: nn.Module, trainable_only: bool = True) -> int:
+    """Parameters counted once per place they are used (every alias in the module tree)."""
+    return sum(
+        p.numel()
+        for _, p in model.named_parameters(remove_duplicate=False)
+        if p.requires_grad or not trainable_only
+    )
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    """Bytes of parameter storage, each shared tensor once."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when two tensors are the same memory (a shared weight), not equal copies."""
+    return a.data_ptr() == b.data_ptr() and a.shape == b.shape
+
+
+def shared_groups(model: nn.Module) -> list[list[str]]:
+    """Names that alias one tensor, for every tensor used under more than one name."""
+    by_id: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        by_id.setdefault(id(p), []).append(name)
+    return [names for names in by_id.values() if len(names) > 1]
+
+
+def formula_parameter_count(cfg: ModelConfig) -> int:
+    """The exact parameter count of ``build_model(cfg)``, from the formulas alone."""
+    v, e, h, ff = cfg.vocab_size, cfg.d_embed, cfg.d_model, cfg.d_ff
+    plan = SharingPlan.from_config(cfg)
+    total = v * e + cfg.max_len * h  # token and position embeddings
+    if e != h:
+        total += e * h + h  # factorization projection E -> H
+    total += plan.n_attn * attention_parameter_count(h)
+    total += plan.n_ffn * ffn_parameter_count(h, ff)
+    if cfg.norm_first:
+        total += 2 * h  # final LayerNorm of a pre-LN stack
+    if cfg.task == "classify":
+        total += h * cfg.n_classes + cfg.n_classes
+    else:
+        if e != h:
+            total += h * e + e  # projection H -> E before the vocabulary
+        if not cfg.tie_embeddings:
+            total += v * e  # an output matrix of its own
+    return total
+
+
+def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
+    """Where the parameters are: embeddings, attention, FFN, head (unique counts)."""
+    v, e, h, ff = cfg.vocab_size, cfg.d_embed, cfg.d_model, cfg.d_ff
+    plan = SharingPlan.from_config(cfg)
+    emb = v * e + cfg.max_len * h + (e * h + h if e != h else 0)
+    attn = plan.n_attn * attention_parameter_count(h)
+    ffn = plan.n_ffn * ffn_parameter_count(h, ff) + (2 * h if cfg.norm_first else 0)
+    if cfg.task == "classify":
+        head = h * cfg.n_classes + cfg.n_classes
+    else:
+        head = (h * e + e if e != h else 0) + (0 if cfg.tie_embeddings else v * e)
+    return {"embeddings": emb, "attention": attn, "ffn_and_norm": ffn, "head": head}

@@ -1,0 +1,69 @@
+"""Where and how the course runs: device choice, seeding, and the FAST/FULL switch.
+
+One ``get_device()`` for the whole course (CUDA, then Apple MPS, then CPU), so no
+notebook copies device code. FAST is small settings for CPUs and CI; FULL is for a GPU.
+Set ``COURSE_MODE=FAST`` or ``COURSE_MODE=FULL`` to choose; without it the course runs
+FULL only when CUDA is present. Used by notebook 00 and every notebook that trains.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+MODES = ("FAST", "FULL")
+
+
+def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
+    """CUDA if present, else MPS, else CPU; ``prefer`` forces one ("cpu", "cuda", "mps")."""
+    if prefer not in ("auto", "cpu", "cuda", "mps"):
+        raise ValueError(f"device={prefer!r} is not allowed: choose 'auto', 'cpu', 'cuda' or 'mps'")
+    if prefer == "auto":
+        if torch.cuda.is_available():
+            prefer = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            prefer = "mps"
+        else:
+            prefer = "cpu"
+    elif prefer == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA GPU")
+    elif prefer == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' was asked for but torch sees no Apple MPS device")
+    device = torch.device(prefer)
+    if verbose:
+        print(describe_device(device))
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    """One line saying which device runs the course and why."""
+    if device.type == "cuda":
+        return f"device: cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "device: mps (Apple GPU; results may differ run to run in the last digits)"
+    return f"device: cpu ({torch.get_num_threads()} threads; no CUDA or MPS GPU found)"
+
+
+def get_mode() -> str:
+    """FAST or FULL, from COURSE_MODE, else FULL with CUDA and FAST without."""
+    value = os.environ.get("COURSE_MODE")
+    if value is None:
+        return "FULL" if torch.cuda.is_available() else "FAST"
+    value = value.strip().upper()
+    if value not in MODES:
+        raise ValueError(f"COURSE_MODE={value!r} is not allowed: choose FAST or FULL")
+    return value
+
+
+def is_fast() -> bool:
+    return get_mode() == "FAST"
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
