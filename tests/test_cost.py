@@ -1,0 +1,152 @@
+"""course_lib.cost: sharing changes memory for weights, not FLOPs or activations (notebook 08)."""
+
+import pytest
+import torch
+
+from course_lib import ModelConfig, build_model, count_parameters
+from course_lib.cost import (
+    activation_memory,
+    analytic_flops,
+    batch_loss,
+    counted_flops,
+    inference_fn,
+    measure_plan,
+    median_time,
+    rule_of_thumb_flops,
+    synthetic_batch,
+    train_step_fn,
+    training_state_memory,
+)
+
+PLANS = [("none", None), ("all", None), ("cycle", 2), ("sequence", 2), ("attention", None)]
+B, T = 3, 16
+
+
+def tiny(**changes) -> ModelConfig:
+    return ModelConfig.preset("tiny", **changes)
+
+
+def built(cfg: ModelConfig):
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize("impl", ["manual", "sdpa"])
+@pytest.mark.parametrize("task", ["classify", "lm"])
+def test_counted_flops_equal_analytic_and_across_plans(impl, task):
+    counts = set()
+    for sharing, m in PLANS:
+        cfg = tiny(sharing=sharing, n_blocks=m, attn_impl=impl, task=task, embed_dim=32)
+        model = built(cfg)
+        ids, _ = synthetic_batch(cfg, B, T)
+        counted = counted_flops(model, ids)
+        assert counted == analytic_flops(cfg, B, T).total, (sharing, impl, task)
+        counts.add(counted)
+    assert len(counts) == 1  # exactly the same FLOPs whatever the plan
+
+
+def test_flops_grow_with_depth_not_with_blocks():
+    base = analytic_flops(tiny(n_layers=4), B, T)
+    assert analytic_flops(tiny(n_layers=8), B, T).attn_proj == 2 * base.attn_proj
+    assert analytic_flops(tiny(n_layers=8, sharing="cycle", n_blocks=1), B, T).total == (
+        analytic_flops(tiny(n_layers=8), B, T).total
+    )
+
+
+def test_rule_of_thumb_differs_by_biases_and_norms_only():
+    # LM: every weight runs once per token, so 2 x per-use params + scores over-counts the
+    # counter by exactly 2 FLOPs per bias/LayerNorm entry (they are not matrix products).
+    for sharing, m in PLANS:
+        cfg = tiny(sharing=sharing, n_blocks=m, task="lm", embed_dim=32)
+        model = built(cfg)
+        ids, _ = synthetic_batch(cfg, B, T)
+        rule = rule_of_thumb_flops(model, cfg, T)
+        counted = counted_flops(model, ids) / (B * T)
+        assert rule["rule_flops_per_token"] - counted == 2 * rule["per_use_bias_and_norm_params"]
+        assert abs(rule["rule_flops_per_token"] / counted - 1) < 0.03
+
+
+def test_rule_uses_per_use_not_unique_params():
+    cfg = tiny(sharing="all", task="lm")
+    model = built(cfg)
+    rule = rule_of_thumb_flops(model, cfg, T)
+    ids, _ = synthetic_batch(cfg, B, T)
+    counted = counted_flops(model, ids) / (B * T)
+    unique_rule = 2 * (count_parameters(model) - cfg.vocab_size * 64 - cfg.max_len * 64)
+    assert rule["rule_flops_per_token"] > counted > 1.5 * unique_rule  # unique badly under-counts
+
+
+def test_backward_costs_about_twice_forward():
+    cfg = tiny(task="lm")
+    model = built(cfg)
+    ids, _ = synthetic_batch(cfg, B, T)
+    fwd, both = counted_flops(model, ids), counted_flops(model, ids, backward=True)
+    assert both == 3 * fwd  # manual attention: every matmul has two backward matmuls
+
+
+@pytest.mark.parametrize("sharing,m", [("all", None), ("cycle", 2), ("attention", None)])
+def test_state_memory_ratio_equals_unique_param_ratio(sharing, m):
+    mems, uniques = [], []
+    for s, mm in [("none", None), (sharing, m)]:
+        cfg = tiny(sharing=s, n_blocks=mm)
+        model = built(cfg)
+        ids, y = synthetic_batch(cfg, B, T)
+        mem = training_state_memory(model, ids, y)
+        assert mem.params == mem.grads == 4 * count_parameters(model)
+        n_tensors = len(list(model.parameters()))  # AdamW keeps a 4-byte step per tensor
+        assert mem.optimizer == 2 * mem.params + 4 * n_tensors
+        mems.append(mem.total)
+        uniques.append(count_parameters(model))
+    assert mems[1] / mems[0] == pytest.approx(uniques[1] / uniques[0], rel=0.01)
+    assert mems[1] < mems[0]
+
+
+@pytest.mark.parametrize("impl", ["manual", "sdpa"])
+def test_activation_bytes_equal_across_plans_at_equal_depth(impl):
+    sizes = set()
+    for sharing, m in PLANS:
+        cfg = tiny(sharing=sharing, n_blocks=m, attn_impl=impl)
+        model = built(cfg)
+        ids, y = synthetic_batch(cfg, B, T)
+        sizes.add(activation_memory(model, ids, y)["saved_bytes"])
+    assert len(sizes) == 1
+
+
+def test_activation_bytes_grow_with_depth_and_exclude_parameters():
+    def saved(n):
+        cfg = tiny(n_layers=n, sharing="all")
+        ids, y = synthetic_batch(cfg, B, T)
+        return activation_memory(built(cfg), ids, y)["saved_bytes"]
+
+    s2, s4, s8 = saved(2), saved(4), saved(8)
+    assert s4 - s2 == (s8 - s4) / 2 > 0  # the same bytes per extra layer
+    per_layer = (s4 - s2) // 2
+    assert per_layer >= 4 * B * T * 64 * 4  # at least a few (B, T, d) float tensors
+
+
+def test_synthetic_batch_rejects_too_long():
+    with pytest.raises(ValueError, match="seq_len"):
+        synthetic_batch(tiny(), 2, 65)
+
+
+def test_timing_helpers_run_and_train():
+    cfg = tiny(n_layers=1)
+    model = built(cfg)
+    ids, y = synthetic_batch(cfg, B, T)
+    before = batch_loss(model, ids, y).item()
+    step = train_step_fn(model, ids, y, lr=1e-2)
+    t = median_time(step, warmup=1, repeats=3)
+    assert t.repeats == 3 and 0 < t.min_s <= t.median_s
+    assert batch_loss(model, ids, y).item() < before  # the steps really trained
+    assert median_time(inference_fn(model, ids), warmup=0, repeats=1).median_s > 0
+    with pytest.raises(ValueError, match="repeats"):
+        median_time(step, repeats=0)
+
+
+def test_measure_plan_row():
+    row = measure_plan(tiny(sharing="cycle", n_blocks=2), batch_size=2, seq_len=8, timings=True,
+                       large_batch=4, repeats=1)  # fmt: skip
+    assert row["flops_per_token"] == row["counted_flops_per_token"]
+    assert row["params_bytes"] == 4 * row["unique_params"]
+    assert row["per_use_params"] > row["unique_params"]
+    assert {"train_step_ms", "latency_b1_ms", "latency_b4_ms"} <= set(row)
