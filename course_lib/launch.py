@@ -1,0 +1,159 @@
+"""Launch the course anywhere: Binder and Colab links, and the Colab set-up (notebook 00).
+
+The repository address lives here and nowhere else: ``REPO`` (GitHub owner/name) and
+``BRANCH``. ``REPO`` is a placeholder until the course is published on GitHub; change
+this one line then, run ``python scripts/add_badges.py`` and every badge, link and Colab
+set-up cell follows.
+
+- Local (``make lab``) and Binder (mybinder.org builds ``binder/``) need nothing here.
+- Colab ships its own torch (often a CUDA build) and lacks ``course_lib`` and the data.
+  The first code cell of every notebook, ``colab_cell_source()``, written into the
+  notebooks by ``scripts/add_badges.py``, does nothing off Colab (and prints nothing, so
+  strict nbval sees an empty output). On Colab it clones the repository (code and
+  ``data/``) and calls ``colab_setup``, which installs ``course_lib`` with ``--no-deps``
+  plus only the missing non-torch requirements, so Colab's torch is never replaced, and
+  points ``COURSE_DATA_DIR`` at the shipped data.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from urllib.parse import quote
+
+REPO = "sharing-course/transformer-sharing-course"  # placeholder until published
+BRANCH = "main"
+DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data reads the shipped data from here if set
+COLAB_DIR = "/content/" + REPO.split("/")[1]  # where the Colab cell clones the repository
+
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+NEVER_INSTALL = ("torch",)  # Colab's own build stays; a pip torch would be a multi-GB CUDA wheel
+_NOTEBOOK = re.compile(r"^(?:notebooks/)?(\d\d_[a-z0-9_]+\.ipynb)$")
+
+
+def repo_url() -> str:
+    return f"https://github.com/{REPO}"
+
+
+def _notebook_path(notebook: str) -> str:
+    m = _NOTEBOOK.match(str(notebook))
+    if not m:
+        raise ValueError(
+            f"notebook={notebook!r} is not allowed: give a course notebook file name such as "
+            "'00_start_here.ipynb' (optionally under 'notebooks/')"
+        )
+    return "notebooks/" + m.group(1)
+
+
+def binder_url(notebook: str | None = None) -> str:
+    """mybinder.org link opening JupyterLab, at ``notebook`` when given."""
+    base = f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}"
+    if notebook is None:
+        return base + "?urlpath=lab"
+    return base + "?labpath=" + quote(_notebook_path(notebook), safe="")
+
+
+def colab_url(notebook: str) -> str:
+    """Google Colab link that opens ``notebook`` straight from GitHub."""
+    return (
+        f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{_notebook_path(notebook)}"
+    )
+
+
+def badges_markdown(notebook: str | None = None) -> str:
+    """The two launch badges (Binder, Colab) as one line of Markdown."""
+    binder = f"[![Binder]({BINDER_BADGE})]({binder_url(notebook)})"
+    if notebook is None:  # the README: Colab opens the first notebook
+        notebook = "00_start_here.ipynb"
+    colab = f"[![Open In Colab]({COLAB_BADGE})]({colab_url(notebook)})"
+    return f"{binder} {colab}"
+
+
+def colab_cell_source(url: str | None = None, dest: str = COLAB_DIR, branch: str = BRANCH) -> str:
+    """The first code cell of every notebook. It cannot import course_lib (not installed
+    yet on Colab), so it clones the repository, then hands over to ``colab_setup``.
+    ``url``/``dest`` exist for the test, which clones a local repository instead."""
+    url = url or repo_url()
+    return (
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:  # Colab only: fetch the course, keep Colab\'s torch\n'
+        "    import os\n"
+        "    import subprocess\n"
+        "\n"
+        f'    repo = "{dest}"\n'
+        "    if not os.path.isdir(repo):\n"
+        f'        url = "{url}"\n'
+        f'        subprocess.run(["git", "clone", "-q", "--depth=1", "--branch={branch}", url, repo], check=True)\n'
+        "    sys.path.insert(0, repo)\n"
+        "    from course_lib.launch import colab_setup\n"
+        "\n"
+        "    colab_setup(repo)"
+    )
+
+
+def _floor(spec: str) -> tuple[int, ...]:
+    m = re.search(r">=\s*([\d.]+)", spec)
+    return tuple(int(p) for p in m.group(1).split(".") if p) if m else ()
+
+
+def _installed_version(name: str) -> tuple[int, ...] | None:
+    try:
+        version = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def missing_requirements(pyproject: Path, installed=_installed_version) -> list[str]:
+    """``course_lib``'s runtime requirements that are absent or below their lower bound,
+    never torch (whatever is installed stays; Colab's torch is newer than our floor)."""
+    deps = tomllib.loads(Path(pyproject).read_text())["project"]["dependencies"]
+    out = []
+    for dep in deps:
+        dep = dep.split("#")[0].strip()
+        name = re.match(r"[A-Za-z0-9_.\-]+", dep).group(0)
+        if name.lower() in NEVER_INSTALL:
+            continue
+        have = installed(name)
+        if have is None or have < _floor(dep):
+            out.append(dep.replace(" ", ""))
+    return out
+
+
+def _run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True)
+
+
+def colab_setup(repo_dir: str | os.PathLike = COLAB_DIR) -> bool:
+    """On Colab: install ``course_lib`` from the cloned ``repo_dir`` without touching torch,
+    point ``COURSE_DATA_DIR`` at its ``data/`` and work from its ``notebooks/`` folder, so
+    paths are the same as in a local checkout. Elsewhere: do nothing, return False."""
+    if "google.colab" not in sys.modules:
+        return False
+    repo = Path(repo_dir).resolve()
+    if not (repo / "course_lib").is_dir() or not (repo / "pyproject.toml").is_file():
+        raise ValueError(
+            f"repo_dir={str(repo_dir)!r} is not allowed: it must be a clone of {repo_url()} "
+            "(with course_lib/ and pyproject.toml)"
+        )
+    data = repo / "data"
+    if not data.is_dir():
+        raise ValueError(f"repo_dir={str(repo_dir)!r} has no data/ folder: the clone is incomplete")
+    if os.environ.get(DATA_DIR_ENV) != str(data):  # not yet done in this session
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        _run([*pip, "--no-deps", "--no-build-isolation", str(repo)])  # course_lib, no torch
+        missing = missing_requirements(repo / "pyproject.toml")
+        if missing:
+            _run([*pip, *missing])
+    os.environ[DATA_DIR_ENV] = str(data)
+    if (repo / "notebooks").is_dir():
+        os.chdir(repo / "notebooks")
+    print(f"course_lib ready on Colab; data in {data}; torch left as installed")
+    return True
