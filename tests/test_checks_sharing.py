@@ -1,0 +1,160 @@
+"""Notebooks 04 and 05: every reference solution passes its self-check, and every check
+rejects a plausible wrong answer with the hint that names the mistake."""
+
+import copy
+
+import pytest
+import torch
+
+from course_lib import checks_sharing as cs
+from course_lib.checks import load_solution
+
+S04 = load_solution("04_what_sharing_means")
+S05 = load_solution("05_sharing_strategies")
+
+SOLVED = [
+    (cs.check_04_count_unique, S04.count_unique),
+    (cs.check_04_grad_via_copies, S04.grad_via_copies),
+    (cs.check_04_shared_elements, S04.shared_elements),
+    (cs.check_04_hadamard_weights, S04.hadamard_weights),
+    (cs.check_04_cycle_block_counts, S04.cycle_block_counts),
+    (cs.check_04_max_blocks_within, S04.max_blocks_within),
+    (cs.check_05_albert_stack_params, S05.albert_stack_params),
+    (cs.check_05_block_map, S05.block_map),
+    (cs.check_05_repeat_plan, S05.repeat_plan),
+    (cs.check_05_ut_forward, S05.ut_forward),
+    (cs.check_05_sandwich_ids, S05.sandwich_ids),
+    (cs.check_05_lora_linear, S05.lora_linear),
+    (cs.check_05_add_saving, S05.add_saving),
+]
+
+
+@pytest.mark.parametrize("check_fn, solution", SOLVED, ids=[c.__name__ for c, _ in SOLVED])
+def test_reference_solution_passes(check_fn, solution, capsys):
+    check_fn(solution)
+    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
+
+
+def _per_use_count(model):
+    return sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+
+
+def _one_use_grad(layer, x):
+    first, second = copy.deepcopy(layer), copy.deepcopy(layer)
+    second(torch.relu(first(x))).sum().backward()
+    return first.weight.grad
+
+
+def _mean_grad(layer, x):
+    return S04.grad_via_copies(layer, x) / 2
+
+
+def _equal_values(m1, m2):
+    return sum(
+        a.numel()
+        for a, b in zip(m1.parameters(), m2.parameters(), strict=False)
+        if a.shape == b.shape and torch.equal(a, b)
+    )
+
+
+def _matmul_weights(l1, l3):
+    return l1.weight @ l3.weight.T, l1.bias * l3.bias
+
+
+def _detached(l1, l3):
+    w, b = S04.hadamard_weights(l1, l3)
+    return w.detach(), b.detach()
+
+
+def _swapped_counts(d, d_ff, n, m):
+    return S04.cycle_block_counts(d, d_ff, n, m)[::-1]
+
+
+def _n_blocks_stored(d, d_ff, n, m):
+    return S04.cycle_block_counts(d, d_ff, n, n)
+
+
+def _over_budget(budget, n=12):
+    return min(S04.max_blocks_within(budget, n) + 1, n)
+
+
+def _albert_swapped(strategy, d, d_ff, n):
+    other = {"attention": "ffn", "ffn": "attention"}.get(strategy, strategy)
+    return S05.albert_stack_params(other, d, d_ff, n)
+
+
+def _cycle_for_all(strategy, n, m):
+    return S05.block_map("cycle", n, m)
+
+
+def _reverse_everything(strategy, n, m):
+    if strategy == "cycle_rev":
+        return [m - 1 - i % m for i in range(n)]
+    return S05.block_map(strategy, n, m)
+
+
+def _cycle_repeat(m, r):
+    return [i % m for i in range(m * r)]
+
+
+def _ut_without_steps(block, x, steps):
+    for _ in range(steps.size(0)):
+        x = block(x)
+    return x
+
+
+def _ut_once(block, x, steps):
+    return block(x + steps[0])
+
+
+def _sandwich_open_top(n):
+    return [0] + [1] * (n - 1)
+
+
+def _lora_without_delta(x, w, b, a, bb):
+    return x @ w.T + b
+
+
+def _lora_without_bias(x, w, b, a, bb):
+    return x @ (w + bb @ a).T
+
+
+def _kept_share(table):
+    return table.assign(saving=table["unique"] / table["per_use"])
+
+
+def _not_written(*args):
+    raise NotImplementedError
+
+
+WRONG = [
+    (cs.check_04_count_unique, _per_use_count, "counted every alias"),
+    (cs.check_04_count_unique, _not_written, "not written yet"),
+    (cs.check_04_grad_via_copies, _one_use_grad, "SUM of both"),
+    (cs.check_04_grad_via_copies, _mean_grad, "do not average"),
+    (cs.check_04_shared_elements, _equal_values, "equal values are not sharing"),
+    (cs.check_04_hadamard_weights, _matmul_weights, "W2 has W1's shape"),
+    (cs.check_04_hadamard_weights, _detached, "keep W2 connected"),
+    (cs.check_04_cycle_block_counts, _swapped_counts, "swapped"),
+    (cs.check_04_cycle_block_counts, _n_blocks_stored, "stores only M blocks"),
+    (cs.check_04_max_blocks_within, _over_budget, "over the"),
+    (cs.check_05_albert_stack_params, _albert_swapped, "shares the attention sublayer"),
+    (cs.check_05_block_map, _cycle_for_all, "that is CYCLE"),
+    (cs.check_05_block_map, _reverse_everything, "only the LAST round"),
+    (cs.check_05_repeat_plan, _cycle_repeat, "repeat each block in a row"),
+    (cs.check_05_ut_forward, _ut_without_steps, "add step_emb[t]"),
+    (cs.check_05_ut_forward, _ut_once, "not once"),
+    (cs.check_05_sandwich_ids, _sandwich_open_top, "LAST layer keeps its own"),
+    (cs.check_05_lora_linear, _lora_without_delta, "low-rank delta"),
+    (cs.check_05_lora_linear, _lora_without_bias, "keep the shared bias"),
+    (cs.check_05_add_saving, _kept_share, "1 minus it"),
+]
+
+
+@pytest.mark.parametrize(
+    "check_fn, wrong, hint", WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, w, _ in WRONG]
+)
+def test_check_rejects_a_wrong_answer_with_its_hint(check_fn, wrong, hint):
+    with pytest.raises(AssertionError) as info:
+        check_fn(wrong)
+    assert hint in str(info.value), str(info.value)
