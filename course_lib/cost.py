@@ -252,6 +252,28 @@ def median_time(
     return Timing(statistics.median(times), min(times), repeats)
 
 
+def compare_times(
+    fns: dict[str, Callable[[], object]], device="cpu", warmup: int = 2, repeats: int = 5
+) -> dict[str, Timing]:
+    """``median_time`` for several functions, interleaved: each round runs every function
+    once, in a rotated order, so a slow spell of a shared machine hits all of them alike."""
+    if warmup < 0 or repeats < 1:
+        raise ValueError(f"warmup={warmup}, repeats={repeats} not allowed: need >= 0 and >= 1")
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            _sync(device)
+            t0 = time.perf_counter()
+            fns[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {k: Timing(statistics.median(v), min(v), repeats) for k, v in times.items()}
+
+
 def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], None]:
     """A closure doing one full AdamW training step (forward, backward, update)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr)

@@ -8,6 +8,7 @@ from course_lib.cost import (
     activation_memory,
     analytic_flops,
     batch_loss,
+    compare_times,
     counted_flops,
     inference_fn,
     measure_plan,
@@ -150,3 +151,13 @@ def test_measure_plan_row():
     assert row["params_bytes"] == 4 * row["unique_params"]
     assert row["per_use_params"] > row["unique_params"]
     assert {"train_step_ms", "latency_b1_ms", "latency_b4_ms"} <= set(row)
+
+
+def test_compare_times_interleaves_every_function():
+    calls = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    t = compare_times(fns, warmup=1, repeats=4)
+    assert set(t) == {"a", "b", "c"} and all(v.repeats == 4 for v in t.values())
+    assert calls[3:6] == ["a", "b", "c"] and calls[6:9] == ["b", "c", "a"]  # rotated order
+    with pytest.raises(ValueError, match="warmup"):
+        compare_times(fns, warmup=-1)
