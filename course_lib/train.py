@@ -146,13 +146,14 @@ def train_model(
         torch.cuda.reset_peak_memory_stats(device)
         torch.cuda.synchronize(device)
     history: dict[str, Any] = {"loss": [], "lr": [], "eval": [], "device": str(device)}
-    order, pos, eval_time, tokens = torch.randperm(n, generator=gen), 0, 0.0, 0
+    order, pos, eval_time, tokens = torch.randperm(n, generator=gen).to(device), 0, 0.0, 0
+    losses = []  # detached loss tensors: reading each one would sync the GPU every step
     start = time.perf_counter()
     bar = tqdm(range(train_cfg.steps), disable=not progress, desc="train", leave=False)
     for step in bar:
         if pos + train_cfg.batch_size > n:  # a new epoch: reshuffle
-            order, pos = torch.randperm(n, generator=gen), 0
-        idx = order[pos : pos + train_cfg.batch_size].to(device)
+            order, pos = torch.randperm(n, generator=gen).to(device), 0
+        idx = order[pos : pos + train_cfg.batch_size]
         pos += train_cfg.batch_size
         x, y = x_all[idx], y_all[idx]
         lr = lr_at(step, train_cfg)
@@ -166,9 +167,10 @@ def train_model(
             torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
         opt.step()
         tokens += x.numel()
-        history["loss"].append(loss.item())
+        losses.append(loss.detach())
         history["lr"].append(lr)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", refresh=False)
+        if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
+            bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
         last = step + 1 == train_cfg.steps
         every = train_cfg.eval_every and (step + 1) % train_cfg.eval_every == 0
         if eval_ds is not None and (last or every):
@@ -180,6 +182,7 @@ def train_model(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     history["train_time_s"] = time.perf_counter() - start - eval_time
+    history["loss"] = torch.stack(losses).float().cpu().tolist()
     history["tokens_per_s"] = tokens / max(history["train_time_s"], 1e-9)
     history["peak_mem_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None

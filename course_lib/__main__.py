@@ -1,0 +1,78 @@
+"""Command line: ``python -m course_lib sweep --preset fast|full --out PATH [--limit K]``.
+
+Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
+``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
+their estimated training FLOPs without training anything. Bad arguments print a one-line
+message naming the option and its allowed values, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .experiments import PRESET_NAMES, preset_runs, run_name, run_sweep, training_flops
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: it must be an integer >= 1")
+    return value
+
+
+def _csv_path(text: str) -> str:
+    if not text.endswith(".csv"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed: it must be a path ending in .csv"
+        )
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib", description=__doc__.splitlines()[0]
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{sweep}")
+    sweep = sub.add_parser("sweep", help="run a preset sweep into a CSV (resumable)")
+    sweep.add_argument(
+        "--preset", required=True, choices=PRESET_NAMES, help="fast (CPU) or full (one GPU)"
+    )
+    sweep.add_argument(
+        "--out", required=True, type=_csv_path, help="results CSV, e.g. data/results/fast.csv"
+    )
+    sweep.add_argument("--limit", type=_positive_int, help="run only the first K configurations")
+    sweep.add_argument(
+        "--dry-run", action="store_true", help="list the runs and their FLOPs, train nothing"
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "sweep":
+        parser.error("a command is required: choose 'sweep'")
+    runs = preset_runs(args.preset)[: args.limit]
+    if args.dry_run:
+        for model_cfg, train_cfg, dataset in runs:
+            print(
+                f"{run_name(model_cfg):18s} {dataset:16s} steps={train_cfg.steps} batch={train_cfg.batch_size}"
+            )
+        flops = training_flops(runs)
+        print(f"{len(runs)} runs, {flops:.3g} training FLOPs (6 x per-use params x tokens)")
+        return 0
+    try:
+        df = run_sweep(runs, args.out, progress=not args.quiet, preset=args.preset)
+    except ValueError as err:  # e.g. an --out file that is not a sweep CSV
+        parser.error(str(err))
+    print(f"{len(df)} records in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
