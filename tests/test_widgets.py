@@ -172,7 +172,6 @@ def test_panel_reports_bad_input_as_a_message():
 
 
 def test_panel_trains_with_the_real_runner():
-    pytest.importorskip("course_lib.experiments")  # lands with the training helper
     cfg = ModelConfig.preset("tiny", d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=32)
     panel = TrainingPanel(cfg, TrainConfig(steps=2, batch_size=8, warmup_steps=0),
                           progress=False)  # fmt: skip
