@@ -161,3 +161,52 @@ def test_compare_times_interleaves_every_function():
     assert calls[3:6] == ["a", "b", "c"] and calls[6:9] == ["b", "c", "a"]  # rotated order
     with pytest.raises(ValueError, match="warmup"):
         compare_times(fns, warmup=-1)
+
+
+def _load_benchmark(name: str):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))  # the scripts import their sibling _common.py
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_encoder_benchmark_runs_and_models_are_identical(tmp_path, capsys):
+    bench = _load_benchmark("encoder_vs_torch")
+    out = tmp_path / "enc.json"
+    args = ["--d-model", "32", "--d-ff", "64", "--n-layers", "2", "--batch", "2", "--seq-len", "8",
+            "--repeats", "1", "--warmup", "0", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    for extra in ([], ["--post-ln", "--activation", "relu", "--modes", "forward_eval"]):
+        payload = bench.main(args + extra)
+        assert payload["max_abs_diff"] < 1e-4  # same weights, same function as PyTorch's
+        assert payload["torch_eval_fast_path"] is True
+    assert set(payload["results"]) == {"forward_eval"}
+    assert "ratio_sdpa_vs_torch" in payload["results"]["forward_eval"]
+    assert out.exists() and "sdpa/torch" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--modes"):
+        bench.main(args + ["--modes", "backward"])
+
+
+def test_sharing_benchmark_runs(tmp_path):
+    bench = _load_benchmark("sharing_speed")
+    payload = bench.main(["--d-model", "32", "--d-ff", "64", "--n-layers", "4", "--seq-len", "8",
+                          "--train-batch", "2", "--large-batch", "4", "--repeats", "1",
+                          "--warmup", "0", "--device", "cpu"])  # fmt: skip
+    res = payload["results"]
+    assert set(res) == {"none", "all", "cycle(M=2)", "sequence(M=2)"}
+    assert res["none"]["train_step_ratio"] == 1.0
+    assert (
+        res["all"]["unique_params"]
+        < res["cycle(M=2)"]["unique_params"]
+        < res["none"]["unique_params"]
+    )
+    with pytest.raises(SystemExit, match="even"):
+        bench.main(["--n-layers", "3"])

@@ -1,0 +1,214 @@
+"""Our encoder stack against ``torch.nn.TransformerEncoder`` at an identical configuration.
+
+Same d_model, heads, d_ff, layers, pre-/post-LN, activation, dropout 0, batch_first, and
+the very same weights (copied, then checked to give the same output). Three measurements,
+interleaved in one run so that a busy machine slows every contender alike:
+
+- ``forward_train``: forward pass in training mode with autograd on (PyTorch's generic path)
+- ``forward_eval``: eval mode under ``torch.inference_mode``; here PyTorch may use its fused
+  "fast path" (``torch._transformer_encoder_layer_fwd``); the run reports whether it did
+- ``train_step``: forward, backward and an AdamW update
+
+Printed as throughput ratios ours / torch (> 1: ours is faster), medians over repeats.
+fp32 on CPU, bf16 autocast on CUDA. Usage::
+
+    python benchmarks/encoder_vs_torch.py                 # about a minute on 2 CPU cores
+    python benchmarks/encoder_vs_torch.py --out results/encoder_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
+
+from course_lib.config import ModelConfig  # noqa: E402
+from course_lib.cost import compare_times  # noqa: E402
+from course_lib.model import LayerStack  # noqa: E402
+
+MODES = ("forward_train", "forward_eval", "train_step")
+
+
+def ours(args, impl: str) -> LayerStack:
+    cfg = ModelConfig(d_model=args.d_model, n_heads=args.n_heads, d_ff=args.d_ff,
+                      n_layers=args.n_layers, norm_first=not args.post_ln,
+                      activation=args.activation, attn_impl=impl, max_len=args.seq_len)  # fmt: skip
+    torch.manual_seed(0)
+    return LayerStack(cfg)
+
+
+def reference(args) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(
+        args.d_model, args.n_heads, args.d_ff, dropout=0.0, activation=args.activation,
+        batch_first=True, norm_first=not args.post_ln,
+    )  # fmt: skip
+    final = None if args.post_ln else nn.LayerNorm(args.d_model)  # our pre-LN final norm
+    return nn.TransformerEncoder(layer, args.n_layers, norm=final, enable_nested_tensor=False)
+
+
+@torch.no_grad()
+def copy_weights(stack: LayerStack, ref: nn.TransformerEncoder) -> None:
+    """Our separate q/k/v projections go into PyTorch's packed in_proj, block by block."""
+    for block, layer in zip(stack.layers, ref.layers, strict=True):
+        a = block.attn.fn
+        layer.self_attn.in_proj_weight.copy_(
+            torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])
+        )
+        layer.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
+        layer.self_attn.out_proj.load_state_dict(a.out_proj.state_dict())
+        layer.linear1.load_state_dict(block.ffn.fn.fc1.state_dict())
+        layer.linear2.load_state_dict(block.ffn.fn.fc2.state_dict())
+        layer.norm1.load_state_dict(block.attn.norm.state_dict())
+        layer.norm2.load_state_dict(block.ffn.norm.state_dict())
+    if ref.norm is not None:
+        ref.norm.load_state_dict(stack.final_norm.state_dict())
+
+
+class _OpNames(TorchDispatchMode):
+    """Records the name of every aten op that runs while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def torch_fast_path_used(ref: nn.Module, x: torch.Tensor, device: torch.device) -> bool:
+    """Run one eval forward and look for PyTorch's fused encoder-layer kernel."""
+    ref.eval()
+    with torch.inference_mode(), autocast(device), _OpNames() as ops:
+        ref(x)
+    return any("_transformer_encoder_layer_fwd" in name for name in ops.names)
+
+
+def make_fn(model: nn.Module, mode: str, x: torch.Tensor, device: torch.device):
+    if mode == "forward_eval":
+        model.eval()
+
+        def fn():
+            with torch.inference_mode(), autocast(device):
+                model(x)
+
+        return fn
+    model.train()
+    if mode == "forward_train":
+
+        def fn():
+            with autocast(device):
+                model(x)
+
+        return fn
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def fn():
+        opt.zero_grad(set_to_none=True)
+        with autocast(device):
+            loss = model(x).float().pow(2).mean()
+        loss.backward()
+        opt.step()
+
+    return fn
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--n-heads", type=int, default=4)
+    p.add_argument("--d-ff", type=int, default=1024)
+    p.add_argument("--n-layers", type=int, default=4)
+    p.add_argument("--batch", type=int, default=None, help="default: 8 on CPU, 64 on CUDA")
+    p.add_argument("--seq-len", type=int, default=None, help="default: 128 on CPU, 256 on CUDA")
+    p.add_argument("--activation", choices=("gelu", "relu"), default="gelu")
+    p.add_argument("--post-ln", action="store_true", help="post-LN (BERT) instead of pre-LN")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES)
+    )
+    p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")
+        torch.set_num_threads(args.threads)
+    cuda = device.type == "cuda"
+    args.batch = args.batch or (64 if cuda else 8)
+    args.seq_len = args.seq_len or (256 if cuda else 128)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise SystemExit(f"--modes={args.modes!r} is not allowed: choose from {', '.join(MODES)}")
+    try:
+        ModelConfig(
+            d_model=args.d_model, n_heads=args.n_heads, d_ff=args.d_ff, n_layers=args.n_layers
+        )
+    except ValueError as err:
+        raise SystemExit(f"bad model size: {err}") from None
+
+    info = machine_info(device)
+    print_info(info)
+    x = torch.randn(
+        args.batch, args.seq_len, args.d_model, generator=torch.Generator().manual_seed(0)
+    )
+    x = x.to(device)
+    sdpa, manual, ref = ours(args, "sdpa"), ours(args, "manual"), reference(args)
+    copy_weights(sdpa, ref)
+    models = {
+        "ours_sdpa": sdpa.to(device),
+        "ours_manual": manual.to(device),
+        "torch": ref.to(device),
+    }
+    with torch.no_grad():
+        for m in models.values():
+            m.eval()
+        diff = max(
+            (models[k](x) - models["torch"](x)).abs().max().item()
+            for k in ("ours_sdpa", "ours_manual")
+        )
+    fast = torch_fast_path_used(ref, x, device)
+    print(f"config: d={args.d_model} heads={args.n_heads} d_ff={args.d_ff} layers={args.n_layers} "
+          f"{'post' if args.post_ln else 'pre'}-LN {args.activation} batch={args.batch} "
+          f"seq={args.seq_len} {'bf16 autocast' if cuda else 'fp32'}; "
+          f"max |ours - torch| = {diff:.1e}; torch eval fast path used: {fast}")  # fmt: skip
+
+    tokens = args.batch * args.seq_len
+    results = {}
+    print(f"{'mode':14s} {'sdpa ms':>9s} {'manual ms':>10s} {'torch ms':>9s}"
+          f" {'sdpa/torch':>11s} {'manual/torch':>13s}   (throughput ratios, > 1 = ours faster)")  # fmt: skip
+    for mode in modes:
+        fns = {k: make_fn(m, mode, x, device) for k, m in models.items()}
+        t = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
+        ms = {k: 1e3 * v.median_s for k, v in t.items()}
+        row = {
+            "median_ms": ms,
+            "tokens_per_s": {k: tokens / (v / 1e3) for k, v in ms.items()},
+            "ratio_sdpa_vs_torch": ms["torch"] / ms["ours_sdpa"],
+            "ratio_manual_vs_torch": ms["torch"] / ms["ours_manual"],
+        }
+        results[mode] = row
+        print(f"{mode:14s} {ms['ours_sdpa']:9.1f} {ms['ours_manual']:10.1f} {ms['torch']:9.1f}"
+              f" {row['ratio_sdpa_vs_torch']:11.3f} {row['ratio_manual_vs_torch']:13.3f}")  # fmt: skip
+    payload = {"benchmark": "encoder_vs_torch", "machine": info, "config": vars(args),
+               "max_abs_diff": diff, "torch_eval_fast_path": fast, "repeats": args.repeats,
+               "results": results}  # fmt: skip
+    if args.out:
+        write_json(args.out, payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

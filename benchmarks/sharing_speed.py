@@ -1,0 +1,153 @@
+"""Does sharing make a model faster at the same depth? Measured per plan (notebook 08).
+
+All plans run N layers, so they do the same FLOPs (``course_lib.cost`` proves it exactly);
+what changes is how many distinct weights those layers read. Plans:
+
+- ``none``: N blocks of their own
+- ``all``: one block used N times (ALBERT)
+- ``cycle``: M blocks in the order 0 1 .. M-1 0 1 .. (Takase & Kiyono 2021)
+- ``sequence`` with N = 2M: each block twice in a row, MobileLLM's immediate repetition,
+  whose weights are still in cache the second time (Liu et al. 2024)
+
+For each plan: a training step (forward, backward, AdamW) and inference latency at batch 1
+and at a large batch, interleaved in one run and printed as ratios to ``none`` (> 1: the
+plan is faster). Ratios near 1 mean compute is unchanged; departures at batch 1 are cache
+and memory-bandwidth effects. fp32 on CPU, bf16 autocast on CUDA. Usage::
+
+    python benchmarks/sharing_speed.py                # about a minute on 2 CPU cores
+    python benchmarks/sharing_speed.py --out results/sharing_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
+
+from course_lib.config import ModelConfig  # noqa: E402
+from course_lib.cost import batch_loss, compare_times, synthetic_batch  # noqa: E402
+from course_lib.measure import count_parameters, parameter_bytes  # noqa: E402
+from course_lib.model import build_model  # noqa: E402
+
+
+def plans(n_layers: int) -> dict[str, dict]:
+    if n_layers % 2:
+        raise SystemExit(
+            f"--n-layers={n_layers} is not allowed: it must be even (sequence uses N = 2M)"
+        )
+    m = n_layers // 2
+    return {
+        "none": dict(sharing="none"),
+        "all": dict(sharing="all"),
+        f"cycle(M={m})": dict(sharing="cycle", n_blocks=m),
+        f"sequence(M={m})": dict(sharing="sequence", n_blocks=m),
+    }
+
+
+def train_fn(model, ids, y, device):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.train()
+
+    def fn():
+        opt.zero_grad(set_to_none=True)
+        with autocast(device):
+            loss = batch_loss(model, ids, y)
+        loss.backward()
+        opt.step()
+
+    return fn
+
+
+def infer_fn(model, ids, device):
+    model.eval()
+
+    def fn():
+        with torch.inference_mode(), autocast(device):
+            model(ids)
+
+    return fn
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--n-heads", type=int, default=4)
+    p.add_argument("--d-ff", type=int, default=1024)
+    p.add_argument("--n-layers", type=int, default=8, help="N, even (sequence uses M = N/2)")
+    p.add_argument("--seq-len", type=int, default=64)
+    p.add_argument("--train-batch", type=int, default=8)
+    p.add_argument("--large-batch", type=int, default=None, help="default: 32 on CPU, 256 on CUDA")
+    p.add_argument("--attn-impl", choices=("sdpa", "manual"), default="sdpa")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")
+        torch.set_num_threads(args.threads)
+    args.large_batch = args.large_batch or (256 if device.type == "cuda" else 32)
+    base = dict(vocab_size=1000, d_model=args.d_model, n_heads=args.n_heads, d_ff=args.d_ff,
+                n_layers=args.n_layers, max_len=args.seq_len, attn_impl=args.attn_impl)  # fmt: skip
+    try:
+        cfgs = {name: ModelConfig(**base, **extra) for name, extra in plans(args.n_layers).items()}
+    except ValueError as err:
+        raise SystemExit(f"bad model size: {err}") from None
+
+    info = machine_info(device)
+    print_info(info)
+    print(f"config: d={args.d_model} heads={args.n_heads} d_ff={args.d_ff} N={args.n_layers} "
+          f"seq={args.seq_len} attn={args.attn_impl} train batch={args.train_batch} "
+          f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}")  # fmt: skip
+    models = {}
+    for name, cfg in cfgs.items():
+        torch.manual_seed(0)
+        models[name] = build_model(cfg).to(device)
+    cfg0 = next(iter(cfgs.values()))
+    batches = {
+        "train_step": synthetic_batch(cfg0, args.train_batch, args.seq_len, 0, device),
+        "latency_b1": synthetic_batch(cfg0, 1, args.seq_len, 1, device),
+        f"latency_b{args.large_batch}": synthetic_batch(
+            cfg0, args.large_batch, args.seq_len, 2, device
+        ),
+    }
+    results: dict[str, dict] = {
+        name: {"unique_params": count_parameters(m), "param_mb": parameter_bytes(m) / 2**20}
+        for name, m in models.items()
+    }
+    for what, (ids, y) in batches.items():
+        if what == "train_step":
+            fns = {name: train_fn(m, ids, y, device) for name, m in models.items()}
+        else:
+            fns = {name: infer_fn(m, ids, device) for name, m in models.items()}
+        times = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
+        for name, t in times.items():
+            results[name][f"{what}_ms"] = 1e3 * t.median_s
+            results[name][f"{what}_ratio"] = times["none"].median_s / t.median_s
+
+    whats = list(batches)
+    print(f"{'plan':16s} {'params':>10s} {'MB':>6s}" + "".join(f" {w + ' ms':>17s}" for w in whats))
+    for name, r in results.items():
+        print(f"{name:16s} {r['unique_params']:10,d} {r['param_mb']:6.1f}"
+              + "".join(f" {r[w + '_ms']:17.2f}" for w in whats))  # fmt: skip
+    print("ratios vs none (time_none / time_plan; > 1 = faster than none):")
+    for name, r in results.items():
+        print(f"{name:16s} " + "  ".join(f"{w} {r[w + '_ratio']:.3f}" for w in whats))
+    payload = {"benchmark": "sharing_speed", "machine": info, "config": vars(args),
+               "repeats": args.repeats, "results": results}  # fmt: skip
+    if args.out:
+        write_json(args.out, payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
