@@ -1,0 +1,187 @@
+"""The digits vision transformer (notebook 10): patches, sharing, counts, FLOPs, training,
+and the notebook's self-checks (solutions pass, plausible mistakes get their hint)."""
+
+import matplotlib
+import pytest
+import torch
+
+from course_lib import TrainConfig, count_parameters, count_parameters_per_use, shares_storage
+from course_lib import vision_checks as vc
+from course_lib.checks import load_solution
+from course_lib.cost import counted_flops
+from course_lib.model import LayerStack
+from course_lib.sharing import SharingPlan
+from course_lib.vision import (
+    PLANS,
+    build_vit,
+    compare_plans,
+    load_digits_tensors,
+    patchify,
+    plot_comparison,
+    train_and_evaluate,
+    vision_preset,
+    vit_config,
+    vit_forward_flops,
+    vit_parameter_count,
+)
+
+matplotlib.use("Agg")  # figures in tests only; notebooks keep the inline backend
+SOL = load_solution("10_beyond_text")
+
+
+def test_digits_split_is_stratified_and_scaled():
+    train, test = load_digits_tensors()
+    (xtr, ytr), (xte, yte) = train.tensors, test.tensors
+    assert xtr.shape == (1347, 8, 8) and xte.shape == (450, 8, 8)
+    assert xtr.dtype == torch.float32 and 0.0 <= xtr.min() and xtr.max() <= 1.0
+    per_digit = torch.bincount(torch.cat([ytr, yte]), minlength=10)
+    in_test = torch.bincount(yte, minlength=10)
+    assert ((in_test - 0.25 * per_digit).abs() <= 1).all()  # each digit 25% in test
+    with pytest.raises(ValueError, match=r"^test_fraction=1.5 is not allowed"):
+        load_digits_tensors(1.5)
+
+
+def test_patchify_cuts_squares_row_by_row():
+    images = torch.arange(2 * 64, dtype=torch.float32).view(2, 8, 8)
+    for p in (1, 2, 4, 8):
+        patches = patchify(images, p)
+        per_row = 8 // p
+        assert patches.shape == (2, per_row**2, p * p)
+        for k in range(per_row**2):
+            r, c = divmod(k, per_row)
+            square = images[:, r * p : (r + 1) * p, c * p : (c + 1) * p].reshape(2, -1)
+            assert torch.equal(patches[:, k], square)
+    with pytest.raises(ValueError, match=r"^patch_size=3 is not allowed: .*\[1, 2, 4, 8\]"):
+        patchify(images, 3)
+
+
+@pytest.mark.parametrize("plan", list(PLANS))
+def test_vit_uses_the_course_layer_stack_and_counts_agree(plan):
+    cfg = vit_config(**PLANS[plan])
+    model = build_vit(cfg)
+    assert type(model.stack) is LayerStack  # the text models' stack, not a copy of it
+    assert model(torch.rand(5, 8, 8)).shape == (5, 10)
+    assert count_parameters(model) == vit_parameter_count(cfg)
+    sets = SharingPlan.from_config(cfg)
+    attn = {id(layer.attn) for layer in model.stack.layers}
+    ffn = {id(layer.ffn) for layer in model.stack.layers}
+    assert (len(attn), len(ffn)) == (sets.n_attn, sets.n_ffn)
+    unshared = build_vit(vit_config())
+    assert count_parameters_per_use(model) == count_parameters(unshared)  # same compute graph
+    if plan == "all":
+        q = [layer.attn.fn.q_proj.weight for layer in model.stack.layers]
+        assert all(shares_storage(q[0], w) for w in q[1:])
+
+
+def test_flops_depend_on_depth_not_on_sharing(one_thread):
+    images = torch.rand(3, 8, 8)
+    counts = set()
+    for plan in PLANS.values():
+        cfg = vit_config(**plan)
+        counted = counted_flops(build_vit(cfg), images)
+        assert counted == vit_forward_flops(cfg, batch_size=3)
+        counts.add(counted)
+    assert len(counts) == 1
+    deeper = vit_config("all", n_layers=12)
+    assert vit_forward_flops(deeper) > vit_forward_flops(vit_config("all"))
+
+
+def test_bad_sizes_name_the_field():
+    with pytest.raises(ValueError, match=r"^max_len=5 is not allowed: .*max_len >= 17"):
+        build_vit(vit_config(max_len=5), patch_size=2)
+    with pytest.raises(ValueError, match=r"^mode='SLOW' is not allowed"):
+        vision_preset("SLOW")
+
+
+@pytest.fixture
+def one_thread():
+    """A model this small trains fastest on one thread, and does not fight other workers."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_beats_chance_by_far_and_repeats(one_thread):
+    tc = TrainConfig(steps=100, batch_size=64, lr=3e-3, warmup_steps=20, seed=0)
+    a = train_and_evaluate(vit_config("all"), tc)
+    assert a["test_accuracy"] > 0.6  # chance is 0.1 with ten digits
+    assert a["unique_params"] < a["per_use_params"]
+    short = tc.replace(steps=15)
+    r1 = train_and_evaluate(vit_config("cycle", n_blocks=2), short)
+    r2 = train_and_evaluate(vit_config("cycle", n_blocks=2), short)
+    assert r1["test_loss"] == r2["test_loss"]  # seeded: the same run twice
+
+
+def test_compare_plans_table_and_figure(one_thread):
+    plans = {k: PLANS[k] for k in ("none", "all")}
+    tc = TrainConfig(steps=5, batch_size=32, warmup_steps=1)
+    df = compare_plans(plans, size=dict(n_layers=2), train_cfg=tc)
+    assert list(df["plan"]) == ["none", "all"]
+    assert df.loc[1, "unique_params"] < df.loc[0, "unique_params"]
+    assert df["per_use_params"].nunique() == 1 and set(df["layers"]) == {2}
+    assert list(df["attn_sets"]) == [2, 1] and df["test_accuracy"].between(0, 1).all()
+    ax = plot_comparison(df)
+    assert len(ax.texts) == 2 and ax.get_xlabel().startswith("unique parameters")
+
+
+# ------------------------------------------------------------------ self-checks
+
+
+@pytest.mark.parametrize(
+    "check_fn, solution",
+    [
+        (vc.check_10_patchify, SOL.patchify),
+        (vc.check_10_vit_parameter_count, SOL.vit_parameter_count),
+        (vc.check_10_forward_flops, SOL.forward_flops),
+    ],
+)
+def test_reference_solutions_pass(check_fn, solution, capsys):
+    check_fn(solution)
+    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
+
+
+def _plain_reshape(images, p):
+    return images.reshape(images.size(0), -1, p * p)
+
+
+def _columns_first(images, p):
+    return SOL.patchify(images.transpose(1, 2), p)
+
+
+def _per_use(cfg, p):
+    return count_parameters_per_use(build_vit(cfg, p))
+
+
+def _no_class_token(cfg, p):
+    return SOL.vit_parameter_count(cfg, p) - cfg.d_model
+
+
+def _flops_by_distinct_blocks(cfg, p):
+    sets = SharingPlan.from_config(cfg)
+    return SOL.forward_flops(cfg.replace(n_layers=max(sets.n_attn, sets.n_ffn)), p)
+
+
+def _macs(cfg, p):
+    return SOL.forward_flops(cfg, p) // 2
+
+
+def _not_written(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "check_fn, wrong, hint",
+    [
+        (vc.check_10_patchify, _plain_reshape, "a plain reshape cuts each image row"),
+        (vc.check_10_patchify, _columns_first, "column by column"),
+        (vc.check_10_patchify, _not_written, "not written yet"),
+        (vc.check_10_vit_parameter_count, _per_use, "you counted every layer's blocks"),
+        (vc.check_10_vit_parameter_count, _no_class_token, "add the class token"),
+        (vc.check_10_forward_flops, _flops_by_distinct_blocks, "every layer still runs"),
+        (vc.check_10_forward_flops, _macs, "2 FLOPs per multiply-add"),
+    ],
+)
+def test_checks_reject_mistakes_with_their_hint(check_fn, wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check_fn(wrong)
