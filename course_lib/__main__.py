@@ -1,4 +1,5 @@
-"""Command line: ``python -m course_lib sweep --preset fast|full --out PATH [--limit K]``.
+"""Command line: ``python -m course_lib sweep --preset fast|full --out PATH [--limit K]``
+(also ``--threads N``, ``--dry-run``, ``--quiet``).
 
 Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
 ``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import torch
 
 from .experiments import PRESET_NAMES, preset_runs, run_name, run_sweep, training_flops
 
@@ -48,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the runs and their FLOPs, train nothing"
     )
+    sweep.add_argument(
+        "--threads", type=_positive_int, help="CPU threads for torch (1 is fastest on busy cores)"
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
     return parser
 
@@ -57,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command != "sweep":
         parser.error("a command is required: choose 'sweep'")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     runs = preset_runs(args.preset)[: args.limit]
     if args.dry_run:
         for model_cfg, train_cfg, dataset in runs:

@@ -33,6 +33,7 @@ from .runtime import get_device, seed_everything
 TASKS = ("classify", "lm")
 CHECKPOINT_FORMAT = "course_lib.checkpoint"
 CHECKPOINT_VERSION = 1
+TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
 
 
 def _check_task(task: str) -> None:
@@ -128,7 +129,8 @@ def train_model(
     History keys: "loss" (one float per step), "lr", "eval" (list of {"step", "loss"[,
     "accuracy"]}, every ``eval_every`` steps and at the end, when ``eval_ds`` is given),
     "train_time_s" (training only, evaluation excluded), "tokens_per_s" (input positions
-    processed per second, padding included), "peak_mem_mb" (``torch.cuda.max_memory_allocated``
+    per second, padding included, timed after ``TIMING_WARMUP_STEPS`` steps so that CUDA
+    start-up and kernel autotuning do not count), "peak_mem_mb" (``torch.cuda.max_memory_allocated``
     on CUDA; None elsewhere), "device".
     """
     _check_task(task)
@@ -149,8 +151,13 @@ def train_model(
     order, pos, eval_time, tokens = torch.randperm(n, generator=gen).to(device), 0, 0.0, 0
     losses = []  # detached loss tensors: reading each one would sync the GPU every step
     start = time.perf_counter()
+    steady_from = min(TIMING_WARMUP_STEPS, train_cfg.steps - 1)
     bar = tqdm(range(train_cfg.steps), disable=not progress, desc="train", leave=False)
     for step in bar:
+        if step == steady_from:  # the steady-state clock starts here
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            steady_start, steady_eval = time.perf_counter(), eval_time
         if pos + train_cfg.batch_size > n:  # a new epoch: reshuffle
             order, pos = torch.randperm(n, generator=gen).to(device), 0
         idx = order[pos : pos + train_cfg.batch_size]
@@ -166,7 +173,7 @@ def train_model(
         if train_cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
         opt.step()
-        tokens += x.numel()
+        tokens += x.numel() if step >= steady_from else 0
         losses.append(loss.detach())
         history["lr"].append(lr)
         if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
@@ -181,9 +188,10 @@ def train_model(
     bar.close()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    history["train_time_s"] = time.perf_counter() - start - eval_time
+    end = time.perf_counter()
+    history["train_time_s"] = end - start - eval_time
+    history["tokens_per_s"] = tokens / max(end - steady_start - (eval_time - steady_eval), 1e-9)
     history["loss"] = torch.stack(losses).float().cpu().tolist()
-    history["tokens_per_s"] = tokens / max(history["train_time_s"], 1e-9)
     history["peak_mem_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     )

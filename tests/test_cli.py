@@ -35,6 +35,7 @@ def test_bad_preset_from_the_shell_is_one_clear_line():
             ["sweep", "--preset", "fast", "--out", "r.csv", "--limit", "two"],
             "argument --limit: 'two'",
         ),
+        (["sweep", "--preset", "fast", "--out", "r.csv", "--threads", "-1"], "argument --threads"),
         (["sweep", "--out", "r.csv"], "the following arguments are required: --preset"),
         ([], "a command is required: choose 'sweep'"),
     ],

@@ -94,7 +94,8 @@ def test_char_lm_loss_per_token_drops(one_thread):
     hist = train_model(model, train, tcfg, eval_ds=val, task="lm", progress=False)
     assert "accuracy" not in hist["eval"][-1]
     assert hist["eval"][-1]["loss"] < before - 1.0
-    assert hist["tokens_per_s"] == pytest.approx(60 * 32 * 32 / hist["train_time_s"])
+    overall = 60 * 32 * 32 / hist["train_time_s"]  # tokens_per_s leaves out 3 warm-up steps
+    assert 0.5 * overall < hist["tokens_per_s"] < 2 * overall
 
 
 def test_bad_arguments_name_the_field():
