@@ -19,10 +19,10 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 unit: venv
-	$(BIN)/python -m pytest -q -n 2 tests/
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests/
 
 notebooks: venv
-	COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL) notebooks/
+	OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL) notebooks/
 
 format: venv
 	$(BIN)/ruff format .

@@ -2,7 +2,8 @@
 
 Usage: COURSE_MODE=FAST python scripts/execute_notebooks.py notebooks/04_*.ipynb
 Runs each notebook top to bottom in a fresh kernel with the notebook's folder as the
-working directory (as nbval does), and refuses to save one that raised an error.
+working directory and one CPU thread (as `make test` runs nbval), and refuses to save one
+that raised an error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def execute(path: Path) -> float:
 
 def main(paths: list[str]) -> int:
     os.environ.setdefault("COURSE_MODE", "FAST")
+    # One thread per kernel, as `make test` runs nbval: float sums then repeat bit for bit
+    # and two notebooks in parallel do not fight over two cores.
+    os.environ["OMP_NUM_THREADS"] = "1"
     failed = 0
     for p in paths:
         try:
