@@ -195,6 +195,10 @@ def append_record(csv_path: str | os.PathLike, record: dict[str, Any]) -> None:
 
 
 def _git_commit() -> str | None:
+    """HEAD of the checkout, or COURSE_GIT_COMMIT where the code runs outside one (a copy
+    of the tree sent to a GPU machine)."""
+    if os.environ.get("COURSE_GIT_COMMIT"):
+        return os.environ["COURSE_GIT_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
