@@ -176,7 +176,7 @@ def vit_forward_flops(cfg: ModelConfig, patch_size: int = 2, batch_size: int = 1
 def vision_preset(mode: str) -> tuple[dict, TrainConfig]:
     """(ViT size changes for ``vit_config``, TrainConfig): FAST for 2 CPU cores, FULL for a GPU."""
     if mode == "FAST":
-        return {}, TrainConfig(steps=300, batch_size=64, lr=3e-3, warmup_steps=30, seed=0)
+        return {}, TrainConfig(steps=200, batch_size=64, lr=3e-3, warmup_steps=20, seed=0)
     if mode == "FULL":
         size = dict(d_model=64, d_ff=256, n_layers=8)
         return size, TrainConfig(steps=2000, batch_size=128, lr=2e-3, warmup_steps=100, seed=0)
@@ -250,5 +250,6 @@ def plot_comparison(df, ax=None):
     ax.set_xlabel("unique parameters (each shared tensor once)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("8x8 digits ViT: sharing plans, same depth", fontsize=10)
+    ax.margins(x=0.12, y=0.15)  # room for the labels
     ax.grid(alpha=0.3)
     return ax

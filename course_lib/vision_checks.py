@@ -112,3 +112,37 @@ def check_10_forward_flops(fn: Callable) -> None:
             "+ 4*T*d*d_ff (FFN) with T = patches + 1, plus the patch embedding and the head",
         )
     passed("check_10_forward_flops", len(PLAN_CASES))
+
+
+@isolated
+def check_10_pick_plan(fn: Callable) -> None:
+    """fn(df, budget) -> the plan (df["plan"]) with the best test_accuracy among the rows
+    with unique_params <= budget; None when no plan fits."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "plan": ["none", "all", "attention", "ffn", "cycle"],
+            "unique_params": [52_000, 9_700, 31_000, 31_100, 18_200],
+            "test_accuracy": [0.95, 0.90, 0.93, 0.94, 0.92],
+        }
+    )
+    cases = [(20_000, "cycle"), (31_100, "ffn"), (9_700, "all"), (60_000, "none"), (5_000, None)]
+    for budget, want in cases:
+        got = run(fn, df.copy(), budget)
+        if budget == 20_000 and got == "none":
+            raise AssertionError("keep only the plans within the budget: unique_params <= budget")
+        if budget == 20_000 and got == "all":
+            raise AssertionError(
+                "among the plans that fit, take the most accurate, not the smallest"
+            )
+        if (budget, got) in ((31_100, "attention"), (9_700, None)):
+            raise AssertionError(
+                f"budget={budget:,}: a plan with exactly the budget fits (<=, not <)"
+            )
+        check(
+            got == want,
+            f"budget={budget:,}: expected {want!r}, got {got!r}"
+            + (" (return None when no plan fits)" if want is None else ""),
+        )
+    passed("check_10_pick_plan", len(cases))

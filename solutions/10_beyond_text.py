@@ -40,3 +40,11 @@ def forward_flops(cfg, p: int) -> int:
     patch_embed = 2 * n_patches * p * p * d
     head = 2 * d * cfg.n_classes
     return patch_embed + cfg.n_layers * per_layer + head
+
+
+def pick_plan(df, budget: int):
+    """Exercise 4: the most accurate plan within a budget of unique parameters, or None."""
+    fits = df[df["unique_params"] <= budget]
+    if fits.empty:
+        return None
+    return fits.loc[fits["test_accuracy"].idxmax(), "plan"]

@@ -134,6 +134,7 @@ def test_compare_plans_table_and_figure(one_thread):
         (vc.check_10_patchify, SOL.patchify),
         (vc.check_10_vit_parameter_count, SOL.vit_parameter_count),
         (vc.check_10_forward_flops, SOL.forward_flops),
+        (vc.check_10_pick_plan, SOL.pick_plan),
     ],
 )
 def test_reference_solutions_pass(check_fn, solution, capsys):
@@ -166,6 +167,19 @@ def _macs(cfg, p):
     return SOL.forward_flops(cfg, p) // 2
 
 
+def _ignores_budget(df, budget):
+    return df.loc[df["test_accuracy"].idxmax(), "plan"]
+
+
+def _smallest_that_fits(df, budget):
+    fits = df[df["unique_params"] <= budget]
+    return None if fits.empty else fits.loc[fits["unique_params"].idxmin(), "plan"]
+
+
+def _strict_budget(df, budget):
+    return SOL.pick_plan(df, budget - 1)
+
+
 def _not_written(*args):
     raise NotImplementedError
 
@@ -180,6 +194,9 @@ def _not_written(*args):
         (vc.check_10_vit_parameter_count, _no_class_token, "add the class token"),
         (vc.check_10_forward_flops, _flops_by_distinct_blocks, "every layer still runs"),
         (vc.check_10_forward_flops, _macs, "2 FLOPs per multiply-add"),
+        (vc.check_10_pick_plan, _ignores_budget, "within the budget"),
+        (vc.check_10_pick_plan, _smallest_that_fits, "not the smallest"),
+        (vc.check_10_pick_plan, _strict_budget, "exactly the budget fits"),
     ],
 )
 def test_checks_reject_mistakes_with_their_hint(check_fn, wrong, hint):
