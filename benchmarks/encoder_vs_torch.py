@@ -9,11 +9,14 @@ interleaved in one run so that a busy machine slows every contender alike:
   "fast path" (``torch._transformer_encoder_layer_fwd``); the run reports whether it did
 - ``train_step``: forward, backward and an AdamW update
 
-Printed as throughput ratios ours / torch (> 1: ours is faster), medians over repeats.
+Printed as throughput ratios ours / torch (> 1: ours is faster): the median over rounds
+of t_torch / t_ours, each round timing every contender back to back (a busy spell of a
+shared machine then cancels out), beside the median time of each.
 fp32 on CPU, bf16 autocast on CUDA. Usage::
 
     python benchmarks/encoder_vs_torch.py                 # about a minute on 2 CPU cores
     python benchmarks/encoder_vs_torch.py --out results/encoder_cpu.json
+    python benchmarks/encoder_vs_torch.py --component attention   # attention module alone
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import compare_times  # noqa: E402
+from course_lib.cost import compare_times, paired_ratio  # noqa: E402
+from course_lib.layers import MultiHeadSelfAttention  # noqa: E402
 from course_lib.model import LayerStack  # noqa: E402
 
 MODES = ("forward_train", "forward_eval", "train_step")
@@ -54,16 +58,45 @@ def reference(args) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, args.n_layers, norm=final, enable_nested_tensor=False)
 
 
+class TorchSelfAttention(nn.Module):
+    """``nn.MultiheadAttention`` called as self-attention, returning the output only."""
+
+    def __init__(self, d_model: int, n_heads: int):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(d_model, n_heads, dropout=0.0, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+def build_models(args) -> dict[str, nn.Module]:
+    """ours_sdpa, ours_manual and torch, all holding the same weights."""
+    if args.component == "attention":  # one attention module, no FFN, norms or residuals
+        torch.manual_seed(0)
+        sdpa = MultiHeadSelfAttention(args.d_model, args.n_heads, impl="sdpa")
+        manual = MultiHeadSelfAttention(args.d_model, args.n_heads, impl="manual")
+        manual.load_state_dict(sdpa.state_dict())
+        ref = TorchSelfAttention(args.d_model, args.n_heads)
+        copy_attention(sdpa, ref.mha)
+    else:
+        sdpa, manual, ref = ours(args, "sdpa"), ours(args, "manual"), reference(args)
+        copy_weights(sdpa, ref)
+    return {"ours_sdpa": sdpa, "ours_manual": manual, "torch": ref}
+
+
+@torch.no_grad()
+def copy_attention(a: MultiHeadSelfAttention, mha: nn.MultiheadAttention) -> None:
+    """Our separate q/k/v projections go into PyTorch's packed in_proj."""
+    mha.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
+    mha.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
+    mha.out_proj.load_state_dict(a.out_proj.state_dict())
+
+
 @torch.no_grad()
 def copy_weights(stack: LayerStack, ref: nn.TransformerEncoder) -> None:
-    """Our separate q/k/v projections go into PyTorch's packed in_proj, block by block."""
+    """Every block of our stack into the matching ``nn.TransformerEncoderLayer``."""
     for block, layer in zip(stack.layers, ref.layers, strict=True):
-        a = block.attn.fn
-        layer.self_attn.in_proj_weight.copy_(
-            torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])
-        )
-        layer.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
-        layer.self_attn.out_proj.load_state_dict(a.out_proj.state_dict())
+        copy_attention(block.attn.fn, layer.self_attn)
         layer.linear1.load_state_dict(block.ffn.fn.fc1.state_dict())
         layer.linear2.load_state_dict(block.ffn.fn.fc2.state_dict())
         layer.norm1.load_state_dict(block.attn.norm.state_dict())
@@ -85,11 +118,12 @@ class _OpNames(TorchDispatchMode):
 
 
 def torch_fast_path_used(ref: nn.Module, x: torch.Tensor, device: torch.device) -> bool:
-    """Run one eval forward and look for PyTorch's fused encoder-layer kernel."""
+    """Run one eval forward and look for PyTorch's fused encoder-layer / attention kernel."""
     ref.eval()
     with torch.inference_mode(), autocast(device), _OpNames() as ops:
         ref(x)
-    return any("_transformer_encoder_layer_fwd" in name for name in ops.names)
+    fused = ("_transformer_encoder_layer_fwd", "_native_multi_head_attention")
+    return any(f in name for name in ops.names for f in fused)
 
 
 def make_fn(model: nn.Module, mode: str, x: torch.Tensor, device: torch.device):
@@ -129,6 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n-layers", type=int, default=4)
     p.add_argument("--batch", type=int, default=None, help="default: 8 on CPU, 64 on CUDA")
     p.add_argument("--seq-len", type=int, default=None, help="default: 128 on CPU, 256 on CUDA")
+    p.add_argument("--component", choices=("encoder", "attention"), default="encoder",
+                   help="the whole encoder stack, or one self-attention module alone")  # fmt: skip
     p.add_argument("--activation", choices=("gelu", "relu"), default="gelu")
     p.add_argument("--post-ln", action="store_true", help="post-LN (BERT) instead of pre-LN")
     p.add_argument("--repeats", type=int, default=7)
@@ -165,13 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.batch, args.seq_len, args.d_model, generator=torch.Generator().manual_seed(0)
     )
     x = x.to(device)
-    sdpa, manual, ref = ours(args, "sdpa"), ours(args, "manual"), reference(args)
-    copy_weights(sdpa, ref)
-    models = {
-        "ours_sdpa": sdpa.to(device),
-        "ours_manual": manual.to(device),
-        "torch": ref.to(device),
-    }
+    models = {k: m.to(device) for k, m in build_models(args).items()}
+    ref = models["torch"]
     with torch.no_grad():
         for m in models.values():
             m.eval()
@@ -180,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
             for k in ("ours_sdpa", "ours_manual")
         )
     fast = torch_fast_path_used(ref, x, device)
-    print(f"config: d={args.d_model} heads={args.n_heads} d_ff={args.d_ff} layers={args.n_layers} "
+    print(f"config: {args.component}, d={args.d_model} heads={args.n_heads} d_ff={args.d_ff} layers={args.n_layers} "
           f"{'post' if args.post_ln else 'pre'}-LN {args.activation} batch={args.batch} "
           f"seq={args.seq_len} {'bf16 autocast' if cuda else 'fp32'}; "
           f"max |ours - torch| = {diff:.1e}; torch eval fast path used: {fast}")  # fmt: skip
@@ -196,8 +227,9 @@ def main(argv: list[str] | None = None) -> dict:
         row = {
             "median_ms": ms,
             "tokens_per_s": {k: tokens / (v / 1e3) for k, v in ms.items()},
-            "ratio_sdpa_vs_torch": ms["torch"] / ms["ours_sdpa"],
-            "ratio_manual_vs_torch": ms["torch"] / ms["ours_manual"],
+            "min_ms": {k: 1e3 * v.min_s for k, v in t.items()},
+            "ratio_sdpa_vs_torch": paired_ratio(t["torch"], t["ours_sdpa"]),
+            "ratio_manual_vs_torch": paired_ratio(t["torch"], t["ours_manual"]),
         }
         results[mode] = row
         print(f"{mode:14s} {ms['ours_sdpa']:9.1f} {ms['ours_manual']:10.1f} {ms['torch']:9.1f}"

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import batch_loss, compare_times, synthetic_batch  # noqa: E402
+from course_lib.cost import batch_loss, compare_times, paired_ratio, synthetic_batch  # noqa: E402
 from course_lib.measure import count_parameters, parameter_bytes  # noqa: E402
 from course_lib.model import build_model  # noqa: E402
 
@@ -132,14 +132,14 @@ def main(argv: list[str] | None = None) -> dict:
         times = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
         for name, t in times.items():
             results[name][f"{what}_ms"] = 1e3 * t.median_s
-            results[name][f"{what}_ratio"] = times["none"].median_s / t.median_s
+            results[name][f"{what}_ratio"] = paired_ratio(times["none"], t)
 
     whats = list(batches)
     print(f"{'plan':16s} {'params':>10s} {'MB':>6s}" + "".join(f" {w + ' ms':>17s}" for w in whats))
     for name, r in results.items():
         print(f"{name:16s} {r['unique_params']:10,d} {r['param_mb']:6.1f}"
               + "".join(f" {r[w + '_ms']:17.2f}" for w in whats))  # fmt: skip
-    print("ratios vs none (time_none / time_plan; > 1 = faster than none):")
+    print("ratios vs none (median over rounds of time_none / time_plan; > 1 = faster than none):")
     for name, r in results.items():
         print(f"{name:16s} " + "  ".join(f"{w} {r[w + '_ratio']:.3f}" for w in whats))
     payload = {"benchmark": "sharing_speed", "machine": info, "config": vars(args),

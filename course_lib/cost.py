@@ -224,6 +224,7 @@ class Timing:
     median_s: float
     min_s: float
     repeats: int
+    times_s: tuple[float, ...] = ()  # every timed call, in order (round r of compare_times)
 
 
 def _sync(device: torch.device | str) -> None:
@@ -249,7 +250,7 @@ def median_time(
         fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), min(times), repeats)
+    return Timing(statistics.median(times), min(times), repeats, tuple(times))
 
 
 def compare_times(
@@ -271,7 +272,18 @@ def compare_times(
             fns[name]()
             _sync(device)
             times[name].append(time.perf_counter() - t0)
-    return {k: Timing(statistics.median(v), min(v), repeats) for k, v in times.items()}
+    return {k: Timing(statistics.median(v), min(v), repeats, tuple(v)) for k, v in times.items()}
+
+
+def paired_ratio(baseline: Timing, other: Timing) -> float:
+    """Median over rounds of baseline time / other time (> 1: ``other`` is faster).
+
+    Both come from one ``compare_times`` call, so round r of each ran back to back; a
+    slow spell of a shared machine cancels out of the ratio of a round.
+    """
+    if len(baseline.times_s) != len(other.times_s) or not baseline.times_s:
+        raise ValueError("paired_ratio needs two Timings from the same compare_times call")
+    return statistics.median(b / o for b, o in zip(baseline.times_s, other.times_s, strict=True))
 
 
 def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], None]:

@@ -13,6 +13,7 @@ from course_lib.cost import (
     inference_fn,
     measure_plan,
     median_time,
+    paired_ratio,
     rule_of_thumb_flops,
     synthetic_batch,
     train_step_fn,
@@ -161,6 +162,17 @@ def test_compare_times_interleaves_every_function():
     assert calls[3:6] == ["a", "b", "c"] and calls[6:9] == ["b", "c", "a"]  # rotated order
     with pytest.raises(ValueError, match="warmup"):
         compare_times(fns, warmup=-1)
+    assert len(t["a"].times_s) == 4 and t["a"].min_s == min(t["a"].times_s)
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios():
+    from course_lib.cost import Timing
+
+    slow = Timing(2.0, 1.0, 3, (1.0, 9.0, 2.0))  # round 2 hit a busy spell ...
+    fast = Timing(1.0, 0.5, 3, (0.5, 4.5, 1.0))  # ... for both
+    assert paired_ratio(slow, fast) == 2.0
+    with pytest.raises(ValueError, match="same compare_times"):
+        paired_ratio(slow, Timing(1.0, 1.0, 1, (1.0,)))
 
 
 def _load_benchmark(name: str):
@@ -184,7 +196,8 @@ def test_encoder_benchmark_runs_and_models_are_identical(tmp_path, capsys):
     out = tmp_path / "enc.json"
     args = ["--d-model", "32", "--d-ff", "64", "--n-layers", "2", "--batch", "2", "--seq-len", "8",
             "--repeats", "1", "--warmup", "0", "--device", "cpu", "--out", str(out)]  # fmt: skip
-    for extra in ([], ["--post-ln", "--activation", "relu", "--modes", "forward_eval"]):
+    for extra in ([], ["--component", "attention"],
+                  ["--post-ln", "--activation", "relu", "--modes", "forward_eval"]):  # fmt: skip
         payload = bench.main(args + extra)
         assert payload["max_abs_diff"] < 1e-4  # same weights, same function as PyTorch's
         assert payload["torch_eval_fast_path"] is True
