@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-.PHONY: venv lab test lint unit notebooks format execute clean
+.PHONY: venv lab test lint unit notebooks format execute site clean
 
 venv:
 	@bash scripts/ensure_venv.sh
@@ -31,6 +31,10 @@ format: venv
 # Re-run every notebook in place in FAST mode (authors only: review the diff before committing).
 execute: venv
 	COURSE_MODE=FAST $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+
+# Static HTML of every notebook with its stored outputs (no execution), in build/site/.
+site: venv
+	$(BIN)/python scripts/build_site.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,86 @@
+"""scripts/build_site.py renders every notebook with its STORED outputs (no execution)."""
+
+import html
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_site  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def stored_outputs(nb) -> tuple[list[str], list[str]]:
+    """(printed lines, base64 PNGs) stored in the notebook's outputs."""
+    lines, pngs = [], []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                lines += [s.strip() for s in out.text.splitlines() if len(s.strip()) > 8]
+            elif "image/png" in out.get("data", {}):
+                pngs.append(out.data["image/png"].replace("\n", ""))
+    return lines, pngs
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    build_site.main(["--out", str(out)])
+    return out
+
+
+def test_index_links_every_notebook_in_course_order(site):
+    index = (site / "index.html").read_text()
+    links = re.findall(r"<a href='(\d\d_\w+\.html)'>", index)
+    assert links == [p.stem + ".html" for p in NOTEBOOKS]
+    for p in NOTEBOOKS:
+        title = build_site.notebook_title(nbformat.read(p, as_version=4), p.stem)
+        assert html.escape(title) in index
+    if build_site.GUIDE.is_file():
+        assert "teaching.html" in index and (site / "teaching.html").is_file()
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_each_page_shows_the_stored_outputs(site, nb_path):
+    page = (site / (nb_path.stem + ".html")).read_text()
+    lines, pngs = stored_outputs(nbformat.read(nb_path, as_version=4))
+    assert lines or pngs, f"{nb_path.name} has no stored outputs to show"
+    for line in lines[:3]:
+        assert html.escape(line, quote=False) in page, line
+    for png in pngs:
+        assert png[:200] in page  # the figure itself, embedded in the page
+
+
+def test_nothing_is_executed(tmp_path):
+    """A stored output that the code would not produce is what the page shows."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cell = nbformat.v4.new_code_cell("raise SystemExit('would fail if run')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="stored-output-42\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 99 · A stored notebook"), cell]
+    path = tmp_path / "99_stored.ipynb"
+    nbformat.write(nb, path)
+    out = tmp_path / "site"
+    build_site.main(["--out", str(out), str(path)])
+    assert "stored-output-42" in (out / "99_stored.html").read_text()
+    assert "99 · A stored notebook" in (out / "index.html").read_text()
+
+
+def test_bad_paths_are_clear_errors(tmp_path, capsys):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    with pytest.raises(SystemExit):
+        build_site.main(["--out", str(afile), str(NOTEBOOKS[0])])
+    assert "out=" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_site.main(["--out", str(tmp_path / "o"), str(tmp_path / "missing.ipynb")])
+    assert "not an existing .ipynb" in capsys.readouterr().err
