@@ -84,3 +84,18 @@ def test_bad_paths_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         build_site.main(["--out", str(tmp_path / "o"), str(tmp_path / "missing.ipynb")])
     assert "not an existing .ipynb" in capsys.readouterr().err
+
+
+def test_teaching_guide_study_times_match_the_notebooks():
+    rows = {}
+    for line in build_site.GUIDE.read_text().splitlines():
+        m = re.match(r"\| (\d\d) \| [^|]+ \| [^|]+ \| ([^|]+) \|$", line)
+        if m:
+            rows[m.group(1)] = m.group(2).strip()
+    assert sorted(rows) == [f"{i:02d}" for i in range(12)]
+    for p in NOTEBOOKS:
+        header = next(
+            c.source for c in nbformat.read(p, as_version=4).cells if "study time" in c.source
+        )
+        minutes = re.search(r"\| study time \| (\d+) minutes", header).group(1)
+        assert rows[p.name[:2]] == f"{minutes} min", f"docs/teaching.md disagrees with {p.name}"
