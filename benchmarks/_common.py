@@ -69,5 +69,6 @@ def write_json(path: str, payload: dict) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f, indent=2)
         f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
     os.replace(tmp, target)
     print(f"wrote {target}")

@@ -14,7 +14,7 @@ of t_torch / t_ours, each round timing every contender back to back (a busy spel
 shared machine then cancels out), beside the median time of each.
 fp32 on CPU, bf16 autocast on CUDA. Usage::
 
-    python benchmarks/encoder_vs_torch.py                 # about a minute on 2 CPU cores
+    python benchmarks/encoder_vs_torch.py                 # < 1 min on an idle 2-core CPU
     python benchmarks/encoder_vs_torch.py --out results/encoder_cpu.json
     python benchmarks/encoder_vs_torch.py --component attention   # attention module alone
 """
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="the whole encoder stack, or one self-attention module alone")  # fmt: skip
     p.add_argument("--activation", choices=("gelu", "relu"), default="gelu")
     p.add_argument("--post-ln", action="store_true", help="post-LN (BERT) instead of pre-LN")
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")

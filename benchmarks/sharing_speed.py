@@ -9,12 +9,13 @@ what changes is how many distinct weights those layers read. Plans:
 - ``sequence`` with N = 2M: each block twice in a row, MobileLLM's immediate repetition,
   whose weights are still in cache the second time (Liu et al. 2024)
 
-For each plan: a training step (forward, backward, AdamW) and inference latency at batch 1
-and at a large batch, interleaved in one run and printed as ratios to ``none`` (> 1: the
+For each plan: a training step (forward, backward, AdamW), inference latency at batch 1
+and at a large batch, and the AdamW update alone (the part of a step that scales with the
+unique parameters), interleaved in one run and printed as ratios to ``none`` (> 1: the
 plan is faster). Ratios near 1 mean compute is unchanged; departures at batch 1 are cache
 and memory-bandwidth effects. fp32 on CPU, bf16 autocast on CUDA. Usage::
 
-    python benchmarks/sharing_speed.py                # about a minute on 2 CPU cores
+    python benchmarks/sharing_speed.py                # < 1 min on an idle 2-core CPU
     python benchmarks/sharing_speed.py --out results/sharing_cpu.json
 """
 
@@ -74,6 +75,14 @@ def infer_fn(model, ids, device):
     return fn
 
 
+def optimizer_fn(model):
+    """AdamW's update alone (gradients filled in once): its cost scales with unique params."""
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 1e-3
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    return opt.step
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--d-model", type=int, default=256)
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--train-batch", type=int, default=8)
     p.add_argument("--large-batch", type=int, default=None, help="default: 32 on CPU, 256 on CUDA")
     p.add_argument("--attn-impl", choices=("sdpa", "manual"), default="sdpa")
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
@@ -119,16 +128,19 @@ def main(argv: list[str] | None = None) -> dict:
         f"latency_b{args.large_batch}": synthetic_batch(
             cfg0, args.large_batch, args.seq_len, 2, device
         ),
+        "adamw_update": None,
     }
     results: dict[str, dict] = {
         name: {"unique_params": count_parameters(m), "param_mb": parameter_bytes(m) / 2**20}
         for name, m in models.items()
     }
-    for what, (ids, y) in batches.items():
+    for what, batch in batches.items():
         if what == "train_step":
-            fns = {name: train_fn(m, ids, y, device) for name, m in models.items()}
+            fns = {name: train_fn(m, *batch, device) for name, m in models.items()}
+        elif what == "adamw_update":
+            fns = {name: optimizer_fn(m) for name, m in models.items()}
         else:
-            fns = {name: infer_fn(m, ids, device) for name, m in models.items()}
+            fns = {name: infer_fn(m, batch[0], device) for name, m in models.items()}
         times = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
         for name, t in times.items():
             results[name][f"{what}_ms"] = 1e3 * t.median_s

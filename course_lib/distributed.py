@@ -77,6 +77,7 @@ def _atomic_save(obj, path: Path, as_json: bool = False) -> None:
             json.dump(obj, f, indent=2)
         else:
             torch.save(obj, f)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
     os.replace(tmp, path)
 
 
