@@ -136,7 +136,7 @@ def test_unshared_comparator_has_equal_parameters(n_layers):
 
 def test_training_lowers_the_loss_and_evaluates_longer_inputs():
     model = model_of(small())
-    hist = train_looped(model, "copy", steps=40, batch_size=16, lengths=(1, 3), lr=3e-3)
+    hist = train_looped(model, "copy", steps=30, batch_size=8, lengths=(1, 3), lr=3e-3)
     assert sum(hist["loss"][-5:]) < sum(hist["loss"][:5])
     res = evaluate_looped(model, "copy", length=5, n=32)
     assert 0 <= res["sequence_accuracy"] <= res["digit_accuracy"] <= 1
