@@ -14,7 +14,14 @@ import sys
 
 import torch
 
-from .experiments import PRESET_NAMES, preset_runs, run_name, run_sweep, training_flops
+from .experiments import (
+    PRESET_NAMES,
+    check_results_path,
+    preset_runs,
+    run_name,
+    run_sweep,
+    training_flops,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -65,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a command is required: choose 'sweep'")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    runs = preset_runs(args.preset)[: args.limit]
+    try:  # the presets read the shipped data (its vocabulary): a missing file is a message
+        runs = preset_runs(args.preset)[: args.limit]
+    except ValueError as err:
+        parser.error(str(err))
     if args.dry_run:
         for model_cfg, train_cfg, dataset in runs:
             print(
@@ -74,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         flops = training_flops(runs)
         print(f"{len(runs)} runs, {flops:.3g} training FLOPs (6 x per-use params x tokens)")
         return 0
+    try:  # an --out under a file, or an existing file that is not a sweep CSV
+        check_results_path(args.out)
+    except ValueError as err:
+        parser.error(f"argument --out: {err}")
     try:
         df = run_sweep(runs, args.out, progress=not args.quiet, preset=args.preset)
-    except ValueError as err:  # e.g. an --out file that is not a sweep CSV
+    except ValueError as err:  # e.g. a missing or corrupt data file
         parser.error(str(err))
     print(f"{len(df)} records in {args.out}")
     return 0

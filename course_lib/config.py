@@ -10,6 +10,7 @@ ALBERT (Lan et al. 2020) and Takase & Kiyono (2021), see ``course_lib.sharing``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -31,6 +32,16 @@ def _check_int(field: str, value: Any, minimum: int) -> None:
         _fail(field, value, f"it must be an integer >= {minimum}")
     if value < minimum:
         _fail(field, value, f"it must be an integer >= {minimum}")
+
+
+def _check_known(cls: type, changes: dict[str, Any]) -> None:
+    unknown = sorted(set(changes) - {f.name for f in fields(cls)})
+    if unknown:
+        known = ", ".join(f.name for f in fields(cls))
+        name = unknown[0]
+        raise ValueError(
+            f"{name}={changes[name]!r} is not allowed: not a {cls.__name__} field; known: {known}"
+        )
 
 
 def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -105,6 +116,7 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed, validated again."""
+        _check_known(ModelConfig, changes)
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,14 +176,16 @@ class TrainConfig:
         _check_int("eval_every", self.eval_every, 0)
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                _fail(name, value, "it must be a number >= 0")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                _fail(name, value, "it must be a finite number >= 0")
+            if not 0 <= value < math.inf:  # NaN fails this too
+                _fail(name, value, "it must be a finite number >= 0")
         if self.lr == 0:
             _fail("lr", self.lr, "it must be a number > 0")
         if self.grad_clip is not None and (
             isinstance(self.grad_clip, bool)
             or not isinstance(self.grad_clip, int | float)
-            or self.grad_clip <= 0
+            or not 0 < self.grad_clip < math.inf
         ):
             _fail("grad_clip", self.grad_clip, "it must be a number > 0, or None for no clipping")
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -180,6 +194,7 @@ class TrainConfig:
             _fail("amp", self.amp, "it must be True or False")
 
     def replace(self, **changes: Any) -> TrainConfig:
+        _check_known(TrainConfig, changes)
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

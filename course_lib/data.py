@@ -19,6 +19,7 @@ import csv
 import functools
 import gzip
 import io
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -27,7 +28,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .launch import DATA_DIR_ENV
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # used unless COURSE_DATA_DIR is set
 RT_FILE = "rotten_tomatoes.csv.gz"
 SHAKESPEARE_FILE = "shakespeare.txt.gz"
 SPLITS = ("train", "val", "test")
@@ -38,19 +41,49 @@ SHAKESPEARE_VAL_FRACTION = 0.1  # the last 10% of the text is the validation spl
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 
 
-def _read_gz(name: str) -> str:
-    path = DATA_DIR / name
-    if not path.exists():
+def data_dir() -> Path:
+    """The folder of the shipped data: ``$COURSE_DATA_DIR`` if set (Colab), else ``data/``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if not env:
+        return DATA_DIR
+    path = Path(env).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{DATA_DIR_ENV}={env!r} is not allowed: it must be an existing folder")
+    return path
+
+
+def _read_gz(path: Path) -> str:
+    if not path.is_file():
         raise ValueError(
             f"data file {path} is missing: rebuild it with `python data/build_data.py`"
         )
-    return gzip.decompress(path.read_bytes()).decode("utf-8")
+    try:
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as err:  # not gzip, truncated, not text
+        raise ValueError(
+            f"data file {path} is corrupt ({type(err).__name__}: {err}): rebuild it with "
+            "`python data/build_data.py` (data/SHA256SUMS lists the expected checksums)"
+        ) from None
 
 
-@functools.lru_cache(maxsize=1)
 def _rotten_tomatoes_rows() -> tuple[tuple[str, int, str], ...]:
-    reader = csv.DictReader(io.StringIO(_read_gz(RT_FILE)))
-    return tuple((r["text"], int(r["label"]), r["split"]) for r in reader)
+    return _rotten_tomatoes_rows_in(data_dir())
+
+
+@functools.lru_cache(maxsize=2)
+def _rotten_tomatoes_rows_in(folder: Path) -> tuple[tuple[str, int, str], ...]:
+    reader = csv.DictReader(io.StringIO(_read_gz(folder / RT_FILE)))
+    try:
+        rows = tuple((r["text"], int(r["label"]), r["split"]) for r in reader)
+        bad = next((split for _, _, split in rows if split not in SPLITS), None)
+        if bad is not None:
+            raise ValueError(f"split {bad!r} is not one of {SPLITS}")
+        return rows
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"data file {folder / RT_FILE} is corrupt: rows need text, label (0/1) and split "
+            f"columns ({type(err).__name__}: {err})"
+        ) from None
 
 
 def load_rotten_tomatoes() -> dict[str, list[tuple[str, int]]]:
@@ -65,10 +98,14 @@ def load_rotten_tomatoes() -> dict[str, list[tuple[str, int]]]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
 def load_shakespeare() -> str:
     """About 1.04 MB of plain ASCII: eight plays separated by blank lines."""
-    return _read_gz(SHAKESPEARE_FILE)
+    return _shakespeare_in(data_dir())
+
+
+@functools.lru_cache(maxsize=2)
+def _shakespeare_in(folder: Path) -> str:
+    return _read_gz(folder / SHAKESPEARE_FILE)
 
 
 def tokenize_words(text: str) -> list[str]:

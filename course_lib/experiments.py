@@ -173,6 +173,26 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
+def _check_writable(path: Path, field: str) -> None:
+    """Fail before any work when ``path`` is a folder or sits under a file."""
+    if path.is_dir():
+        raise ValueError(f"{field}={str(path)!r} is not allowed: it is a folder, not a file")
+    folder = next(p for p in path.absolute().parents if p.exists())  # nearest existing one
+    if not folder.is_dir():
+        raise ValueError(f"{field}={str(path)!r} is not allowed: {folder} is a file, not a folder")
+
+
+def check_results_path(csv_path: str | os.PathLike) -> Path:
+    """``csv_path`` as a Path, or a ValueError naming the problem before any training: it
+    must end in .csv, be no folder nor sit under a file, and, if it exists, be a sweep CSV."""
+    path = Path(csv_path)
+    if path.suffix != ".csv":
+        raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
+    _check_writable(path, "csv_path")
+    _read_csv(path)
+    return path
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -270,9 +290,7 @@ def run_sweep(
     (same name, ``.json``) is rewritten beside the CSV. Rerunning the same list after an
     interruption skips the finished configurations (matched by ``run_key``).
     """
-    path = Path(csv_path)
-    if path.suffix != ".csv":
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
+    path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
         _check_run(model_cfg, train_cfg, dataset)  # fail before any training
     done = set(_read_csv(path).get("key", pd.Series(dtype=str)).astype(str))

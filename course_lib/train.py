@@ -209,7 +209,14 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig)
     if not isinstance(cfg, ModelConfig):
         raise ValueError(f"cfg={type(cfg).__name__} is not allowed: pass the model's ModelConfig")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ValueError(f"checkpoint path {path} is not allowed: it is a folder, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file stands where a folder should be
+        raise ValueError(
+            f"checkpoint path {path} is not allowed: its folder cannot be made ({err.strerror})"
+        ) from None
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,

@@ -30,6 +30,7 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 import torch
+from traitlets import TraitError
 
 from .config import SHARING_STRATEGIES, TASKS, ModelConfig, TrainConfig
 from .measure import count_parameters, count_parameters_per_use
@@ -151,6 +152,26 @@ def new_figure(width: float, height: float):
     return Figure(figsize=(width, height))
 
 
+def _set_control(name: str, control: W.ValueWidget, value: Any) -> None:
+    """``control.value = value``, or a ValueError naming the field and what it accepts
+    (a slider would silently clamp, a dropdown would raise a traitlets error)."""
+    if isinstance(control, W.Dropdown) and value not in control.options:
+        allowed = ", ".join(repr(o) for o in control.options)
+        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed}")
+    if isinstance(control, W.IntSlider) and (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not control.min <= value <= control.max
+    ):
+        raise ValueError(
+            f"{name}={value!r} is not allowed: the slider takes integers {control.min} to {control.max}"
+        )
+    try:
+        control.value = value
+    except TraitError as err:
+        raise ValueError(f"{name}={value!r} is not allowed: {err}") from None
+
+
 class SharingExplorer(W.VBox):
     """Strategy, depth and sizes in; layer -> weights diagram, counts and memory out."""
 
@@ -237,7 +258,7 @@ class SharingExplorer(W.VBox):
                 control = self.sizes[name] if name in self.sizes else getattr(self, name, None)
                 if not isinstance(control, W.ValueWidget):
                     raise ValueError(f"{name}={value!r} is not allowed: no such control")
-                control.value = value
+                _set_control(name, control, value)
         finally:
             self._quiet = False
         return self.update()
@@ -317,6 +338,11 @@ class TrainingPanel(W.VBox):
         self.model_cfg, self.train_cfg, self.dataset = model_cfg, train_cfg, dataset
         self.plans = dict(plans if plans is not None else DEFAULT_PLANS)
         self.reference_df, self._runner, self.progress = reference_df, runner, progress
+        unknown = [name for name in selected if name not in self.plans]
+        if unknown:
+            raise ValueError(
+                f"selected={unknown!r} is not allowed: choose plans from {sorted(self.plans)}"
+            )
         self.plan_select = W.SelectMultiple(options=list(self.plans), value=tuple(selected),
                                             description="plans", rows=min(8, len(self.plans)))  # fmt: skip
         self.train_button = W.Button(description="Train", button_style="primary")
