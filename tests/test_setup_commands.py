@@ -16,7 +16,8 @@ def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     block = re.search(r"```(?:bash|sh)?\n(.*?)```", text, re.S)
     assert block, "README.md must open with a code block of set-up commands"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+    lines = (line.split("#")[0].strip() for line in block.group(1).splitlines())
+    return [line for line in lines if line]
 
 
 def test_readme_opens_with_lab_and_test():
@@ -43,7 +44,11 @@ def free_port() -> int:
 def test_lab_server_answers(tmp_path):
     """What `make lab` starts (jupyter lab on the notebooks) answers on localhost."""
     port, token = free_port(), "course-test-token"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path),
+    }
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
