@@ -28,14 +28,6 @@ SHARE = {
 }
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_run_key_is_stable_and_sensitive():
     a = run_key(RT, QUICK, "rotten_tomatoes")
     assert a == run_key(RT.replace(), QUICK.replace(), "rotten_tomatoes") and len(a) == 16

@@ -13,15 +13,6 @@ RT_MODEL = dict(vocab_size=RT_VOCAB, d_model=32, n_heads=4, d_ff=64, n_layers=2,
 RT_TRAIN = TrainConfig(steps=150, batch_size=64, lr=3e-3, warmup_steps=15, device="cpu")
 
 
-@pytest.fixture
-def one_thread():
-    """Two cores shared by many processes: one thread is faster and repeatable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**changes):
     base = dict(vocab_size=50, d_model=16, n_heads=2, d_ff=32, n_layers=4, max_len=12)
     return ModelConfig(**{**base, **changes})

@@ -93,15 +93,6 @@ def test_bad_sizes_name_the_field():
         vision_preset("SLOW")
 
 
-@pytest.fixture
-def one_thread():
-    """A model this small trains fastest on one thread, and does not fight other workers."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_training_beats_chance_by_far_and_repeats(one_thread):
     tc = TrainConfig(steps=100, batch_size=64, lr=3e-3, warmup_steps=20, seed=0)
     a = train_and_evaluate(vit_config("all"), tc)
