@@ -1,0 +1,175 @@
+"""Notebook 08's tables and figures: your own measurements beside the shipped GPU runs.
+
+``course_lib.cost`` measures; this module only arranges what was measured:
+
+- ``load_benchmark(name)`` reads a shipped ``benchmarks/results/NAME.json`` and
+  ``provenance(payload)`` says where it ran (device, torch, date), read from the file;
+- ``timing_results(times)`` turns ``cost.compare_times`` outputs into the same
+  ``{plan: {"train_step_ms", "train_step_ratio", ...}}`` form the benchmark writes, and
+  ``speed_ratios(results)`` gives one table of ratios to ``none`` for either;
+- ``sweep_memory_speed(df)`` reads the FULL sweep (``data/results/full_sweep.csv``): peak
+  memory, and its drop against ``none`` predicted from 16 bytes per unique parameter
+  (fp32 weight, gradient and AdamW's two moments), and tokens/s relative to ``none``;
+- ``plot_what_changes`` and ``plot_speed_ratios`` draw the notebook's two figures.
+
+A ratio is ``time_none / time_plan`` (> 1: the plan is faster than ``none``), the median
+over interleaved rounds (``cost.paired_ratio``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .cost import Timing, paired_ratio
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARK_DIR = ROOT / "benchmarks" / "results"
+SWEEP_CSV = ROOT / "data" / "results" / "full_sweep.csv"
+STATE_BYTES_PER_PARAM = 16  # fp32 weight 4 + gradient 4 + AdamW exp_avg 4 + exp_avg_sq 4
+SPEED_COLUMNS = ("train_step", "latency_b1", "latency_large")
+
+
+def load_benchmark(name: str, folder: str | Path = BENCHMARK_DIR) -> dict:
+    """The JSON a benchmark script wrote, e.g. ``load_benchmark("sharing_speed_gpu")``."""
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in Path(folder).glob("*.json"))
+        raise ValueError(f"benchmark={name!r} is not allowed: choose one of {known}")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"benchmark file {path} is not valid JSON ({err})") from None
+    missing = [k for k in ("benchmark", "machine", "results") if k not in payload]
+    if missing:
+        raise ValueError(f"benchmark file {path} lacks key(s) {missing}")
+    return payload
+
+
+def provenance(payload: dict) -> str:
+    """'NVIDIA H200, torch 2.11.0+cu130, 2026-11-26' from a benchmark's ``machine`` entry."""
+    m = payload["machine"]
+    device = m.get("gpu") or f"{m.get('cpu', 'CPU')} ({m.get('torch_threads', '?')} threads)"
+    return f"{device}, torch {m.get('torch', '?')}, {m.get('date', '?')}"
+
+
+def timing_results(times: dict[str, dict[str, Timing]], baseline: str = "none") -> dict:
+    """``{what: compare_times(...)}`` -> ``{plan: {what + "_ms", what + "_ratio"}}``.
+
+    ``what`` names a measurement (``train_step``, ``latency_b1``, ``latency_b32``); the
+    ratio is ``paired_ratio(baseline, plan)``, so every ``times[what]`` must hold
+    ``baseline`` and come from one ``compare_times`` call.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for what, by_plan in times.items():
+        if baseline not in by_plan:
+            raise ValueError(f"times[{what!r}] has no {baseline!r} entry: {sorted(by_plan)}")
+        for plan, t in by_plan.items():
+            row = out.setdefault(plan, {})
+            row[f"{what}_ms"] = 1e3 * t.median_s
+            row[f"{what}_ratio"] = paired_ratio(by_plan[baseline], t)
+    return out
+
+
+def _large_batch(row: dict) -> int:
+    sizes = [int(k[len("latency_b") : -len("_ratio")]) for k in row if k.startswith("latency_b")
+             and k.endswith("_ratio")]  # fmt: skip
+    big = [b for b in sizes if b > 1]
+    if len(big) != 1:
+        raise ValueError(f"expected one large-batch latency (latency_bN_ratio, N > 1), got {sizes}")
+    return big[0]
+
+
+def speed_ratios(results: dict) -> pd.DataFrame:
+    """Plans x (train_step, latency_b1, latency_large) ratios to ``none``, + large_batch."""
+    rows = {}
+    for plan, r in results.items():
+        big = _large_batch(r)
+        rows[plan] = {
+            "train_step": r["train_step_ratio"],
+            "latency_b1": r["latency_b1_ratio"],
+            "latency_large": r[f"latency_b{big}_ratio"],
+            "large_batch": big,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def sweep_memory_speed(df: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and depth N, each plan's peak memory and speed relative to ``none``.
+
+    ``predicted_drop_mib`` = (unique params of none - of the plan) x 16 bytes / 2**20;
+    ``measured_drop_mib`` = peak memory of none - of the plan (``peak_mem_mb`` is MiB).
+    """
+    need = {"dataset", "n_layers", "sharing", "name", "unique_params", "tokens_per_s",
+            "peak_mem_mb"}  # fmt: skip
+    missing = sorted(need - set(df.columns))
+    if missing:
+        raise ValueError(f"the sweep table lacks column(s) {missing}")
+    parts = []
+    for (dataset, n), group in df.groupby(["dataset", "n_layers"], sort=False):
+        base = group[group["sharing"] == "none"]
+        if len(base) != 1:
+            raise ValueError(f"{dataset} N={n}: expected one 'none' run, found {len(base)}")
+        base = base.iloc[0]
+        part = group[["dataset", "n_layers", "name", "unique_params", "peak_mem_mb"]].copy()
+        part["tokens_per_s_ratio"] = group["tokens_per_s"] / base["tokens_per_s"]
+        saved = base["unique_params"] - group["unique_params"]
+        part["predicted_drop_mib"] = saved * STATE_BYTES_PER_PARAM / 2**20
+        part["measured_drop_mib"] = base["peak_mem_mb"] - group["peak_mem_mb"]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
+    """Grouped bars: every column of ``table`` divided by the ``baseline`` row.
+
+    Rows are plans, columns quantities (unique params, memory, FLOPs, ...). Bars below 1
+    are what sharing saves; bars at 1 are what it leaves unchanged.
+    """
+    import matplotlib.pyplot as plt
+
+    if baseline not in table.index:
+        raise ValueError(f"the table has no {baseline!r} row: {list(table.index)}")
+    rel = table / table.loc[baseline]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.8))
+    n_plans = len(rel.index)
+    width = 0.8 / n_plans
+    for i, plan in enumerate(rel.index):
+        xs = [j + (i - (n_plans - 1) / 2) * width for j in range(len(rel.columns))]
+        ax.bar(xs, rel.loc[plan], width, label=plan)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xticks(range(len(rel.columns)), rel.columns, fontsize=8)
+    ax.set_ylabel(f"relative to {baseline!r}")
+    ax.legend(fontsize=8, ncol=min(n_plans, 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    return ax
+
+
+def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
+    """One panel per source (e.g. your CPU, the shipped GPU): ratios per plan, line at 1."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4), sharey=True)
+    axes = list(ax) if hasattr(ax, "__len__") else [ax]
+    if len(axes) != len(tables):
+        raise ValueError(f"got {len(axes)} axes for {len(tables)} tables")
+    for a, (title, t) in zip(axes, tables.items(), strict=True):
+        cols = [c for c in SPEED_COLUMNS if c in t.columns]
+        t = t[cols]
+        width = 0.8 / len(t.index)
+        for i, plan in enumerate(t.index):
+            xs = [j + (i - (len(t.index) - 1) / 2) * width for j in range(len(cols))]
+            a.bar(xs, t.loc[plan], width, label=plan)
+        a.axhline(1.0, color="black", lw=0.8)
+        a.set_xticks(range(len(cols)), cols, fontsize=8)
+        a.set_title(title, fontsize=9)
+        finite = [v for v in t.to_numpy().ravel() if math.isfinite(v)]
+        if finite:
+            a.set_ylim(min(0.8, min(finite) - 0.05), max(1.2, max(finite) + 0.05))
+    axes[0].set_ylabel("time of none / time of plan")
+    axes[-1].legend(fontsize=8)
+    return axes

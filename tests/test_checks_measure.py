@@ -1,0 +1,182 @@
+"""Notebooks 08 and 09: every reference solution passes its self-check, every check rejects
+a plausible wrong answer with the hint that names the mistake, and the ACT solution
+agrees with ``course_lib.looped``'s halting."""
+
+import statistics
+
+import pytest
+import torch
+
+from course_lib import checks_measure as cm
+from course_lib.checks import load_solution
+from course_lib.looped import IGNORE, LoopedConfig, LoopedTransformer, algorithmic_batch
+
+S08 = load_solution("08_speed_and_memory")
+S09 = load_solution("09_depth_for_free")
+
+SOLVED = [
+    (cm.check_08_training_state_bytes, S08.training_state_bytes),
+    (cm.check_08_depends_on, S08.depends_on),
+    (cm.check_08_layer_flops_per_token, S08.layer_flops_per_token),
+    (cm.check_08_paired_ratio, S08.paired_ratio),
+    (cm.check_08_noise_floor, S08.noise_floor),
+    (cm.check_09_same_params_deeper, S09.same_params_deeper),
+    (cm.check_09_act_halting, S09.act_halting),
+    (cm.check_09_sequence_accuracy, S09.sequence_accuracy),
+]
+
+
+@pytest.mark.parametrize("check_fn, solution", SOLVED, ids=[c.__name__ for c, _ in SOLVED])
+def test_reference_solution_passes(check_fn, solution, capsys):
+    check_fn(solution)
+    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
+
+
+# ---- wrong answers a learner might write
+
+
+def _per_use_state(model):
+    per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+    return 16 * per_use + 4 * len(list(model.parameters()))
+
+
+def _no_step(model):
+    return 16 * sum(p.numel() for p in model.parameters())
+
+
+def _no_grads(model):
+    params = list(model.parameters())
+    return 12 * sum(p.numel() for p in params) + 4 * len(params)
+
+
+def _all_on_m(quantity):
+    return "M"
+
+
+def _flops_on_m(quantity):
+    return "M" if quantity == "flops_per_token" else S08.depends_on(quantity)
+
+
+def _no_factor_two(d, d_ff, t):
+    return S08.layer_flops_per_token(d, d_ff, t) // 2
+
+
+def _no_scores(d, d_ff, t):
+    return 8 * d * d + 4 * d * d_ff
+
+
+def _qk_only(d, d_ff, t):
+    return 8 * d * d + 2 * t * d + 4 * d * d_ff
+
+
+def _ratio_of_medians(base, other):
+    return statistics.median(base) / statistics.median(other)
+
+
+def _inverted(base, other):
+    return 1 / S08.paired_ratio(base, other)
+
+
+def _mean_ratio(base, other):
+    return sum(b / o for b, o in zip(base, other, strict=True)) / len(base)
+
+
+def _every_plan(df):
+    return {
+        (d, int(n)): g["tokens_per_s"].max() / g["tokens_per_s"].min()
+        for (d, n), g in df.groupby(["dataset", "n_layers"])
+    }
+
+
+def _min_over_max(df):
+    return {k: 1 / v for k, v in S08.noise_floor(df).items()}
+
+
+def _share_all(cfg, factor):
+    return cfg.replace(n_layers=factor * cfg.n_layers, sharing="all")
+
+
+def _wrong_m(cfg, factor):
+    return cfg.replace(n_layers=factor * cfg.n_layers, sharing="cycle", n_blocks=1 + cfg.n_layers)
+
+
+def _halt_at_one(p, eps):
+    return S09.act_halting(p, 0.0)
+
+
+def _last_weight_p(p, eps):
+    n, w = S09.act_halting(p, eps)
+    w = w.clone()
+    w[n - 1] = p[n - 1]
+    return n, w
+
+
+def _never_forced(p, eps):
+    n, w = S09.act_halting(p, eps)
+    return (n + 1, w) if float(p.sum()) < 1 - eps else (n, w)
+
+
+def _all_positions(pred, targets):
+    return (pred == targets).all(1).float().mean().item()
+
+
+def _digit_accuracy(pred, targets):
+    slots = targets != IGNORE
+    return (pred == targets)[slots].float().mean().item()
+
+
+def _not_written(*args):
+    raise NotImplementedError
+
+
+WRONG = [
+    (cm.check_08_training_state_bytes, _per_use_state, "you counted every use"),
+    (cm.check_08_training_state_bytes, _no_step, "step count per tensor"),
+    (cm.check_08_training_state_bytes, _no_grads, "all four fp32 copies"),
+    (cm.check_08_training_state_bytes, _not_written, "not written yet"),
+    (cm.check_08_depends_on, _all_on_m, "activations depends on N"),
+    (cm.check_08_depends_on, _flops_on_m, "flops_per_token depends on N"),
+    (cm.check_08_layer_flops_per_token, _no_factor_two, "multiply-add as 2 FLOPs"),
+    (cm.check_08_layer_flops_per_token, _no_scores, "add the attention scores"),
+    (cm.check_08_layer_flops_per_token, _qk_only, "weights @ V costs as much"),
+    (cm.check_08_paired_ratio, _ratio_of_medians, "ratio of the medians"),
+    (cm.check_08_paired_ratio, _inverted, "upside down"),
+    (cm.check_08_paired_ratio, _mean_ratio, "not the mean"),
+    (cm.check_08_noise_floor, _every_plan, "use only sequence, cycle and cycle_rev"),
+    (cm.check_08_noise_floor, _min_over_max, "max over min"),
+    (cm.check_09_same_params_deeper, _share_all, "'all' keeps ONE block"),
+    (cm.check_09_same_params_deeper, _wrong_m, "n_blocks=M must equal"),
+    (cm.check_09_act_halting, _halt_at_one, "1 - eps"),
+    (cm.check_09_act_halting, _last_weight_p, "remainder R"),
+    (cm.check_09_act_halting, _never_forced, "halt at the last step"),
+    (cm.check_09_sequence_accuracy, _all_positions, "only the output slots"),
+    (cm.check_09_sequence_accuracy, _digit_accuracy, "that is the digit accuracy"),
+]
+
+
+@pytest.mark.parametrize(
+    "check_fn, wrong, hint", WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, w, _ in WRONG]
+)
+def test_check_rejects_wrong_answer_with_its_hint(check_fn, wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check_fn(wrong)
+
+
+def test_act_solution_matches_the_looped_model():
+    """Feed the halting probabilities the model computed, step by step, to the solution."""
+    cfg = LoopedConfig(d_model=32, n_heads=4, d_ff=64, max_steps=5, halt_bias_init=-0.5)
+    torch.manual_seed(0)
+    model = LoopedTransformer(cfg).eval()
+    probs = []
+    hook = model.halt.register_forward_hook(lambda m, i, o: probs.append(torch.sigmoid(o)))
+    ids, _ = algorithmic_batch("copy", 4, 3)
+    with torch.no_grad():
+        out = model(ids)
+    hook.remove()
+    p = torch.cat(probs, -1)  # (B, T, steps run)
+    p = torch.cat([p, torch.zeros(*p.shape[:2], cfg.max_steps - p.size(-1))], -1)
+    for b in range(ids.size(0)):
+        for t in range(ids.size(1)):
+            n, w = S09.act_halting(p[b, t], cfg.halt_eps)
+            assert n == int(out.n_updates[b, t])
+            torch.testing.assert_close(w, out.halt_weights[b, t], atol=1e-5, rtol=0)
