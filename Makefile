@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-.PHONY: venv lab test lint unit notebooks format execute site clean
+.PHONY: venv lab test lint unit notebooks format execute site browser clean
 
 venv:
 	@bash scripts/ensure_venv.sh
@@ -35,6 +35,10 @@ execute: venv
 # Static HTML of every notebook with its stored outputs (no execution), in build/site/.
 site: venv
 	$(BIN)/python scripts/build_site.py
+
+# Debian's Chromium for tests/test_browser.py (skipped without it, except under CI).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 clean:
 	rm -rf build .pytest_cache
