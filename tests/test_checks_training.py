@@ -1,0 +1,219 @@
+"""Notebooks 06 and 07: every reference solution passes its self-check, and every check
+rejects a plausible wrong answer with the hint that names the mistake."""
+
+import math
+from collections import Counter
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from course_lib import checks_training as ct
+from course_lib.checks import load_solution
+
+S06 = load_solution("06_training_with_sharing")
+S07 = load_solution("07_embeddings_factorized_tied")
+
+SOLVED = [
+    (ct.check_06_majority_baseline, S06.majority_baseline),
+    (ct.check_06_sharing_cost, S06.sharing_cost),
+    (ct.check_06_within_noise, S06.within_noise),
+    (ct.check_06_global_grad_norm, S06.global_grad_norm),
+    (ct.check_06_reinit_embeddings, S06.reinit_embeddings),
+    (ct.check_06_rank_correlation, S06.rank_correlation),
+    (ct.check_06_plans_for, S06.plans_for),
+    (ct.check_07_embedding_params, S07.embedding_params),
+    (ct.check_07_break_even_vocab, S07.break_even_vocab),
+    (ct.check_07_tie, S07.tie),
+    (ct.check_07_unigram_entropy, S07.unigram_entropy),
+    (ct.check_07_greedy, S07.greedy),
+]
+
+
+@pytest.mark.parametrize("check_fn, solution", SOLVED, ids=[c.__name__ for c, _ in SOLVED])
+def test_reference_solution_passes(check_fn, solution, capsys):
+    check_fn(solution)
+    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
+
+
+# ---------------------------------------------------------------- plausible wrong answers
+
+
+def _test_majority(train, test):
+    return (test == torch.bincount(test).argmax()).float().mean().item()
+
+
+def _percent_baseline(train, test):
+    return 100 * S06.majority_baseline(train, test)
+
+
+def _cost_reversed(results):
+    return -S06.sharing_cost(results)
+
+
+def _cost_fraction(results):
+    return S06.sharing_cost(results) / 100
+
+
+def _cost_first_row(results):
+    first = results["accuracy"].iloc[0]  # assumes "none" comes first
+    return pd.Series(100 * (results["accuracy"] - first).to_numpy(), index=results["name"])
+
+
+def _variance_not_se(results, n_test):
+    best = results["accuracy"].max()
+    return list(results.loc[results["accuracy"] >= best - best * (1 - best) / n_test, "name"])
+
+
+def _no_n(results, n_test):
+    best = results["accuracy"].max()
+    return list(results.loc[results["accuracy"] >= best - math.sqrt(best * (1 - best)), "name"])
+
+
+def _per_use_norm(model):
+    return math.sqrt(
+        sum(
+            p.grad.pow(2).sum().item()
+            for _, p in model.named_parameters(remove_duplicate=False)
+            if p.grad is not None
+        )
+    )
+
+
+def _squared_norm(model):
+    return S06.global_grad_norm(model) ** 2
+
+
+def _reinit_everything(model, std):
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Embedding):
+            nn.init.normal_(m.weight, std=std)
+
+
+def _fixed_std(model, std):
+    S06.reinit_embeddings(model, 0.02)
+
+
+def _tokens_only(model, std):
+    nn.init.normal_(model.embed.tok_emb.weight, std=std)
+
+
+def _pearson(x, y):
+    return float(x.corr(y))
+
+
+def _plans_without_m(n_blocks):
+    return {s: {"sharing": s} for s in ("none", "all", "attention", "ffn")}
+
+
+def _m_everywhere(n_blocks):
+    return {k: {**v, "n_blocks": n_blocks} for k, v in S06.plans_for(n_blocks).items()}
+
+
+def _positions_forgotten(v, h, t):
+    return v * h
+
+
+def _break_even_without_bias(e, h):
+    return e * h // (h - e) + 1
+
+
+def _break_even_too_large(e, h):
+    return S07.break_even_vocab(e, h) + 1
+
+
+def _tie_by_copy(model):
+    with torch.no_grad():
+        model.lm_head.weight.copy_(model.embed.tok_emb.weight)
+
+
+def _entropy_bits(text):
+    return S07.unigram_entropy(text) / math.log(2)
+
+
+def _entropy_no_minus(text):
+    return -S07.unigram_entropy(text)
+
+
+def _entropy_uniform(text):
+    return math.log(len(Counter(text)))
+
+
+def _greedy_uncropped(model, ids, n_new):
+    ids = list(ids)
+    with torch.no_grad():
+        for _ in range(n_new):
+            ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+    return ids
+
+
+def _greedy_first_position(model, ids, n_new):
+    ids = list(ids)
+    with torch.no_grad():
+        for _ in range(n_new):
+            ids.append(int(model(torch.tensor([ids[-model.cfg.max_len :]]))[0, 0].argmax()))
+    return ids
+
+
+def _greedy_new_only(model, ids, n_new):
+    return S07.greedy(model, ids, n_new)[len(ids) :]
+
+
+def _not_written(*args):
+    raise NotImplementedError
+
+
+WRONG = [
+    (ct.check_06_majority_baseline, _test_majority, "TRAINING labels"),
+    (ct.check_06_majority_baseline, _percent_baseline, "not a percentage"),
+    (ct.check_06_majority_baseline, _not_written, "not written yet"),
+    (ct.check_06_sharing_cost, _cost_reversed, "the sign"),
+    (ct.check_06_sharing_cost, _cost_fraction, "multiply the difference by 100"),
+    (ct.check_06_sharing_cost, _cost_first_row, "find the row whose sharing is 'none'"),
+    (ct.check_06_within_noise, _variance_not_se, "SQUARE ROOT"),
+    (ct.check_06_within_noise, _no_n, "divide by n_test"),
+    (ct.check_06_global_grad_norm, _per_use_norm, "count the shared tensor once"),
+    (ct.check_06_global_grad_norm, _squared_norm, "square root"),
+    (ct.check_06_reinit_embeddings, _reinit_everything, "change only the two embedding"),
+    (ct.check_06_reinit_embeddings, _fixed_std, "use the std argument"),
+    (ct.check_06_reinit_embeddings, _tokens_only, "pos_emb.weight did not change"),
+    (ct.check_06_rank_correlation, _pearson, "Pearson's correlation of the values"),
+    (ct.check_06_plans_for, _plans_without_m, "one plan per strategy"),
+    (ct.check_06_plans_for, _m_everywhere, "has no M"),
+    (ct.check_07_embedding_params, _positions_forgotten, "add the learned positions"),
+    (ct.check_07_break_even_vocab, _break_even_without_bias, "the projection's bias"),
+    (ct.check_07_break_even_vocab, _break_even_too_large, "find the smallest V"),
+    (ct.check_07_tie, _tie_by_copy, "a copy, not a tie"),
+    (ct.check_07_tie, _not_written, "not written yet"),
+    (ct.check_07_unigram_entropy, _entropy_bits, "in bits"),
+    (ct.check_07_unigram_entropy, _entropy_no_minus, "minus sign"),
+    (ct.check_07_unigram_entropy, _entropy_uniform, "weight by the frequencies"),
+    (ct.check_07_greedy, _greedy_uncropped, "feed only the last max_len tokens"),
+    (ct.check_07_greedy, _greedy_first_position, "LAST position"),
+    (ct.check_07_greedy, _greedy_new_only, "the prompt and the 6 new tokens"),
+]
+
+
+@pytest.mark.parametrize(
+    "check_fn, wrong, hint", WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, w, _ in WRONG]
+)
+def test_check_rejects_a_wrong_answer_with_its_hint(check_fn, wrong, hint):
+    with pytest.raises(AssertionError) as info:
+        check_fn(wrong)
+    assert hint in str(info.value), str(info.value)
+
+
+def test_checks_leave_the_global_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ct.check_06_reinit_embeddings(S06.reinit_embeddings)
+    ct.check_07_greedy(S07.greedy)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_break_even_solution_matches_the_formula_of_the_notebook():
+    # ALBERT base sizes: factorizing E=128 < H=768 pays off from a 155-token vocabulary on
+    assert S07.break_even_vocab(128, 768) == 155
+    assert S07.break_even_vocab(16, 32) == 35
