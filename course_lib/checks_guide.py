@@ -131,26 +131,26 @@ VERDICTS: dict[str, tuple[bool, str]] = {
     "speeds up inference at the same depth": (
         False,
         "the GPU latency ratios sat within a few percent of 1 at batch 1 and at batch 256 "
-        "(FAQ 3; notebook 08, section 7); only cache effects at batch 1 can help a little",
+        "(section 2.3; notebook 08, section 7); only cache effects at batch 1 can help a little",
     ),
     "the Hadamard formula [W2;b2]=[W1;b1]⊙[W3;b3] is sharing": (
         False,
-        "W2 = W1 ⊙ W3 is a third set of numbers, in memory of its own (FAQ 5; notebook 04, "
+        "W2 = W1 ⊙ W3 is a third set of numbers, in memory of its own (section 2.5; notebook 04, "
         "section 4)",
     ),
     "the blog's two-Linear PyTorch example shares weights": (
         False,
         "Linear(10, 20) and Linear(20, 5) have different shapes and separate tensors "
-        "(FAQ 5; notebook 04, section 3)",
+        "(section 2.5; notebook 04, section 3)",
     ),
     "always costs accuracy": (
         False,
-        "on Rotten Tomatoes every plan stayed within noise of the unshared model (FAQ 1; "
+        "on Rotten Tomatoes every plan stayed within noise of the unshared model (section 2.1; "
         "notebook 06); it did cost on the character LM, so: it depends on the task",
     ),
     "applies to vision transformers": (
         True,
-        "the digits ViT runs every plan on the same LayerStack (FAQ 6; notebook 10)",
+        "the digits ViT runs every plan on the same LayerStack (section 2.6; notebook 10)",
     ),
 }
 
