@@ -81,13 +81,25 @@ def _atomic_save(obj, path: Path, as_json: bool = False) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: ModelConfig, args, rank: int = 0, world: int = 1, ddp: bool = True) -> dict:
-    """Train ``args.steps`` AdamW steps; with ``ddp`` under an initialised process group."""
+def train(
+    cfg: ModelConfig,
+    args,
+    rank: int = 0,
+    world: int = 1,
+    ddp: bool = True,
+    device: torch.device | None = None,
+) -> dict:
+    """Train ``args.steps`` AdamW steps; with ``ddp`` under an initialised process group.
+
+    ``device``: where this rank computes (CPU for gloo, ``cuda:LOCAL_RANK`` for nccl).
+    """
+    device = device or torch.device("cpu")
     torch.manual_seed(args.seed)  # same start everywhere (DDP also broadcasts rank 0's)
-    model = build_model(cfg)
+    model = build_model(cfg).to(device)  # moving keeps shared modules shared
     net: nn.Module = model
     if ddp:
-        net = DistributedDataParallel(model, static_graph=args.static_graph)
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids, static_graph=args.static_graph)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr)
     losses = []
     for step in range(args.steps):
@@ -96,6 +108,7 @@ def train(cfg: ModelConfig, args, rank: int = 0, world: int = 1, ddp: bool = Tru
         else:  # the reference: every rank's shard at once, one process
             pairs = [shard(cfg, step, r, args.batch, args.seq_len) for r in range(world)]
             ids, y = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+        ids, y = ids.to(device), y.to(device)
         opt.zero_grad(set_to_none=True)
         loss = batch_loss(net, ids, y)
         loss.backward()
@@ -155,10 +168,16 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(
                 "run under torchrun: python -m torch.distributed.run --nproc_per_node 2 -m course_lib.distributed ..."
             )
+        device = torch.device("cpu")
+        if args.backend == "nccl":  # one GPU per process, as torchrun numbers them
+            if not torch.cuda.is_available():
+                raise SystemExit("--backend nccl needs CUDA GPUs; use --backend gloo on CPUs")
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
         dist.init_process_group(args.backend)
         rank, world, ddp = dist.get_rank(), dist.get_world_size(), True
         name = f"rank{rank}"
-    result = train(cfg, args, rank, world, ddp)
+    result = train(cfg, args, rank, world, ddp, device if ddp else None)
     model = result.pop("model")
     report = {
         "rank": rank,
