@@ -108,7 +108,9 @@ def attention_sublayer(
     d_model: int, n_heads: int, norm_first: bool, dropout: float = 0.0, impl: str = "manual"
 ) -> Sublayer:
     """The attention half of a block: 4d^2 + 6d parameters."""
-    return Sublayer(d_model, MultiHeadSelfAttention(d_model, n_heads, dropout, impl), norm_first, dropout)
+    return Sublayer(
+        d_model, MultiHeadSelfAttention(d_model, n_heads, dropout, impl), norm_first, dropout
+    )
 
 
 def ffn_sublayer(

@@ -113,7 +113,9 @@ class SharingPlan:
         ax.set_xlim(-0.1, 2.0)
         ax.set_ylim(self.n_layers + 0.1, -0.1)
         ax.set_xticks([0.45, 1.45], ["attention", "FFN"])
-        ax.set_yticks([i + 0.45 for i in range(self.n_layers)], [str(i) for i in range(self.n_layers)])
+        ax.set_yticks(
+            [i + 0.45 for i in range(self.n_layers)], [str(i) for i in range(self.n_layers)]
+        )
         ax.set_ylabel("layer")
         ax.set_title(f"{self.strategy}: {self.n_attn} attn, {self.n_ffn} FFN sets", fontsize=9)
         for side in ("top", "right", "bottom", "left"):

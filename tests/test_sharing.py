@@ -156,7 +156,9 @@ def test_shared_gradient_is_sum_of_per_use_gradients(sharing, m):
         torch.nn.functional.cross_entropy(m_(ids), y).backward()
 
     w_shared = shared.stack.layers[0].attn.fn.q_proj.weight
-    uses = [i for i, layer in enumerate(shared.stack.layers) if layer.attn.fn.q_proj.weight is w_shared]
+    uses = [
+        i for i, layer in enumerate(shared.stack.layers) if layer.attn.fn.q_proj.weight is w_shared
+    ]
     assert len(uses) > 1
     total = sum(unshared.stack.layers[i].attn.fn.q_proj.weight.grad for i in uses)
     torch.testing.assert_close(w_shared.grad, total, atol=1e-6, rtol=1e-5)
@@ -177,7 +179,10 @@ def test_state_dict_round_trip_keeps_sharing(tmp_path, sharing, m, task):
     for i, j in itertools.combinations(range(cfg.n_layers), 2):
         same_attn = model.stack.layers[i].attn is model.stack.layers[j].attn
         assert (layers[i].attn is layers[j].attn) == same_attn
-        assert shares_storage(layers[i].attn.fn.q_proj.weight, layers[j].attn.fn.q_proj.weight) == same_attn
+        assert (
+            shares_storage(layers[i].attn.fn.q_proj.weight, layers[j].attn.fn.q_proj.weight)
+            == same_attn
+        )
     assert count_parameters(fresh) == count_parameters(model)
     ids = torch.randint(1, 50, (3, 12))
     with torch.no_grad():
