@@ -38,8 +38,9 @@ def greedy(model: nn.Module, ids: list[int], n_new: int) -> list[int]:
     """Exercise 5: append the most likely next token ``n_new`` times, the context cropped
     to the model's ``max_len`` positions."""
     model.eval()
+    device = next(model.parameters()).device
     ids = list(ids)
     for _ in range(n_new):
-        context = torch.tensor([ids[-model.cfg.max_len :]])  # (1, T <= max_len)
+        context = torch.tensor([ids[-model.cfg.max_len :]], device=device)  # (1, T <= max_len)
         ids.append(int(model(context)[0, -1].argmax()))  # the last position's guess
     return ids
