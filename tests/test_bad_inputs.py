@@ -62,7 +62,8 @@ def checkpoint(tmp: Path, cfg: ModelConfig = TINY, name: str = "model.pt") -> Pa
 
 def edited_checkpoint(tmp: Path, name: str, edit: Callable[[dict], Any]) -> Path:
     """A real checkpoint whose payload ``edit`` changed in place, saved as ``name``."""
-    payload = torch.load(checkpoint(tmp), weights_only=True)
+    path = checkpoint(tmp)
+    payload = torch.load(path, weights_only=True)
     edit(payload)
     torch.save(payload, tmp / name)
     return tmp / name
