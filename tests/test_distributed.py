@@ -27,7 +27,8 @@ def ddp_run(tmp_path_factory):
 
 
 def load(out: Path, name: str):
-    return json.loads((out / f"{name}.json").read_text()), torch.load(out / f"{name}.pt", weights_only=True)
+    report = json.loads((out / f"{name}.json").read_text())
+    return report, torch.load(out / f"{name}.pt", weights_only=True)
 
 
 def test_both_ranks_end_with_identical_weights(ddp_run):
