@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_lib.launch import badges_markdown, colab_cell_source  # noqa: E402
+from course_lib.launch import badges_markdown, binder_url, colab_cell_source, colab_url  # noqa: E402
 
 BADGES_TAG = "launch-badges"
 SETUP_TAG = "colab-setup"
@@ -83,9 +84,33 @@ def notebook_is_current(nb, name: str) -> bool:
     )
 
 
+COURSE_MAP_ROW = re.compile(r"^\| \d\d \| \[[^]]+\]\(notebooks/([\w.-]+\.ipynb)\) \|")
+
+
+def launch_cell(notebook: str) -> str:
+    """The course map's launch column for one notebook: Binder and Colab links."""
+    return f"[Binder]({binder_url(notebook)}) · [Colab]({colab_url(notebook)})"
+
+
+def course_map_row(line: str) -> str:
+    """A course-map row whose last column is the current launch links of its notebook."""
+    m = COURSE_MAP_ROW.match(line)
+    if not m:
+        return line
+    cells = [cell.strip() for cell in line.rstrip().rstrip("|").split(" | ")]
+    if "[Binder](" in cells[-1]:
+        cells = cells[:-1]
+    return " | ".join([*cells, launch_cell(m.group(1))]) + " |"
+
+
 def readme_text(text: str) -> str:
-    """The README with its badge line (the line after the title) set to the current one."""
-    lines = text.split("\n")
+    """The README with its badge line (the line after the title) and the launch column of
+    its course map set to the current ones."""
+    lines = [course_map_row(line) for line in text.split("\n")]
+    for k, line in enumerate(lines):
+        if line.startswith("| # | notebook |") and not line.endswith("| launch |"):
+            lines[k] = line + " launch |"
+            lines[k + 1] = lines[k + 1] + "---|"
     line = badges_markdown()
     for k, old in enumerate(lines):
         if old.startswith("[![Binder]("):

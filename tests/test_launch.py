@@ -69,6 +69,15 @@ def test_readme_badges_are_current_and_point_at_real_notebooks():
             assert (ROOT / "notebooks" / m.group(1)).is_file(), url
 
 
+def test_course_map_lists_every_notebook_with_study_time_and_launch_links():
+    rows = [r for r in (ROOT / "README.md").read_text().split("\n") if re.match(r"^\| \d\d \| ", r)]
+    listed = [re.search(r"\(notebooks/([\w.-]+\.ipynb)\)", r).group(1) for r in rows]
+    assert listed == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for row, name in zip(rows, listed, strict=True):
+        assert re.search(r"\| \d+ min \|", row), row
+        assert f"({launch.binder_url(name)})" in row and f"({launch.colab_url(name)})" in row
+
+
 def test_every_notebook_has_the_current_badges_and_setup_cell():
     """Fails until `python scripts/add_badges.py` has been run after the last notebook edit."""
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
