@@ -251,7 +251,8 @@ def looped_loss(out: LoopedOutput, targets: torch.Tensor, ponder_weight: float) 
 def evaluate_looped(model: nn.Module, task: str, length: int, n: int = 256, seed: int = 10**6):
     """Accuracy on fresh examples of ``length`` digits: per digit, per whole answer, and steps."""
     model.eval()
-    ids, targets = algorithmic_batch(task, n, length, seed)
+    device = next(model.parameters()).device
+    ids, targets = (t.to(device) for t in algorithmic_batch(task, n, length, seed))
     out = model(ids)
     slots = targets != IGNORE
     right = (out.logits.argmax(-1) == targets) | ~slots
@@ -280,9 +281,11 @@ def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int 
     g = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": [], "ponder": []}
     model.train()
+    device = next(model.parameters()).device  # batches are made on the CPU, then moved
     for step in range(steps):
         length = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        ids, targets = algorithmic_batch(task, batch_size, length, seed=seed * 100_003 + step)
+        batch = algorithmic_batch(task, batch_size, length, seed=seed * 100_003 + step)
+        ids, targets = (t.to(device) for t in batch)
         out = model(ids)
         loss = looped_loss(out, targets, tau)
         opt.zero_grad(set_to_none=True)
