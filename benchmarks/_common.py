@@ -42,6 +42,25 @@ def print_info(info: dict) -> None:
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
 
 
+def add_run_arguments(p) -> None:
+    """The options every benchmark takes: repeats, warm-up, device, threads, output file."""
+    p.add_argument("--repeats", type=int, default=11)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--out", default=None, help="write the results as JSON to this file")
+
+
+def set_up_run(args) -> torch.device:
+    """Apply ``--threads`` and return the device ``--device`` names."""
+    device = pick_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")
+        torch.set_num_threads(args.threads)
+    return device
+
+
 def pick_device(name: str) -> torch.device:
     if name not in ("auto", "cpu", "cuda"):
         raise SystemExit(f"--device={name!r} is not allowed: choose auto, cpu or cuda")

@@ -31,7 +31,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    add_run_arguments,
+    autocast,
+    machine_info,
+    print_info,
+    set_up_run,
+    write_json,
+)
 
 from course_lib.config import ModelConfig  # noqa: E402
 from course_lib.cost import compare_times, paired_ratio  # noqa: E402
@@ -167,20 +174,12 @@ def main(argv: list[str] | None = None) -> dict:
                    help="the whole encoder stack, or one self-attention module alone")  # fmt: skip
     p.add_argument("--activation", choices=("gelu", "relu"), default="gelu")
     p.add_argument("--post-ln", action="store_true", help="post-LN (BERT) instead of pre-LN")
-    p.add_argument("--repeats", type=int, default=11)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    add_run_arguments(p)  # --repeats --warmup --device --threads --out
     p.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES)
     )
-    p.add_argument("--out", default=None, help="write the results as JSON to this file")
     args = p.parse_args(argv)
-    device = pick_device(args.device)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")
-        torch.set_num_threads(args.threads)
+    device = set_up_run(args)
     cuda = device.type == "cuda"
     args.batch = args.batch or (64 if cuda else 8)
     args.seq_len = args.seq_len or (256 if cuda else 128)

@@ -29,7 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from _common import autocast, machine_info, pick_device, print_info, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    add_run_arguments,
+    autocast,
+    machine_info,
+    print_info,
+    set_up_run,
+    write_json,
+)
 
 from course_lib.config import ModelConfig  # noqa: E402
 from course_lib.cost import batch_loss, compare_times, paired_ratio, synthetic_batch  # noqa: E402
@@ -93,17 +100,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--train-batch", type=int, default=8)
     p.add_argument("--large-batch", type=int, default=None, help="default: 32 on CPU, 256 on CUDA")
     p.add_argument("--attn-impl", choices=("sdpa", "manual"), default="sdpa")
-    p.add_argument("--repeats", type=int, default=11)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    add_run_arguments(p)  # --repeats --warmup --device --threads --out
     args = p.parse_args(argv)
-    device = pick_device(args.device)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")
-        torch.set_num_threads(args.threads)
+    device = set_up_run(args)
     args.large_batch = args.large_batch or (256 if device.type == "cuda" else 32)
     base = dict(vocab_size=1000, d_model=args.d_model, n_heads=args.n_heads, d_ff=args.d_ff,
                 n_layers=args.n_layers, max_len=args.seq_len, attn_impl=args.attn_impl)  # fmt: skip
