@@ -70,11 +70,50 @@ def plan_labels(df: pd.DataFrame) -> list[str]:
     return labels
 
 
-def plot_params_vs_accuracy(df: pd.DataFrame, reference_df: pd.DataFrame | None = None, ax=None):
+def spread_labels(points: list[tuple[float, float]], width: float, height: float) -> list[float]:
+    """Vertical offsets (in display units) so that no two labels overlap.
+
+    ``points`` are label anchors in display units (pixels or points), each label
+    ``width`` wide and ``height`` tall, starting just right of its point. Labels are
+    placed from the top down; one that would overlap a placed label moves down below it.
+    """
+    order = sorted(range(len(points)), key=lambda i: -points[i][1])
+    placed: list[tuple[float, float]] = []  # (x, y) of label boxes already placed
+    offsets = [0.0] * len(points)
+    for i in order:
+        x, y = points[i]
+        y_label = y
+        for px, py in sorted(placed, key=lambda p: -p[1]):
+            if abs(px - x) < width and abs(py - y_label) < height:
+                y_label = py - height
+        placed.append((x, y_label))
+        offsets[i] = y_label - y
+    return offsets
+
+
+def _annotate(ax, labelled: list[tuple[float, float, str]]) -> None:
+    """Write each label next to its point, nudged down where labels would overlap."""
+    ax.autoscale_view()
+    to_points = 72.0 / ax.figure.dpi
+    anchors = [tuple(ax.transData.transform((x, y)) * to_points) for x, y, _ in labelled]
+    for (x, y, text), dy in zip(labelled, spread_labels(anchors, 60.0, 9.0), strict=True):
+        arrow = {"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if dy else None
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, 4 + dy), fontsize=7,
+                    arrowprops=arrow)  # fmt: skip
+
+
+def plot_params_vs_accuracy(
+    df: pd.DataFrame,
+    reference_df: pd.DataFrame | None = None,
+    ax=None,
+    baseline: float | None = None,
+):
     """The headline figure; returns the matplotlib Axes.
 
     Learner runs are circles, reference runs (``reference_df``) squares; both share one
-    colour scale for tokens/s. Each set gets its own dashed Pareto front.
+    colour scale for tokens/s. Each set gets its own dashed Pareto front. ``baseline`` adds
+    a dotted horizontal line (a majority-class accuracy, a unigram entropy) before the
+    labels are placed, so that the axis limits the labels are spread for are final.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm, Normalize
@@ -99,7 +138,7 @@ def plot_params_vs_accuracy(df: pd.DataFrame, reference_df: pd.DataFrame | None 
         norm = LogNorm(lo, hi) if hi > 2 * lo else Normalize(lo, hi if hi > lo else lo + 1)
     cmap = plt.get_cmap("viridis")
 
-    handles = []
+    handles, labelled = [], []
     for data, name, marker, line_colour in sets:
         colours = (
             [cmap(norm(v)) if v == v and v > 0 else "lightgray" for v in data[SPEED_COL]]
@@ -109,8 +148,7 @@ def plot_params_vs_accuracy(df: pd.DataFrame, reference_df: pd.DataFrame | None 
         ax.scatter(data[X_COL], data[y], c=colours, marker=marker, s=70, edgecolors="black",
                    linewidths=0.6, zorder=3)  # fmt: skip
         handles.append(Line2D([], [], ls="", marker=marker, color="white", mec="black", label=name))
-        for xv, yv, text in zip(data[X_COL], data[y], plan_labels(data), strict=True):
-            ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        labelled += zip(data[X_COL], data[y], plan_labels(data), strict=True)
         front = data[pareto_front(data, X_COL, y, maximize_y=larger)].sort_values(X_COL)
         if len(front):
             (line,) = ax.plot(front[X_COL], front[y], "--", color=line_colour, lw=1.2, zorder=2,
@@ -121,6 +159,9 @@ def plot_params_vs_accuracy(df: pd.DataFrame, reference_df: pd.DataFrame | None 
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(mappable, ax=ax, label="training speed (tokens/s)")
     ax.set_xscale("log")
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", lw=0.8, ls=":")
+    _annotate(ax, labelled)  # after the scale and limits are final
     ax.set_xlabel("unique parameters (log scale)")
     ax.set_ylabel("test accuracy" if y == "accuracy" else "validation loss (lower is better)")
     better = "up" if larger else "down"

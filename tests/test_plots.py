@@ -13,6 +13,7 @@ from course_lib.plots import (  # noqa: E402
     plan_labels,
     plot_params_vs_accuracy,
     quality_column,
+    spread_labels,
 )
 
 
@@ -73,6 +74,9 @@ def test_headline_figure_with_reference_overlay():
     assert list(front_line.get_xdata()) == [1_000_000, 3_000_000, 6_000_000, 10_000_000]
     assert len(ax.figure.axes) == 2  # the speed colorbar
     plt.close(ax.figure)
+    ax = plot_params_vs_accuracy(results(), baseline=0.5)
+    assert [list(line.get_ydata()) for line in ax.get_lines()][-1] == [0.5, 0.5]
+    plt.close(ax.figure)
 
 
 def test_headline_figure_for_a_language_model_and_without_speed():
@@ -86,6 +90,19 @@ def test_headline_figure_for_a_language_model_and_without_speed():
     assert ax.get_ylabel().startswith("validation loss")
     assert len(fig.axes) == 1  # no speed, no colorbar
     plt.close(fig)
+
+
+def test_spread_labels_moves_only_labels_that_would_overlap():
+    points = [(0.0, 100.0), (10.0, 99.0), (300.0, 99.0), (12.0, 40.0)]
+    offsets = spread_labels(points, width=60.0, height=8.0)
+    assert offsets[0] == 0.0  # the top label stays
+    assert offsets[1] == -7.0  # moved to just below the first label (100 - 8 = 92)
+    assert offsets[2] == 0.0  # far to the right: no overlap
+    assert offsets[3] == 0.0  # far below: no overlap
+    boxes = [(x, y + dy) for (x, y), dy in zip(points, offsets, strict=True)]
+    for i, (xa, ya) in enumerate(boxes):
+        for xb, yb in boxes[i + 1 :]:
+            assert abs(xa - xb) >= 60.0 or abs(ya - yb) >= 8.0
 
 
 def test_headline_figure_names_a_missing_column():
