@@ -6,12 +6,17 @@ validation loss for a language model), colour = training speed in tokens/s, the 
 front (fewer parameters and better quality) as a dashed line, and a label per plan. Pass
 ``reference_df`` (the shipped FULL results) to overlay the learner's runs on them.
 
-``pareto_front`` is the pure function behind the dashed line.
+``pareto_front`` is the pure function behind the dashed line; ``spread_labels`` keeps
+the labels apart. ``png_output`` and ``new_figure`` put a figure into a widget's
+``Output`` (the sharing explorer and the training panel).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -169,3 +174,19 @@ def plot_params_vs_accuracy(
     ax.legend(handles=handles, fontsize=8, loc="best")
     ax.grid(True, which="both", alpha=0.3)
     return ax
+
+
+def png_output(fig) -> dict[str, Any]:
+    """A figure as one display-data output for ``Output.outputs`` (no inline backend needed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": data, "text/plain": "<Figure>"}}  # fmt: skip
+
+
+def new_figure(width: float, height: float):
+    """A figure not registered with pyplot, so the notebook never shows it twice."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))

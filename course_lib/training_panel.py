@@ -1,0 +1,133 @@
+"""The training panel of notebook 06: pick plans, train them, see the table and the figure.
+
+A thin view over two pure functions: ``train_plans`` (each picked plan's config trained by
+a runner, ``course_lib.experiments.run_experiment`` unless another is injected) and
+``results_table``. The figure is ``course_lib.plots.plot_params_vs_accuracy``, shown as PNG
+display data in an ``Output`` widget so tests read it without a browser. A bad setting
+shows its message in the panel, never a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+
+from .config import ModelConfig, TrainConfig
+from .plots import new_figure, png_output
+
+DEFAULT_PLANS: dict[str, dict[str, Any]] = {
+    "none": {"sharing": "none"},
+    "all": {"sharing": "all"},
+    "attention": {"sharing": "attention"},
+    "ffn": {"sharing": "ffn"},
+    "sequence M=2": {"sharing": "sequence", "n_blocks": 2},
+    "cycle M=2": {"sharing": "cycle", "n_blocks": 2},
+    "cycle_rev M=2": {"sharing": "cycle_rev", "n_blocks": 2},
+}
+TABLE_COLUMNS = ("name", "sharing", "n_layers", "n_blocks", "unique_params", "per_use_params",
+                 "accuracy", "val_loss", "train_time_s", "tokens_per_s")  # fmt: skip
+
+
+def train_plans(
+    names: list[str], plans: dict[str, dict[str, Any]], model_cfg: ModelConfig,
+    train_cfg: TrainConfig, dataset: str, runner: Callable[..., dict], progress: bool = True,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Train each named plan (``model_cfg`` with the plan's changes); one record each."""
+    records = []
+    for name in names:
+        if name not in plans:
+            raise ValueError(f"plan={name!r} is not allowed: choose from {sorted(plans)}")
+        cfg = model_cfg.replace(**plans[name])
+        record = dict(runner(cfg, train_cfg, dataset=dataset, progress=progress))
+        record["name"] = name
+        records.append(record)
+    return records
+
+
+def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The records as a table with the columns worth reading, in that order."""
+    df = pd.DataFrame(records)
+    return df[[c for c in TABLE_COLUMNS if c in df.columns]]
+
+
+class TrainingPanel(W.VBox):
+    """Pick plans, press Train: a progress area, a results table and the headline figure."""
+
+    def __init__(
+        self, model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str = "rotten_tomatoes",
+        plans: dict[str, dict[str, Any]] | None = None, selected: tuple[str, ...] = ("none", "all"),
+        reference_df: pd.DataFrame | None = None, runner: Callable[..., dict] | None = None,
+        progress: bool = True,
+    ):  # fmt: skip
+        self.model_cfg, self.train_cfg, self.dataset = model_cfg, train_cfg, dataset
+        self.plans = dict(plans if plans is not None else DEFAULT_PLANS)
+        self.reference_df, self._runner, self.progress = reference_df, runner, progress
+        unknown = [name for name in selected if name not in self.plans]
+        if unknown:
+            raise ValueError(
+                f"selected={unknown!r} is not allowed: choose plans from {sorted(self.plans)}"
+            )
+        self.plan_select = W.SelectMultiple(options=list(self.plans), value=tuple(selected),
+                                            description="plans", rows=min(8, len(self.plans)))  # fmt: skip
+        self.train_button = W.Button(description="Train", button_style="primary")
+        self.status = W.HTML()
+        self.progress_out = W.Output()
+        self.table_out = W.Output()
+        self.figure_out = W.Output()
+        self.records: list[dict[str, Any]] = []
+        self.results = pd.DataFrame()
+        super().__init__([W.HBox([self.plan_select, self.train_button]), self.status,
+                          self.progress_out, self.table_out, self.figure_out])  # fmt: skip
+        self.train_button.on_click(lambda _b: self.train())
+
+    @property
+    def runner(self) -> Callable[..., dict]:
+        if self._runner is None:
+            from .experiments import run_experiment  # lazy: only when training starts
+
+            self._runner = run_experiment
+        return self._runner
+
+    def train(self) -> pd.DataFrame:
+        names = list(self.plan_select.value)
+        if not names:
+            self.status.value = "<b style='color:#b00'>plans: pick at least one plan</b>"
+            return self.results
+        self.train_button.disabled = True
+        self.status.value = f"training {len(names)} plan(s): {', '.join(names)} …"
+        new, error = None, "training stopped: see the progress area"
+        with self.progress_out:  # in a kernel, Output shows and swallows other exceptions
+            try:
+                new = train_plans(names, self.plans, self.model_cfg, self.train_cfg,
+                                  self.dataset, self.runner, self.progress)  # fmt: skip
+            except ValueError as e:  # a bad setting: say which, no traceback
+                error = str(e)
+            finally:
+                self.train_button.disabled = False
+        if new is None:
+            self.status.value = f"<b style='color:#b00'>{html.escape(error, quote=False)}</b>"
+            return self.results
+        done = {r["name"] for r in new}  # a plan trained again replaces its old row
+        self.records = [r for r in self.records if r["name"] not in done] + new
+        self.results = results_table(self.records)
+        self.status.value = f"done: {len(new)} plan(s) trained, {len(self.records)} in the table"
+        self.table_out.outputs = ({"output_type": "display_data", "metadata": {},
+                                   "data": {"text/html": self.results.to_html(index=False),
+                                            "text/plain": self.results.to_string(index=False)}},)  # fmt: skip
+        self.figure_out.outputs = (png_output(self.figure()),)
+        return self.results
+
+    def figure(self):
+        """The headline figure of the current results (and the reference, if given)."""
+        from .plots import plot_params_vs_accuracy
+
+        fig = new_figure(7, 4.5)
+        plot_params_vs_accuracy(self.results, self.reference_df, ax=fig.add_subplot())
+        return fig
+
+    def __repr__(self) -> str:
+        return f"TrainingPanel(plans={list(self.plan_select.value)}, trained={len(self.records)})"
