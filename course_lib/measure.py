@@ -50,34 +50,24 @@ def shared_groups(model: nn.Module) -> list[list[str]]:
 
 def formula_parameter_count(cfg: ModelConfig) -> int:
     """The exact parameter count of ``build_model(cfg)``, from the formulas alone."""
-    v, e, h, ff = cfg.vocab_size, cfg.d_embed, cfg.d_model, cfg.d_ff
-    plan = SharingPlan.from_config(cfg)
-    total = v * e + cfg.max_len * h  # token and position embeddings
-    if e != h:
-        total += e * h + h  # factorization projection E -> H
-    total += plan.n_attn * attention_parameter_count(h)
-    total += plan.n_ffn * ffn_parameter_count(h, ff)
-    if cfg.norm_first:
-        total += 2 * h  # final LayerNorm of a pre-LN stack
-    if cfg.task == "classify":
-        total += h * cfg.n_classes + cfg.n_classes
-    else:
-        if e != h:
-            total += h * e + e  # projection H -> E before the vocabulary
-        if not cfg.tie_embeddings:
-            total += v * e  # an output matrix of its own
-    return total
+    return sum(parameter_breakdown(cfg).values())
 
 
 def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     """Where the parameters are: embeddings, attention, FFN, head (unique counts)."""
     v, e, h, ff = cfg.vocab_size, cfg.d_embed, cfg.d_model, cfg.d_ff
     plan = SharingPlan.from_config(cfg)
-    emb = v * e + cfg.max_len * h + (e * h + h if e != h else 0)
+    emb = v * e + cfg.max_len * h  # token and position embeddings
+    if e != h:
+        emb += e * h + h  # factorization projection E -> H
     attn = plan.n_attn * attention_parameter_count(h)
-    ffn = plan.n_ffn * ffn_parameter_count(h, ff) + (2 * h if cfg.norm_first else 0)
+    ffn = plan.n_ffn * ffn_parameter_count(h, ff)
+    if cfg.norm_first:
+        ffn += 2 * h  # final LayerNorm of a pre-LN stack
     if cfg.task == "classify":
         head = h * cfg.n_classes + cfg.n_classes
     else:
-        head = (h * e + e if e != h else 0) + (0 if cfg.tie_embeddings else v * e)
+        head = h * e + e if e != h else 0  # projection H -> E before the vocabulary
+        if not cfg.tie_embeddings:
+            head += v * e  # an output matrix of its own
     return {"embeddings": emb, "attention": attn, "ffn_and_norm": ffn, "head": head}
