@@ -36,6 +36,21 @@ CHECKPOINT_VERSION = 1
 TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
 
 
+class TrainingDiverged(RuntimeError):
+    """Training met a non-finite loss, gradient or weight: the run has no result.
+
+    ``step`` (0-based), ``lr`` (the learning rate at that step) and ``what`` (which
+    quantity went non-finite) are attributes too, so a sweep can record the run as failed.
+    """
+
+    def __init__(self, step: int, lr: float, what: str, hint: str = ""):
+        self.step, self.lr, self.what = step, lr, what
+        hint = hint or (
+            f"try a smaller lr (e.g. lr={lr / 10:.3g}), more warmup_steps, or grad_clip=1.0"
+        )
+        super().__init__(f"training diverged at step {step} (lr={lr:.3g}): {what}; {hint}")
+
+
 def _check_task(task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not allowed: choose 'classify' or 'lm'")
