@@ -1,5 +1,5 @@
 """Command line: ``python -m course_lib sweep --preset fast|full --out PATH [--limit K]``
-(also ``--threads N``, ``--dry-run``, ``--quiet``).
+(also ``--seeds 0-9``, ``--dataset NAME``, ``--threads N``, ``--dry-run``, ``--quiet``).
 
 Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
 ``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
@@ -15,12 +15,15 @@ import sys
 import torch
 
 from .experiments import (
+    DATASETS,
     PRESET_NAMES,
     check_results_path,
+    parse_seeds,
     preset_runs,
     run_name,
     run_sweep,
     training_flops,
+    with_seeds,
 )
 
 
@@ -42,6 +45,13 @@ def _csv_path(text: str) -> str:
     return text
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course_lib", description=__doc__.splitlines()[0]
@@ -55,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, type=_csv_path, help="results CSV, e.g. data/results/fast.csv"
     )
     sweep.add_argument("--limit", type=_positive_int, help="run only the first K configurations")
+    sweep.add_argument(
+        "--seeds", type=_seeds, help="run every configuration once per seed: 0-9, 0,3,7 or 0-4,10"
+    )
+    sweep.add_argument(
+        "--dataset", choices=tuple(DATASETS), help="keep only the runs on this dataset"
+    )
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the runs and their FLOPs, train nothing"
     )
@@ -73,13 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:  # the presets read the shipped data (its vocabulary): a missing file is a message
-        runs = preset_runs(args.preset)[: args.limit]
+        runs = preset_runs(args.preset)
     except ValueError as err:
         parser.error(str(err))
+    runs = [r for r in runs if args.dataset in (None, r[2])][: args.limit]
+    runs = with_seeds(runs, args.seeds)
     if args.dry_run:
         for model_cfg, train_cfg, dataset in runs:
             print(
-                f"{run_name(model_cfg):18s} {dataset:16s} steps={train_cfg.steps} batch={train_cfg.batch_size}"
+                f"{run_name(model_cfg):18s} {dataset:16s} steps={train_cfg.steps} "
+                f"batch={train_cfg.batch_size} seed={train_cfg.seed}"
             )
         flops = training_flops(runs)
         print(f"{len(runs)} runs, {flops:.3g} training FLOPs (6 x per-use params x tokens)")
@@ -89,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(f"argument --out: {err}")
     try:
-        df = run_sweep(runs, args.out, progress=not args.quiet, preset=args.preset)
+        command = " ".join(["python -m course_lib", *(argv if argv is not None else sys.argv[1:])])
+        df = run_sweep(runs, args.out, progress=not args.quiet, preset=args.preset, command=command)
     except ValueError as err:  # e.g. a missing or corrupt data file
         parser.error(str(err))
     print(f"{len(df)} records in {args.out}")

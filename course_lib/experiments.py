@@ -165,7 +165,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame()
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype={"key": str})
     except Exception as err:
         raise ValueError(f"results file {path} cannot be read as CSV ({err})") from None
     if "key" not in df.columns:
@@ -245,18 +245,34 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def provenance(df: pd.DataFrame, preset: str | None) -> dict[str, Any]:
+def cpu_name() -> str:
+    """The CPU model as the OS names it (Linux /proc/cpuinfo), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(df: pd.DataFrame, preset: str | None, command: str | None = None) -> dict[str, Any]:
     """Where and how a sweep ran (no hostname), plus the MFU of its largest configuration."""
     cuda = torch.cuda.is_available()
     info: dict[str, Any] = {
         "preset": preset,
+        "command": command,
         "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.machine()})",
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if cuda else None,
         "python": platform.python_version(),
         "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
         "git_commit": _git_commit(),
         "n_records": len(df),
+        "seeds": sorted({int(x) for x in df["seed"]}) if "seed" in df.columns else [],
     }
     if len(df) and {"per_use_params", "batch_size", "max_len"} <= set(
         df.columns
@@ -277,19 +293,49 @@ def provenance(df: pd.DataFrame, preset: str | None) -> dict[str, Any]:
     return info
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"``, ``"0,3,7"`` or ``"0-4,10"`` as a sorted list of distinct seeds."""
+    seeds: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            lo, _, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if hi else int(lo)
+            if first < 0 or last < first or last >= 2**32:
+                raise ValueError
+            seeds.update(range(first, last + 1))
+    except ValueError:
+        raise ValueError(
+            f"seeds={text!r} is not allowed: use integers in 0..2**32-1 as '0-9', '0,3,7' or '0-4,10'"
+        ) from None
+    return sorted(seeds)
+
+
+def with_seeds(runs: list[Run], seeds: list[int] | None) -> list[Run]:
+    """Every run once per seed, seed-major (all runs of the first seed, then the next), so
+    an interrupted sweep holds whole seeds. ``None`` keeps each run's own seed."""
+    if seeds is None:
+        return list(runs)
+    return [(m, t.replace(seed=s), d) for s in seeds for m, t, d in runs]
+
+
 def run_sweep(
     runs: list[Run],
     csv_path: str | os.PathLike,
     progress: bool = True,
     preset: str | None = None,
     run_fn=run_experiment,
+    seeds: list[int] | None = None,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Run every (model_cfg, train_cfg, dataset) not yet in ``csv_path``; return the table.
 
     Each record is appended atomically as soon as its run ends, and a provenance JSON
     (same name, ``.json``) is rewritten beside the CSV. Rerunning the same list after an
-    interruption skips the finished configurations (matched by ``run_key``).
+    interruption skips the finished configurations (matched by ``run_key``). ``seeds``
+    runs every configuration once per seed (column ``seed``); ``command`` is recorded in
+    the provenance.
     """
+    runs = with_seeds(runs, seeds)
     path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
         _check_run(model_cfg, train_cfg, dataset)  # fail before any training
@@ -308,7 +354,7 @@ def run_sweep(
         done.add(key)
         _write_atomic(
             path.with_suffix(".json"),
-            json.dumps(provenance(_read_csv(path), preset), indent=2, default=str) + "\n",
+            json.dumps(provenance(_read_csv(path), preset, command), indent=2, default=str) + "\n",
         )
         if progress:
             metric = record.get("accuracy", record.get("val_loss"))
