@@ -1,0 +1,227 @@
+"""Means, 95% confidence intervals, and the words a comparison may use (notebooks 06-11).
+
+The course compares sharing plans trained with several seeds. Each plan's score gets a
+mean with a confidence interval from Student's t distribution, and each plan's
+*difference* to the unshared baseline gets its own interval: paired by seed when both
+sides ran the same seeds (the seed fixes the initialisation and the batch order, so
+pairing removes their shared noise), Welch's unequal-variance interval otherwise.
+
+``verdict`` turns an interval into the only words the course uses: "better" or "worse"
+when the interval excludes 0, else "no measurable difference at this size".
+
+The t quantile is computed here (regularised incomplete beta function, Numerical Recipes
+6.4, then bisection), so the package needs no scipy. References: Student (1908); Welch
+(1947), *The generalization of "Student's" problem when several different population
+variances are involved*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+NO_DIFFERENCE = "no measurable difference at this size"
+
+
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, c, d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):  # fmt: skip
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b) for 0 <= x <= 1."""
+    if x <= 0.0 or x >= 1.0:
+        return 0.0 if x <= 0.0 else 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))  # fmt: skip
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_cf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_cf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t distribution with ``df`` degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"df={df} is not allowed: degrees of freedom must be > 0")
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(level: float, df: float) -> float:
+    """The two-sided critical value: P(|T| <= q) = level (2.776 for level 0.95, df 4)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level} is not allowed: it must lie strictly between 0 and 1")
+    target = 0.5 + level / 2.0
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < target:
+        hi *= 2.0
+    for _ in range(200):  # bisection: t_cdf is increasing
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if t_cdf(mid, df) < target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean (or a difference of means) with its confidence interval [low, high]."""
+
+    mean: float
+    low: float
+    high: float
+    n: int  # seeds (pairs, for a paired difference; the smaller side for Welch)
+    level: float = 0.95
+    method: str = "t"  # "t" (one sample), "paired" or "welch"
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2.0
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0.0 or self.high < 0.0
+
+    def scaled(self, factor: float) -> Interval:
+        """The same interval in other units, e.g. ``scaled(100)`` for percentage points."""
+        return Interval(self.mean * factor, self.low * factor, self.high * factor, self.n,
+                        self.level, self.method)  # fmt: skip
+
+
+def _values(values: Sequence[float], what: str) -> list[float]:
+    out = [float(v) for v in values]
+    if not out:
+        raise ValueError(f"{what}: no values given; pass at least one number per seed")
+    if any(math.isnan(v) for v in out):
+        raise ValueError(f"{what}: a value is NaN (a diverged run?); drop it or report it apart")
+    return out
+
+
+def _mean_var(xs: list[float]) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else math.nan
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> Interval:
+    """Mean and t interval of independent values; one value gives an unbounded interval."""
+    xs = _values(values, "mean_ci")
+    m, var = _mean_var(xs)
+    if len(xs) < 2:
+        return Interval(m, -math.inf, math.inf, 1, level)
+    half = t_quantile(level, len(xs) - 1) * math.sqrt(var / len(xs))
+    return Interval(m, m - half, m + half, len(xs), level)
+
+
+def diff_ci(
+    values: Sequence[float],
+    baseline: Sequence[float],
+    seeds: Sequence[int] | None = None,
+    baseline_seeds: Sequence[int] | None = None,
+    level: float = 0.95,
+) -> Interval:
+    """Interval of mean(values) - mean(baseline).
+
+    Paired by seed when both seed lists are given and hold the same seeds (each once);
+    Welch's interval otherwise. Fewer than two values on a side: unbounded.
+    """
+    xs, bs = _values(values, "diff_ci values"), _values(baseline, "diff_ci baseline")
+    if seeds is not None and baseline_seeds is not None:
+        seeds, baseline_seeds = list(seeds), list(baseline_seeds)
+        if len(seeds) != len(xs) or len(baseline_seeds) != len(bs):
+            raise ValueError("diff_ci: seeds and values differ in length; pass one seed per value")
+        if (
+            len(set(seeds)) == len(seeds)
+            and sorted(seeds) == sorted(set(baseline_seeds))
+            and (len(baseline_seeds) == len(bs) == len(set(baseline_seeds)))
+        ):
+            by_seed = dict(zip(baseline_seeds, bs, strict=True))
+            d = mean_ci([x - by_seed[s] for x, s in zip(xs, seeds, strict=True)], level)
+            return Interval(d.mean, d.low, d.high, d.n, level, "paired")
+    (mx, vx), (mb, vb) = _mean_var(xs), _mean_var(bs)
+    n = min(len(xs), len(bs))
+    if n < 2:
+        return Interval(mx - mb, -math.inf, math.inf, n, level, "welch")
+    se2 = vx / len(xs) + vb / len(bs)
+    if se2 == 0.0:
+        return Interval(mx - mb, mx - mb, mx - mb, n, level, "welch")
+    df = se2**2 / ((vx / len(xs)) ** 2 / (len(xs) - 1) + (vb / len(bs)) ** 2 / (len(bs) - 1))
+    half = t_quantile(level, df) * math.sqrt(se2)
+    return Interval(mx - mb, mx - mb - half, mx - mb + half, n, level, "welch")
+
+
+def verdict(interval: Interval, larger_is_better: bool = True) -> str:
+    """ "better" / "worse" only when the interval of a difference excludes 0."""
+    if not interval.excludes_zero():
+        return NO_DIFFERENCE
+    return "better" if (interval.low > 0.0) == larger_is_better else "worse"
+
+
+def format_interval(interval: Interval, digits: int = 1, signed: bool = False) -> str:
+    """``0.7 [0.2, 1.1]`` (or ``+0.7 [-0.2, +1.6]`` with ``signed``); ``n/a`` when unbounded."""
+    f = f"{{:{'+' if signed else ''}.{digits}f}}"
+    if math.isinf(interval.low) or math.isinf(interval.high):
+        return f"{f.format(interval.mean)} [interval n/a: one seed]"
+    return f"{f.format(interval.mean)} [{f.format(interval.low)}, {f.format(interval.high)}]"
+
+
+def compare_to_baseline(
+    df: pd.DataFrame,
+    value: str,
+    baseline: str,
+    by: str = "name",
+    seed: str = "seed",
+    larger_is_better: bool = True,
+    scale: float = 1.0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One row per group of ``by`` (a plan): its mean and interval, and the difference to
+    the group named ``baseline`` with its own interval and verdict.
+
+    ``df`` holds one row per run (a seed column ``seed`` pairs the runs where present).
+    ``scale`` multiplies every number, e.g. 100 for accuracy in percentage points.
+    Columns: n, mean, low, high, diff, diff_low, diff_high, method, verdict.
+    """
+    for col in (by, value):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is missing: the table has {list(df.columns)}")
+    if baseline not in set(df[by]):
+        raise ValueError(f"baseline={baseline!r} is not a value of {by!r}: {sorted(set(df[by]))}")
+    has_seed = seed in df.columns
+    base = df[df[by] == baseline]
+    rows = {}
+    for name, group in df.groupby(by, sort=False):
+        m = mean_ci(group[value], level).scaled(scale)
+        d = diff_ci(group[value], base[value], group[seed] if has_seed else None,
+                    base[seed] if has_seed else None, level).scaled(scale)  # fmt: skip
+        rows[name] = {"n": m.n, "mean": m.mean, "low": m.low, "high": m.high,
+                      "diff": d.mean, "diff_low": d.low, "diff_high": d.high,
+                      "method": d.method if name != baseline else "",
+                      "verdict": verdict(d, larger_is_better) if name != baseline else "baseline"}  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
+
+
+def difference_sentences(table: pd.DataFrame, unit: str = "points", digits: int = 1) -> list[str]:
+    """One Markdown sentence per plan of a ``compare_to_baseline`` table, e.g.
+    "`all`: +0.4 points [-0.9, +1.7] vs `none`, no measurable difference at this size"."""
+    base = table.index[table["verdict"] == "baseline"]
+    if len(base) != 1:
+        raise ValueError("table: pass the output of compare_to_baseline (one 'baseline' row)")
+    lines = []
+    for name, row in table.drop(index=base).iterrows():
+        d = Interval(row["diff"], row["diff_low"], row["diff_high"], int(row["n"]))
+        lines.append(f"`{name}`: {format_interval(d, digits, signed=True)} {unit} vs "
+                     f"`{base[0]}`, {row['verdict']}")  # fmt: skip
+    return lines
