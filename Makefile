@@ -9,8 +9,10 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 venv:
 	@bash scripts/ensure_venv.sh
 
+# JupyterLab as root or not, headless or not, on a free port (scripts/lab.py); it prints
+# the URL to open. Extra flags for jupyter lab: make lab LAB_ARGS="--port=9999".
 lab: venv
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/python scripts/lab.py $(LAB_ARGS)
 
 test: venv lint unit notebooks
 

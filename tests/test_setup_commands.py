@@ -1,15 +1,23 @@
 """The README's two commands exist as written, CI calls the test one, and the lab one serves."""
 
 import os
+import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import lab  # noqa: E402
 
 
 def readme_commands() -> list[str]:
@@ -35,40 +43,93 @@ def test_makefile_installs_pinned_cpu_torch_first():
     assert first_torch < script.index('-e ".[dev]"')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_make_lab_runs_the_launcher():
+    """`make lab` = the venv check, then scripts/lab.py with the venv's Python."""
+    out = subprocess.run(["make", "-n", "-s", "lab", "VENV=.venv"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert [line.strip() for line in out] == [
+        "bash scripts/ensure_venv.sh",
+        ".venv/bin/python scripts/lab.py",
+    ], out
 
 
-def test_lab_server_answers(tmp_path):
-    """What `make lab` starts (jupyter lab on the notebooks) answers on localhost."""
-    port, token = free_port(), "course-test-token"
-    env = {
-        **os.environ,
-        "JUPYTER_RUNTIME_DIR": str(tmp_path),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path),
-    }
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/api/contents/notebooks?token={token}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    body = r.read().decode()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.5)
-        assert "00_start_here.ipynb" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as r:
-            assert r.status == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+@pytest.mark.parametrize(
+    "root, headless, has, lacks",
+    [
+        (True, True, ["--allow-root", "--no-browser"], []),
+        (False, True, ["--no-browser"], ["--allow-root"]),
+        (True, False, ["--allow-root"], ["--no-browser"]),
+        (False, False, [], ["--allow-root", "--no-browser"]),
+    ],
+)
+def test_lab_flags_follow_the_machine(root, headless, has, lacks):
+    cmd = lab.lab_command(["--port=9999"], root=root, headless=headless)
+    assert cmd[:4] == [sys.executable, "-m", "jupyterlab", lab.START]
+    assert cmd[-1] == "--port=9999" and "--ServerApp.port_retries=50" in cmd
+    assert all(f in cmd for f in has) and not any(f in cmd for f in lacks)
+
+
+@pytest.mark.parametrize(
+    "env, platform, headless",
+    [
+        ({}, "linux", True),  # a container, a server
+        ({"DISPLAY": ":0"}, "linux", False),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
+        ({}, "darwin", False),
+        ({"SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"}, "darwin", True),
+        ({}, "win32", False),
+    ],
+)
+def test_headless_detection(env, platform, headless):
+    assert lab.is_headless(env, platform) is headless
+
+
+def read_url(proc: subprocess.Popen, deadline: float) -> str:
+    """The URL line the launcher prints, read without blocking past ``deadline``."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            assert proc.poll() is None, "the launcher stopped:\n" + "".join(seen)
+            continue
+        seen.append(line)
+        m = re.match(r"^    (http://\S+)$", line.rstrip("\n"))
+        if m:
+            return m.group(1)
+    raise AssertionError("no URL printed in time:\n" + "".join(seen))
+
+
+def test_lab_launcher_serves_on_another_port_when_its_port_is_taken(tmp_path):
+    """The launcher as `make lab` runs it, headless (no DISPLAY), as this user (root in CI
+    and containers: --allow-root), its port taken: it prints a URL that answers."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, str(ROOT / "scripts" / "lab.py"), f"--port={port}",
+               "--ServerApp.ip=127.0.0.1"]  # fmt: skip
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+        try:
+            url = read_url(proc, time.monotonic() + 90)
+            parts = urllib.parse.urlsplit(url)
+            assert parts.hostname == "127.0.0.1" and parts.port != port
+            assert parts.path == "/lab/tree/00_start_here.ipynb" and "token=" in parts.query
+            with urllib.request.urlopen(url, timeout=10) as r:
+                assert r.status == 200
+            api = f"http://127.0.0.1:{parts.port}/api/contents?{parts.query}"
+            with urllib.request.urlopen(api, timeout=10) as r:
+                assert "00_start_here.ipynb" in r.read().decode()
+            proc.terminate()  # the launcher passes it on and returns the server's status
+            assert proc.wait(timeout=30) == 0
+            with pytest.raises(OSError):
+                urllib.request.urlopen(url, timeout=5)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
