@@ -1,0 +1,340 @@
+"""The "predict before you run" questions of notebooks 04-11, by id.
+
+Each question is asked just before the cells that measure its answer; the id's first
+two digits name the notebook. Answers rest on what the notebook computes exactly
+(counts, FLOPs, gradients, bytes), not on a noisy measurement, so they cannot flip with
+the machine. ``QUESTIONS`` is the registry; ``get_question(id)`` and ``for_notebook(nn)``
+read it. The framework (grading, HTML, widget) is ``course_lib.exercises.quiz``.
+"""
+
+from __future__ import annotations
+
+from .quiz import Question
+
+_QUESTIONS = [
+    # 04 · What sharing means
+    Question(
+        id="04-parameters",
+        prompt="One nn.Linear(8, 8) object sits at depths 2 and 4 of a network. How many "
+        "times does net.parameters() yield its weight?",
+        choices=("Once", "Twice, once per depth", "Not at all: shared tensors are skipped"),
+        answer=0,
+        why=(
+            "parameters() yields each tensor object once, however many places use it; "
+            "that is what the optimizer updates and what a shared model's parameter "
+            "count means.",
+            "That is named_parameters(remove_duplicate=False) (and state_dict()), which "
+            "walk every use; parameters() removes duplicates.",
+            "A shared tensor is still a parameter and is trained; it is only not repeated.",
+        ),
+        measured_in="section 1",
+    ),
+    Question(
+        id="04-grad",
+        prompt="The same weight W is used at two depths. After loss.backward(), W.grad is ...",
+        choices=(
+            "the gradient of its first use",
+            "the gradient of its last use",
+            "the average of the gradients of its two uses",
+            "the sum of the gradients of its two uses",
+        ),
+        answer=3,
+        why=(
+            "Backpropagation visits every use; no use overwrites another.",
+            "Each use adds into W.grad; the last does not replace the first.",
+            "Nothing divides by the number of uses: the chain rule adds the contributions.",
+            "The loss depends on W twice, so by the chain rule dL/dW is the sum of the two "
+            "uses' gradients; autograd accumulates them into one .grad.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="04-blog-linear",
+        prompt="The blog's model is nn.Linear(100, 50) followed by nn.Linear(50, 10). How "
+        "many of its parameters are shared between the two layers?",
+        choices=(
+            "None",
+            "The 50 x 10 block where the shapes meet",
+            "All of the second layer's 510",
+        ),
+        answer=0,
+        why=(
+            "The two layers are separate objects with tensors of shapes (50, 100) and "
+            "(10, 50): no tensor is used twice, and two tensors of different shapes "
+            "cannot be one tensor.",
+            "A layer's output size matching the next one's input size is how layers chain; "
+            "it makes no tensor common to both.",
+            "The second layer owns its own (10, 50) weight and 10 biases; nothing points "
+            "it at the first layer's tensors.",
+        ),
+        measured_in="section 3",
+    ),
+    Question(
+        id="04-flops",
+        prompt="A 12-layer model with no sharing against the same model with one block "
+        "shared by all 12 layers (ALBERT's 'all'). The shared model's forward FLOPs are ...",
+        choices=("about 1/12 of the unshared model's", "about half", "the same", "higher"),
+        answer=2,
+        why=(
+            "That is its unique parameter count for the blocks, not its compute.",
+            "Nothing halves: every layer still runs.",
+            "Every one of the 12 layers still multiplies its input by d x d matrices; that "
+            "the matrices are the same object changes the memory, not the arithmetic. FLOPs "
+            "follow the depth N, parameters follow the distinct blocks M.",
+            "Sharing adds no work either: the same operations run on the same shapes.",
+        ),
+        measured_in="section 5",
+    ),
+    # 05 · Sharing strategies
+    Question(
+        id="05-order",
+        prompt="SEQUENCE and CYCLE, both with M = 3 blocks and N = 12 layers. Which stores "
+        "more parameters?",
+        choices=("SEQUENCE", "CYCLE", "Neither: the same"),
+        answer=2,
+        why=(
+            "SEQUENCE uses each block for 4 consecutive layers; it still stores 3 blocks.",
+            "CYCLE runs 0 1 2 0 1 2 ...; it still stores 3 blocks.",
+            "Both store M = 3 blocks and compute N = 12 layers; the order only decides which "
+            "layers hold the same weights, hence what the model can learn.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="05-ffn-or-attention",
+        prompt="With d_ff = 4d, which saves more parameters: sharing only the attention "
+        "sublayers, or only the feed-forward (FFN) sublayers?",
+        choices=("Attention only", "FFN only", "The same"),
+        answer=1,
+        why=(
+            "Attention holds 4d² weights (Q, K, V, output), half of the FFN's.",
+            "The FFN holds 2·d·d_ff = 8d² weights, two thirds of a block's 12d²; sharing it "
+            "saves twice what sharing attention does.",
+            "The two sublayers differ in size: 4d² against 2·d·d_ff.",
+        ),
+        measured_in="section 1",
+    ),
+    # 06 · Training with sharing
+    Question(
+        id="06-shared-grad",
+        prompt="An all-shared model of N layers and its untied copy (N blocks with the same "
+        "numbers) see the same batch. Compared with one layer's gradient in the copy, "
+        "the shared block's gradient is ...",
+        choices=("about the same size", "larger: the sum over N layers", "smaller: an average"),
+        answer=1,
+        why=(
+            "It would be the same only if a single layer used the block.",
+            "The shared block's gradient is the sum of the N per-layer gradients of the "
+            "copy (notebook 04), so at initialisation, where they point alike, it is "
+            "several times larger than any one of them.",
+            "Autograd adds the contributions of the uses; it never averages them.",
+        ),
+        measured_in="section 4",
+    ),
+    Question(
+        id="06-adam",
+        prompt="The shared block's gradient is several times larger than an unshared "
+        "layer's. How much larger is its first update with Adam(W)?",
+        choices=(
+            "As many times larger as its gradient",
+            "About the same size: Adam divides by the gradient's scale",
+            "Zero: Adam skips shared tensors",
+        ),
+        answer=1,
+        why=(
+            "That is plain SGD, whose step is lr x gradient.",
+            "Adam's step is m / (√v + ε), the gradient divided by a running estimate of its "
+            "own size, so a summed gradient gives a step of about lr per weight, as for "
+            "an unshared layer. SGD, by contrast, steps further.",
+            "Adam updates every parameter the model passes it, shared or not.",
+        ),
+        measured_in="section 5",
+    ),
+    # 07 · Embeddings: factorized and tied
+    Question(
+        id="07-factorized",
+        prompt="ALBERT's factorization with a 30,000-word vocabulary, hidden size H = 768 "
+        "and E = 128: the token embedding goes from V x H to V x E + E x H. How much smaller?",
+        choices=("No smaller", "About 2 times", "About 6 times", "About 30 times"),
+        answer=2,
+        why=(
+            "The V x H table is replaced by a thin V x E table and a small E x H projection.",
+            "The table shrinks with H / E = 6, not 2.",
+            "30,000 x 768 = 23.0M becomes 30,000 x 128 + 128 x 768 = 3.9M: about 5.9 times "
+            "smaller, because the vocabulary dimension now meets E = 128 instead of 768.",
+            "The saving is at most H / E = 6; the projection adds a little back.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="07-tied",
+        prompt="The output layer's weight is tied to the input embedding (one tensor, used "
+        "at both ends). After backward, that tensor's gradient is ...",
+        choices=(
+            "the output layer's gradient only",
+            "the embedding's gradient only",
+            "the sum of the two",
+        ),
+        answer=2,
+        why=(
+            "The embedding lookup also uses the tensor, so it also contributes.",
+            "The output layer multiplies by the tensor too, so it also contributes.",
+            "Tying is sharing: one tensor used twice, so its gradient is the sum over both "
+            "uses, as for a block shared across layers (notebook 04).",
+        ),
+        measured_in="section 3",
+    ),
+    # 08 · Speed and memory, measured
+    Question(
+        id="08-what-falls",
+        prompt="At the same depth, which of these does sharing all blocks reduce?",
+        choices=(
+            "Forward FLOPs per token",
+            "Activation memory during training",
+            "Memory for weights, gradients and AdamW state",
+            "All three",
+        ),
+        answer=2,
+        why=(
+            "Every layer still runs its matrix products: FLOPs follow the depth N.",
+            "Each layer's activations are kept for the backward pass whether or not its "
+            "weights are shared: they also follow N.",
+            "Weights, their gradients and AdamW's two moments exist once per unique tensor, "
+            "so they fall with the number of distinct blocks M.",
+            "Only one of them depends on the number of distinct blocks.",
+        ),
+    ),
+    Question(
+        id="08-bytes",
+        prompt="Training in fp32 with AdamW: how many bytes does each unique parameter cost "
+        "for its weight, gradient and optimizer state together?",
+        choices=("4", "8", "12", "16"),
+        answer=3,
+        why=(
+            "That is the weight alone.",
+            "Weight and gradient; AdamW adds two more tensors of the same size.",
+            "Weight, gradient and one moment; AdamW keeps two (m and v).",
+            "4 bytes each for the weight, its gradient, and AdamW's first and second moments: "
+            "16 bytes per unique parameter, which is why sharing divides this memory exactly "
+            "as it divides the parameters.",
+        ),
+    ),
+    # 09 · Depth for free?
+    Question(
+        id="09-depth",
+        prompt="'cycle N6 M3' runs 3 blocks over 6 layers; 'none N3' has 3 layers of its own. "
+        "Compared with 'none N3', the cycle model has ...",
+        choices=(
+            "the same parameters and the same FLOPs",
+            "the same parameters and about twice the FLOPs",
+            "twice the parameters and twice the FLOPs",
+        ),
+        answer=1,
+        why=(
+            "Six layers run where three ran before: the compute follows N.",
+            "Both store 3 blocks, but the cycle model runs 6 layers: depth was free in "
+            "parameters, not in compute (not exactly 2x, as the embeddings and the "
+            "classifier do not grow).",
+            "The parameters follow the distinct blocks, M = 3 in both.",
+        ),
+        measured_in="section 1",
+    ),
+    Question(
+        id="09-remainder",
+        prompt="ACT with eps = 0.01: a position's halting probabilities are 0.3, 0.5, then "
+        "0.4. It halts at step 3. What weight does step 3 get in its output?",
+        choices=("0.4", "0.2", "0.0", "1.0"),
+        answer=1,
+        why=(
+            "0.3 + 0.5 + 0.4 = 1.2 would exceed 1; the last step takes what is left instead.",
+            "The last step gets the remainder R = 1 - (0.3 + 0.5) = 0.2, so the weights "
+            "0.3, 0.5, 0.2 sum to 1 (Graves 2016).",
+            "The step that crosses the threshold still contributes, with the remainder.",
+            "Earlier steps keep their weights 0.3 and 0.5.",
+        ),
+        measured_in="section 3",
+    ),
+    # 10 · Beyond text
+    Question(
+        id="10-tokens",
+        prompt="An 8x8 digit cut into 2x2 patches, plus the class token: how many tokens does "
+        "the encoder read per image?",
+        choices=("16", "17", "64", "65"),
+        answer=1,
+        why=(
+            "16 patches, and the class token in front makes one more.",
+            "(8/2) x (8/2) = 16 patches, one token each, plus one class token: T = 17.",
+            "A token is a patch of 4 pixels, not a pixel.",
+            "A token is a patch of 4 pixels, not a pixel.",
+        ),
+        measured_in="section 1",
+    ),
+    Question(
+        id="10-flops",
+        prompt="The 6-layer ViT with sharing='all' against sharing='none': FLOPs per image?",
+        choices=("The same", "About 1/6", "Fewer, by the stored parameters saved"),
+        answer=0,
+        why=(
+            "Each of the 6 layers still multiplies its 17 tokens by its matrices; sharing "
+            "changes which tensors exist, not which operations run.",
+            "That is close to the ratio of the blocks' unique parameters, not of the work.",
+            "Stored parameters and FLOPs are different things: FLOPs follow parameters "
+            "per use, which all plans have the same.",
+        ),
+        measured_in="section 3",
+    ),
+    # 11 · Choosing a strategy
+    Question(
+        id="11-latency",
+        prompt="Your model is too slow on the GPU at batch 64 (compute-bound). Which change "
+        "makes it faster?",
+        choices=(
+            "Share all blocks, same depth",
+            "Share attention only, same depth",
+            "Fewer (or narrower) layers",
+            "Factorize the embeddings",
+        ),
+        answer=2,
+        why=(
+            "Same depth, same FLOPs: the step time stays, apart from a smaller optimizer step.",
+            "Same depth, same FLOPs.",
+            "Time follows compute, and compute follows the depth and width: run less of it.",
+            "An embedding lookup is cheap; the saving is in parameters, not time.",
+        ),
+        measured_in="section 1",
+    ),
+    Question(
+        id="11-memory",
+        prompt="You must ship 50 fine-tuned copies of a model to a phone: storage is the limit, "
+        "latency is fine. Which lever fits?",
+        choices=(
+            "Share blocks across layers",
+            "Train longer",
+            "Use fewer attention heads",
+        ),
+        answer=0,
+        why=(
+            "Stored weights follow the distinct blocks M; sharing divides them (and the "
+            "optimizer state), which is exactly the limit that binds here.",
+            "Training longer changes the numbers, not how many are stored.",
+            "At fixed d_model the heads split the same Q, K, V matrices: no parameter is saved.",
+        ),
+        measured_in="section 3",
+    ),
+]
+
+QUESTIONS: dict[str, Question] = {q.id: q for q in _QUESTIONS}
+if len(QUESTIONS) != len(_QUESTIONS):  # pragma: no cover - caught at import in tests
+    raise ValueError("two questions share an id")
+
+
+def get_question(qid: str) -> Question:
+    """The question with id ``qid``; an unknown id names the allowed ones."""
+    if qid not in QUESTIONS:
+        raise ValueError(f"quiz id={qid!r} is not allowed: known ids are {', '.join(QUESTIONS)}")
+    return QUESTIONS[qid]
+
+
+def for_notebook(nn: str) -> list[Question]:
+    """The questions of notebook ``nn`` ("04" ... "11"), in course order."""
+    return [q for q in _QUESTIONS if q.notebook == nn]
