@@ -132,9 +132,10 @@ def test_quiz_cells_in_notebooks_have_their_static_fallback_stored():
     seen = set()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type != "code" or not cell.source.startswith("quiz("):
+            calls = [ln for ln in cell.source.splitlines() if ln.startswith("quiz(")]
+            if cell.cell_type != "code" or not calls:
                 continue
-            ids = re.findall(r"\"(\d\d-[a-z0-9-]+)\"", cell.source)
+            ids = re.findall(r"\"(\d\d-[a-z0-9-]+)\"", "\n".join(calls))
             stored = [o.data.get("text/html", "") for o in cell.outputs if "data" in o]
             for qid in ids:
                 assert qid[:2] == path.name[:2], f"{path.name} asks {qid}"

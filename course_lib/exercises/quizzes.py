@@ -27,7 +27,6 @@ _QUESTIONS = [
             "walk every use; parameters() removes duplicates.",
             "A shared tensor is still a parameter and is trained; it is only not repeated.",
         ),
-        measured_in="section 1",
     ),
     Question(
         id="04-grad",
@@ -46,7 +45,6 @@ _QUESTIONS = [
             "The loss depends on W twice, so by the chain rule dL/dW is the sum of the two "
             "uses' gradients; autograd accumulates them into one .grad.",
         ),
-        measured_in="section 2",
     ),
     Question(
         id="04-blog-linear",
@@ -67,7 +65,6 @@ _QUESTIONS = [
             "The second layer owns its own (10, 50) weight and 10 biases; nothing points "
             "it at the first layer's tensors.",
         ),
-        measured_in="section 3",
     ),
     Question(
         id="04-flops",
@@ -83,7 +80,6 @@ _QUESTIONS = [
             "follow the depth N, parameters follow the distinct blocks M.",
             "Sharing adds no work either: the same operations run on the same shapes.",
         ),
-        measured_in="section 5",
     ),
     # 05 · Sharing strategies
     Question(
@@ -98,7 +94,6 @@ _QUESTIONS = [
             "Both store M = 3 blocks and compute N = 12 layers; the order only decides which "
             "layers hold the same weights, hence what the model can learn.",
         ),
-        measured_in="section 2",
     ),
     Question(
         id="05-ffn-or-attention",
@@ -112,7 +107,6 @@ _QUESTIONS = [
             "saves twice what sharing attention does.",
             "The two sublayers differ in size: 4d² against 2·d·d_ff.",
         ),
-        measured_in="section 1",
     ),
     # 06 · Training with sharing
     Question(
@@ -129,7 +123,6 @@ _QUESTIONS = [
             "several times larger than any one of them.",
             "Autograd adds the contributions of the uses; it never averages them.",
         ),
-        measured_in="section 4",
     ),
     Question(
         id="06-adam",
@@ -148,7 +141,6 @@ _QUESTIONS = [
             "an unshared layer. SGD, by contrast, steps further.",
             "Adam updates every parameter the model passes it, shared or not.",
         ),
-        measured_in="section 5",
     ),
     # 07 · Embeddings: factorized and tied
     Question(
@@ -164,7 +156,6 @@ _QUESTIONS = [
             "smaller, because the vocabulary dimension now meets E = 128 instead of 768.",
             "The saving is at most H / E = 6; the projection adds a little back.",
         ),
-        measured_in="section 2",
     ),
     Question(
         id="07-tied",
@@ -182,7 +173,6 @@ _QUESTIONS = [
             "Tying is sharing: one tensor used twice, so its gradient is the sum over both "
             "uses, as for a block shared across layers (notebook 04).",
         ),
-        measured_in="section 3",
     ),
     # 08 · Speed and memory, measured
     Question(
@@ -237,7 +227,6 @@ _QUESTIONS = [
             "classifier do not grow).",
             "The parameters follow the distinct blocks, M = 3 in both.",
         ),
-        measured_in="section 1",
     ),
     Question(
         id="09-remainder",
@@ -252,7 +241,6 @@ _QUESTIONS = [
             "The step that crosses the threshold still contributes, with the remainder.",
             "Earlier steps keep their weights 0.3 and 0.5.",
         ),
-        measured_in="section 3",
     ),
     # 10 · Beyond text
     Question(
@@ -267,7 +255,6 @@ _QUESTIONS = [
             "A token is a patch of 4 pixels, not a pixel.",
             "A token is a patch of 4 pixels, not a pixel.",
         ),
-        measured_in="section 1",
     ),
     Question(
         id="10-flops",
@@ -281,7 +268,6 @@ _QUESTIONS = [
             "Stored parameters and FLOPs are different things: FLOPs follow parameters "
             "per use, which all plans have the same.",
         ),
-        measured_in="section 3",
     ),
     # 11 · Choosing a strategy
     Question(
@@ -301,7 +287,6 @@ _QUESTIONS = [
             "Time follows compute, and compute follows the depth and width: run less of it.",
             "An embedding lookup is cheap; the saving is in parameters, not time.",
         ),
-        measured_in="section 1",
     ),
     Question(
         id="11-memory",
@@ -319,7 +304,6 @@ _QUESTIONS = [
             "Training longer changes the numbers, not how many are stored.",
             "At fixed d_model the heads split the same Q, K, V matrices: no parameter is saved.",
         ),
-        measured_in="section 3",
     ),
 ]
 
