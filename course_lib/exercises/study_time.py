@@ -1,0 +1,175 @@
+"""Study times from the content of a notebook: the floor a stated study time must reach.
+
+The rule (issue 12; every notebook's header states a time at least this floor):
+
+- prose, every Markdown cell, read at 120 words a minute;
+- code, every code cell, read at 10 non-blank, non-comment lines a minute;
+- 8 minutes for each **core** exercise; optional exercises are not counted.
+
+An exercise cell's first line says which it is: ``# exercise (core)`` or
+``# exercise (optional)``. A code cell that asks for a function (``def my_...`` with
+``raise NotImplementedError``) and carries no marker counts as core, so an unmarked
+exercise is never free. A whole section is optional when its heading ends in
+"(optional)", e.g. ``## 7. The training panel (optional)``: its cells, up to the next
+heading of the same or a higher level, are left out of the floor.
+
+``notebook_floor(nb)`` gives the counts and the floor of a notebook,
+``section_floors(nb)`` the same per ``##`` section (the 90-minute core path of
+``docs/teaching.md`` is a sum of those), ``stated_minutes(nb)`` reads the header's
+"| study time | N minutes |". ``scripts/study_time.py`` prints them all.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+WORDS_PER_MINUTE = 120
+CODE_LINES_PER_MINUTE = 10
+MINUTES_PER_CORE_EXERCISE = 8
+MARKER = re.compile(r"^#\s*exercise\s*\((core|optional)\)\s*$", re.IGNORECASE)
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+STATED = re.compile(r"\|\s*study time\s*\|\s*(\d+)\s*minutes\s*\|", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class StudyTime:
+    """What a learner reads and does in some cells, and the minutes it takes at least."""
+
+    words: int = 0
+    code_lines: int = 0
+    core_exercises: int = 0
+    optional_exercises: int = 0
+
+    @property
+    def minutes(self) -> float:
+        """The exact floor in minutes (not rounded)."""
+        return (
+            self.words / WORDS_PER_MINUTE
+            + self.code_lines / CODE_LINES_PER_MINUTE
+            + self.core_exercises * MINUTES_PER_CORE_EXERCISE
+        )
+
+    @property
+    def floor(self) -> int:
+        """The floor in whole minutes, rounded up."""
+        return math.ceil(self.minutes - 1e-9)
+
+    def __add__(self, other: StudyTime) -> StudyTime:
+        return StudyTime(
+            self.words + other.words,
+            self.code_lines + other.code_lines,
+            self.core_exercises + other.core_exercises,
+            self.optional_exercises + other.optional_exercises,
+        )
+
+
+def count_words(markdown: str) -> int:
+    """Words a learner reads: link targets, image sources and HTML tags are not words."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", markdown)  # images (badges)
+    text = re.sub(r"\]\([^)]*\)", "] ", text)  # keep a link's text, drop its target
+    text = re.sub(r"<[^>]+>", " ", text)
+    return sum(1 for token in text.split() if WORD.search(token))
+
+
+def count_code_lines(source: str) -> int:
+    """Non-blank lines that are not comments (``# ...``)."""
+    return sum(
+        1 for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def exercise_kind(source: str) -> str | None:
+    """ "core", "optional" or None (not an exercise cell), from the first line marker."""
+    lines = source.strip().splitlines()
+    if lines:
+        m = MARKER.match(lines[0].strip())
+        if m:
+            return m.group(1).lower()
+    if re.search(r"^def my_\w+\(", source, re.MULTILINE) and "raise NotImplementedError" in source:
+        return "core"  # an unmarked exercise counts
+    return None
+
+
+def cell_study_time(cell) -> StudyTime:
+    """The words, code lines and exercises of one cell."""
+    if cell.cell_type == "markdown":
+        return StudyTime(words=count_words(cell.source))
+    if cell.cell_type != "code":
+        return StudyTime()
+    kind = exercise_kind(cell.source)
+    return StudyTime(
+        code_lines=count_code_lines(cell.source),
+        core_exercises=int(kind == "core"),
+        optional_exercises=int(kind == "optional"),
+    )
+
+
+def heading_of(cell) -> tuple[int, str] | None:
+    """(level, title) when a Markdown cell starts with a heading."""
+    if cell.cell_type != "markdown" or not cell.source.strip():
+        return None
+    m = HEADING.match(cell.source.strip().splitlines()[0])
+    return (len(m.group(1)), m.group(2)) if m else None
+
+
+def counted_cells(nb) -> list[tuple[object, bool]]:
+    """Each cell with whether it counts (False inside a section headed "... (optional)")."""
+    out, skip_level = [], None
+    for cell in nb.cells:
+        head = heading_of(cell)
+        if head and skip_level is not None and head[0] <= skip_level:
+            skip_level = None
+        if head and skip_level is None and head[1].lower().endswith("(optional)"):
+            skip_level = head[0]
+        out.append((cell, skip_level is None))
+    return out
+
+
+def notebook_floor(nb) -> StudyTime:
+    """Counts and floor of a whole notebook (optional sections left out)."""
+    total = StudyTime()
+    for cell, counts in counted_cells(nb):
+        if counts:
+            total += cell_study_time(cell)
+    return total
+
+
+def section_floors(nb) -> dict[str, StudyTime]:
+    """Counts per ``##`` section, keyed by its heading ("1. One module ..."); cells before
+    the first ``##`` heading are under "header". Optional sections count as zero."""
+    sections: dict[str, StudyTime] = {"header": StudyTime()}
+    current = "header"
+    for cell, counts in counted_cells(nb):
+        head = heading_of(cell)
+        if head and head[0] == 2:
+            current = head[1]
+            sections.setdefault(current, StudyTime())
+        if counts:
+            sections[current] += cell_study_time(cell)
+    return sections
+
+
+def stated_minutes(nb, name: str = "notebook") -> int:
+    """The study time the header states, "| study time | N minutes |"."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = STATED.search(cell.source)
+            if m:
+                return int(m.group(1))
+    raise ValueError(
+        f"{name}: no header row '| study time | N minutes |' found; add it to the title cell"
+    )
+
+
+def read(path: str | Path):
+    """A notebook from disk, with a clear error for a bad path."""
+    p = Path(path)
+    if not p.is_file() or p.suffix != ".ipynb":
+        raise ValueError(f"notebook={str(p)!r} is not allowed: give an existing .ipynb file")
+    return nbformat.read(p, as_version=4)

@@ -1,0 +1,102 @@
+"""Study times: each notebook's stated time covers the floor computed from its content."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.exercises import study_time as st
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+STUB = "def my_f(x):\n    raise NotImplementedError  # your code\n\n\ncheck_f(my_f)\n"
+
+
+def notebook(*cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_stated_study_time_covers_the_floor(path):
+    nb = nbformat.read(path, as_version=4)
+    total = st.notebook_floor(nb)
+    stated = st.stated_minutes(nb, path.name)
+    assert stated >= total.floor, (
+        f"{path.name} states {stated} minutes; its content needs at least {total.floor} "
+        f"({total.words} words / 120 + {total.code_lines} code lines / 10 + "
+        f"8 x {total.core_exercises} core exercises): raise the header's study time "
+        "or mark sections optional"
+    )
+
+
+def test_floor_is_words_code_and_core_exercises():
+    nb = notebook(
+        md("# Title\n\n" + "word " * 239),  # 240 words = 2 min
+        code("# a comment\nx = 1\n\ny = 2  # trailing comments count as code\n"),  # 2 lines
+        code("# exercise (core)\n" + STUB),  # 3 code lines + 8 min
+        code("# exercise (optional)\n" + STUB),  # 3 code lines, no minutes
+    )
+    t = st.notebook_floor(nb)
+    assert (t.words, t.code_lines, t.core_exercises, t.optional_exercises) == (240, 8, 1, 1)
+    assert t.minutes == pytest.approx(2 + 0.8 + 8) and t.floor == 11
+
+
+def test_an_unmarked_stub_counts_as_core_and_markers_are_case_blind():
+    assert st.exercise_kind(STUB) == "core"
+    assert st.exercise_kind("# Exercise (Optional)\n" + STUB) == "optional"
+    assert st.exercise_kind("# exercise (core)\nprint(1)") == "core"
+    assert st.exercise_kind("x = my_f(1)\n") is None
+    assert st.exercise_kind("# the exercise (core) is below\n" + "x = 1") is None
+
+
+def test_badges_links_and_tags_are_not_words():
+    badge = "[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/x/y)"
+    assert st.count_words(badge) == 0
+    assert st.count_words("see [notebook 05](05_sharing.ipynb) <br> | --- | now") == 4
+
+
+def test_optional_sections_are_left_out_until_the_next_heading_of_their_level():
+    nb = notebook(
+        md("## 1. Core\n\n" + "w " * 118),  # 120 words with "1." and "Core"
+        md("## 2. More (optional)\n\n" + "w " * 500),
+        md("### 2.1 inside\n\n" + "w " * 500),
+        code("# exercise (core)\n" + STUB),
+        md("## 3. Back\n\nfour words here"),
+    )
+    t = st.notebook_floor(nb)
+    assert (t.words, t.core_exercises) == (125, 0)  # 120 + "3. Back four words here"
+    sections = st.section_floors(nb)
+    assert list(sections) == ["header", "1. Core", "2. More (optional)", "3. Back"]
+    assert sections["2. More (optional)"] == st.StudyTime()
+    assert sum(sections.values(), st.StudyTime()) == t
+
+
+def test_sections_add_up_to_the_notebook_for_every_notebook():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert sum(st.section_floors(nb).values(), st.StudyTime()) == st.notebook_floor(nb)
+
+
+def test_stated_minutes_and_clear_errors(tmp_path):
+    nb = notebook(md("# T\n\n| | |\n|---|---|\n| study time | 75 minutes |\n"))
+    assert st.stated_minutes(nb) == 75
+    with pytest.raises(ValueError, match=r"x\.ipynb: no header row '\| study time"):
+        st.stated_minutes(notebook(md("# T")), "x.ipynb")
+    with pytest.raises(ValueError, match="notebook=.*missing.ipynb"):
+        st.read(tmp_path / "missing.ipynb")
+
+
+def test_the_script_prints_every_notebook_and_fails_on_a_low_header(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import study_time as script
+
+    low = tmp_path / "99_low.ipynb"
+    nbformat.write(notebook(md("# T\n\n| study time | 1 minutes |\n"), code(STUB)), low)
+    assert script.main([str(low), "--sections"]) == 1
+    out = capsys.readouterr().out
+    assert "99_low" in out and "below the floor" in out and "header" in out
