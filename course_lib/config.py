@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 SHARING_STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
-TASKS = ("classify", "lm")
+TASKS = ("classify", "lm", "encode")  # encode: hidden states, no head (HF AlbertModel)
 ATTN_IMPLS = ("manual", "sdpa")
-ACTIVATIONS = ("gelu", "relu")
+ACTIVATIONS = ("gelu", "relu", "gelu_tanh")  # gelu_tanh: HF's "gelu_new" (ALBERT)
 INITS = ("normal", "xavier", "he")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -72,6 +72,11 @@ class ModelConfig:
     pad_id: int = 0
     init: str = "normal"  # weight init: N(0, 0.02) as BERT, or Xavier, or He (notebook 06)
 
+    # ALBERT exactly (course_lib.albert): the defaults keep the course's own layout.
+    embed_norm: bool = False  # True: proj(LayerNorm(tok + pos + type)), positions E wide
+    type_vocab_size: int = 0  # token-type (segment) embeddings; 0 means none
+    norm_eps: float = 1e-5  # eps of every LayerNorm (ALBERT: 1e-12)
+    pooler: bool = False  # Linear + tanh on the first token (classify: the head reads it)
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
             _check_int(name, getattr(self, name), 1)
@@ -114,6 +119,18 @@ class ModelConfig:
         """E, the embedding width actually used (``embed_dim`` or ``d_model``)."""
         return self.embed_dim if self.embed_dim is not None else self.d_model
 
+        self._check_albert_options()
+
+    def _check_albert_options(self) -> None:
+        for name in ("embed_norm", "pooler"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(name, getattr(self, name), "it must be True or False")
+        _check_int("type_vocab_size", self.type_vocab_size, 0)
+        eps = self.norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1:
+            _fail("norm_eps", eps, "it must be a number in (0, 1), e.g. 1e-5 or 1e-12")
+        if self.pooler and self.task == "lm":
+            _fail("pooler", True, "a pooler needs task='classify' or 'encode' (not 'lm')")
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed, validated again."""
         _check_known(ModelConfig, changes)
@@ -141,9 +158,10 @@ class ModelConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(vocab_size=1000, d_model=64, n_heads=4, d_ff=256, n_layers=4, max_len=64),
     "small": dict(vocab_size=8000, d_model=256, n_heads=4, d_ff=1024, n_layers=6, max_len=128),
-    "albert_base": dict(
+    "albert_base": dict(  # = transformers.AlbertModel(AlbertConfig()): 11,683,584
         vocab_size=30000, d_model=768, n_heads=12, d_ff=3072, n_layers=12, max_len=512,
-        sharing="all", embed_dim=128, norm_first=False,
+        sharing="all", embed_dim=128, norm_first=False, task="encode", embed_norm=True,
+        type_vocab_size=2, norm_eps=1e-12, activation="gelu_tanh", pooler=True,
     ),
     "bert_base": dict(
         vocab_size=30522, d_model=768, n_heads=12, d_ff=3072, n_layers=12, max_len=512,

@@ -76,12 +76,19 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "gelu"):
         super().__init__()
         self.fc1 = nn.Linear(d_model, d_ff)
-        self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
+        self.act = _activation(activation)
         self.fc2 = nn.Linear(d_ff, d_model)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
+def _activation(name: str) -> nn.Module:
+    """gelu (exact), gelu_tanh (the tanh approximation, HF's "gelu_new" in ALBERT) or relu."""
+    if name == "gelu_tanh":
+        return nn.GELU(approximate="tanh")
+    return nn.GELU() if name == "gelu" else nn.ReLU()
 
 
 class Sublayer(nn.Module):
@@ -91,9 +98,11 @@ class Sublayer(nn.Module):
     post-LN: norm(x + f(x))      (original Transformer, BERT, ALBERT)
     """
 
-    def __init__(self, d_model: int, fn: nn.Module, norm_first: bool, dropout: float = 0.0):
+    def __init__(
+        self, d_model: int, fn: nn.Module, norm_first: bool, dropout: float = 0.0, eps: float = 1e-5
+    ):
         super().__init__()
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = nn.LayerNorm(d_model, eps=eps)
         self.fn = fn
         self.norm_first = norm_first
         self.drop = nn.Dropout(dropout)
@@ -105,19 +114,29 @@ class Sublayer(nn.Module):
 
 
 def attention_sublayer(
-    d_model: int, n_heads: int, norm_first: bool, dropout: float = 0.0, impl: str = "manual"
+    d_model: int,
+    n_heads: int,
+    norm_first: bool,
+    dropout: float = 0.0,
+    impl: str = "manual",
+    eps: float = 1e-5,
 ) -> Sublayer:
     """The attention half of a block: 4d^2 + 6d parameters."""
-    return Sublayer(
-        d_model, MultiHeadSelfAttention(d_model, n_heads, dropout, impl), norm_first, dropout
-    )
+    attn = MultiHeadSelfAttention(d_model, n_heads, dropout, impl)
+    return Sublayer(d_model, attn, norm_first, dropout, eps)
 
 
 def ffn_sublayer(
-    d_model: int, d_ff: int, norm_first: bool, dropout: float = 0.0, activation: str = "gelu"
+    d_model: int,
+    d_ff: int,
+    norm_first: bool,
+    dropout: float = 0.0,
+    activation: str = "gelu",
+    eps: float = 1e-5,
 ) -> Sublayer:
     """The feed-forward half of a block: 2*d*d_ff + d_ff + 3d parameters."""
-    return Sublayer(d_model, FeedForward(d_model, d_ff, dropout, activation), norm_first, dropout)
+    ffn = FeedForward(d_model, d_ff, dropout, activation)
+    return Sublayer(d_model, ffn, norm_first, dropout, eps)
 
 
 class Block(nn.Module):

@@ -57,15 +57,20 @@ def parameter_breakdown(cfg: ModelConfig) -> dict[str, int]:
     """Where the parameters are: embeddings, attention, FFN, head (unique counts)."""
     v, e, h, ff = cfg.vocab_size, cfg.d_embed, cfg.d_model, cfg.d_ff
     plan = SharingPlan.from_config(cfg)
-    emb = v * e + cfg.max_len * h  # token and position embeddings
+    w = e if cfg.embed_norm else h  # positions and token types: E wide in ALBERT's layout
+    emb = v * e + (cfg.max_len + cfg.type_vocab_size) * w  # tokens, positions, types
+    emb += 2 * e if cfg.embed_norm else 0  # the embedding LayerNorm
     if e != h:
         emb += e * h + h  # factorization projection E -> H
     attn = plan.n_attn * attention_parameter_count(h)
     ffn = plan.n_ffn * ffn_parameter_count(h, ff)
     if cfg.norm_first:
         ffn += 2 * h  # final LayerNorm of a pre-LN stack
+    pooler = h * h + h if cfg.pooler else 0  # Linear(H, H) on the first token
     if cfg.task == "classify":
-        head = h * cfg.n_classes + cfg.n_classes
+        head = h * cfg.n_classes + cfg.n_classes + pooler
+    elif cfg.task == "encode":
+        head = pooler
     else:
         head = h * e + e if e != h else 0  # projection H -> E before the vocabulary
         if not cfg.tie_embeddings:

@@ -21,22 +21,34 @@ from .sharing import SharingPlan
 
 
 class Embeddings(nn.Module):
-    """Token + learned position embeddings; with E < H a projection E -> H (ALBERT)."""
+    """Token + learned position embeddings; with E < H a projection E -> H (ALBERT).
+
+    The course's layout is proj(tok) + pos, positions H wide. With ``cfg.embed_norm`` it is
+    ALBERT's (and BERT's): proj(LayerNorm(tok + pos + type)), positions and types E wide.
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         e, h = cfg.d_embed, cfg.d_model
+        w = e if cfg.embed_norm else h  # width at which positions (and types) are added
         self.tok_emb = nn.Embedding(cfg.vocab_size, e)  # V*E
         self.proj = nn.Linear(e, h) if e != h else None  # E*H + H when factorized
-        self.pos_emb = nn.Embedding(cfg.max_len, h)  # max_len*H
+        self.pos_emb = nn.Embedding(cfg.max_len, w)  # max_len*H (max_len*E with embed_norm)
+        self.type_emb = nn.Embedding(cfg.type_vocab_size, w) if cfg.type_vocab_size else None
+        self.norm = nn.LayerNorm(e, eps=cfg.norm_eps) if cfg.embed_norm else None
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
         x = self.tok_emb(ids)  # (B, T, E)
+        pos = self.pos_emb(torch.arange(ids.size(1), device=ids.device))
+        if self.type_emb is not None:  # segment A/B; all zeros when not given (as HF)
+            pos = pos + self.type_emb(torch.zeros_like(ids) if type_ids is None else type_ids)
+        if self.norm is not None:  # ALBERT: LayerNorm(tok + pos + type), then E -> H
+            x = self.drop(self.norm(x + pos))
+            return self.proj(x) if self.proj is not None else x
         if self.proj is not None:
             x = self.proj(x)  # (B, T, H)
-        pos = torch.arange(ids.size(1), device=ids.device)
-        return self.drop(x + self.pos_emb(pos))
+        return self.drop(x + pos)
 
 
 class LayerStack(nn.Module):
@@ -46,12 +58,13 @@ class LayerStack(nn.Module):
         super().__init__()
         self.plan = plan if plan is not None else SharingPlan.from_config(cfg)
         d, p = cfg.d_model, cfg.dropout
+        eps = cfg.norm_eps
         attns = {
-            k: attention_sublayer(d, cfg.n_heads, cfg.norm_first, p, cfg.attn_impl)
+            k: attention_sublayer(d, cfg.n_heads, cfg.norm_first, p, cfg.attn_impl, eps)
             for k in sorted(set(self.plan.attn_ids))
         }
         ffns = {
-            k: ffn_sublayer(d, cfg.d_ff, cfg.norm_first, p, cfg.activation)
+            k: ffn_sublayer(d, cfg.d_ff, cfg.norm_first, p, cfg.activation, eps)
             for k in sorted(set(self.plan.ffn_ids))
         }
         blocks: dict[tuple[int, int], Block] = {}  # same (attn, ffn) pair -> same Block
@@ -61,7 +74,7 @@ class LayerStack(nn.Module):
                 blocks[(a, f)] = Block(attns[a], ffns[f])
             layers.append(blocks[(a, f)])
         self.layers = nn.ModuleList(layers)
-        self.final_norm = nn.LayerNorm(d) if cfg.norm_first else nn.Identity()
+        self.final_norm = nn.LayerNorm(d, eps=eps) if cfg.norm_first else nn.Identity()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         for layer in self.layers:
@@ -69,21 +82,44 @@ class LayerStack(nn.Module):
         return self.final_norm(x)
 
 
-class TransformerClassifier(nn.Module):
-    """Encoder (no causal mask) -> mean over non-padding tokens -> linear classifier."""
+class TransformerEncoder(nn.Module):
+    """Encoder (no causal mask, padding masked): ids -> hidden states (B, T, H), no head.
+
+    ``task="encode"``; with ``cfg.pooler``, ``pool(hidden)`` is tanh(Linear(first token)),
+    HF's ``pooler_output``. The same function as ``transformers.AlbertModel`` when the
+    config says so (``course_lib.albert``).
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.embed = Embeddings(cfg)
         self.stack = LayerStack(cfg)
+        self.pooler = nn.Linear(cfg.d_model, cfg.d_model) if cfg.pooler else None
+
+    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        mask = (ids != self.cfg.pad_id)[:, None, None, :]  # (B, 1, 1, T): real keys only
+        return self.stack(self.embed(ids, type_ids), mask)  # (B, T, H)
+
+    def pool(self, hidden: torch.Tensor) -> torch.Tensor:
+        """tanh(W h_0 + b): the first token's state through the pooler, (B, H)."""
+        if self.pooler is None:
+            raise ValueError("pool() needs pooler=True in the ModelConfig")
+        return torch.tanh(self.pooler(hidden[:, 0]))
+
+
+class TransformerClassifier(TransformerEncoder):
+    """Encoder -> mean over non-padding tokens (or the pooler) -> linear classifier."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        keep = ids != self.cfg.pad_id  # (B, T)
-        mask = keep[:, None, None, :]  # (B, 1, 1, T): every query may see the real keys
-        x = self.stack(self.embed(ids), mask)  # (B, T, H)
-        w = keep.unsqueeze(-1).to(x.dtype)
+    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        x = super().forward(ids, type_ids)  # (B, T, H)
+        if self.pooler is not None:
+            return self.head(self.pool(x))  # BERT/ALBERT: the first token, pooled
+        w = (ids != self.cfg.pad_id).unsqueeze(-1).to(x.dtype)
         pooled = (x * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, H)
         return self.head(pooled)  # (B, n_classes)
 
@@ -126,6 +162,7 @@ def init_weights(model: nn.Module, scheme: str = "normal") -> None:
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     """The model ``cfg`` describes, with weights initialised by ``cfg.init``."""
-    model = TransformerClassifier(cfg) if cfg.task == "classify" else TransformerLM(cfg)
+    kinds = {"classify": TransformerClassifier, "lm": TransformerLM, "encode": TransformerEncoder}
+    model = kinds[cfg.task](cfg)
     init_weights(model, cfg.init)
     return model
