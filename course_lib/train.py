@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -26,7 +25,9 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from .atomic import atomic_write
 from .config import ModelConfig, TrainConfig
+from .guards import check_model_config, check_output_path, dataset_tensors
 from .model import build_model
 from .runtime import get_device, seed_everything
 
@@ -34,6 +35,7 @@ TASKS = ("classify", "lm")
 CHECKPOINT_FORMAT = "course_lib.checkpoint"
 CHECKPOINT_VERSION = 1
 TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
+CUDA_CHECK_EVERY = 16  # on CUDA, losses are checked for NaN every 16 steps (one sync each)
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,13 +58,9 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task={task!r} is not allowed: choose 'classify' or 'lm'")
 
 
-def _tensors(ds: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, targets) of a TensorDataset, or of any dataset of (x, y) pairs."""
-    if hasattr(ds, "tensors"):
-        x, y = ds.tensors[:2]
-        return x, y
-    xs, ys = zip(*(ds[i] for i in range(len(ds))), strict=True)
-    return torch.stack(xs), torch.stack(ys)
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is not allowed: it must be an integer >= 1")
 
 
 def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str):
@@ -109,10 +107,11 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean loss (and accuracy for ``classify``) of ``model`` over the whole of ``ds``."""
     _check_task(task)
+    _check_batch_size(batch_size)
+    x_all, y_all = dataset_tensors(ds, "ds", model, task)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    x_all, y_all = _tensors(ds)
     total_loss, correct, count = 0.0, 0, 0
     for i in range(0, len(x_all), batch_size):
         x = x_all[i : i + batch_size].to(device)
@@ -125,10 +124,32 @@ def evaluate(
         if task == "classify":
             correct += (logits.argmax(-1) == y).sum().item()
     model.train(was_training)
-    out = {"loss": total_loss / max(count, 1)}
+    if count == 0:  # an LM whose every target is ignored (-100)
+        raise ValueError("ds has no target to score: every target is the ignore index -100")
+    out = {"loss": total_loss / count}
     if task == "classify":
-        out["accuracy"] = correct / max(count, 1)
+        out["accuracy"] = correct / count
     return out
+
+
+def _divergence(losses, norms, first: int, lrs: list[float]) -> TrainingDiverged | None:
+    """The error for the first step from ``first`` on whose loss or gradient norm is not
+    finite, or None; reads the device tensors once (a single GPU sync)."""
+    window = torch.stack([torch.stack(losses[first:]), torch.stack(norms[first:])]).float().cpu()
+    finite = torch.isfinite(window)
+    if bool(finite.all()):
+        return None
+    i = int((~finite.all(0)).nonzero()[0, 0])
+    loss, norm = window[:, i].tolist()
+    what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {norm}"
+    return TrainingDiverged(first + i, lrs[first + i], what)
+
+
+def _check_weights(model: nn.Module, step: int, lr: float) -> None:
+    """After the last step: an optimizer step can overflow weights without a NaN loss yet."""
+    finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()])
+    if not bool(finite.all()):
+        raise TrainingDiverged(step, lr, "the optimizer step made some weights non-finite")
 
 
 def train_model(
@@ -138,6 +159,7 @@ def train_model(
     eval_ds: Dataset | None = None,
     task: str = "classify",
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place for ``train_cfg.steps`` steps; returns the history.
 
@@ -147,14 +169,27 @@ def train_model(
     per second, padding included, timed after ``TIMING_WARMUP_STEPS`` steps so that CUDA
     start-up and kernel autotuning do not count), "peak_mem_mb" (``torch.cuda.max_memory_allocated``
     on CUDA; None elsewhere), "device".
+
+    Stops with ``TrainingDiverged`` (naming the step and the learning rate) at the first
+    non-finite loss or gradient norm: checked every step on the CPU, every
+    ``CUDA_CHECK_EVERY`` steps on CUDA (the step named is still the first bad one).
+    ``checkpoint``: a file to save the trained model to (``save_checkpoint``); whether it
+    can be written is checked before the first step.
     """
     _check_task(task)
     if not isinstance(train_cfg, TrainConfig):
         raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
+    x_all, y_all = dataset_tensors(train_ds, "train_ds", model, task)
+    if eval_ds is not None:
+        dataset_tensors(eval_ds, "eval_ds", model, task)
+    if checkpoint is not None:
+        cfg = check_model_config(getattr(model, "cfg", None), "model.cfg")
+        _check_config_fits(model, cfg, f"checkpoint={str(checkpoint)!r}")
+        check_output_path(checkpoint, "checkpoint", _state_bytes(model))
     device = get_device(train_cfg.device)
     seed_everything(train_cfg.seed)  # dropout masks repeat run to run
     model.to(device).train()
-    x_all, y_all = (t.to(device) for t in _tensors(train_ds))  # small sets fit on the device
+    x_all, y_all = x_all.to(device), y_all.to(device)  # small sets fit on the device
     n = len(x_all)
     gen = torch.Generator().manual_seed(train_cfg.seed)  # the order batches are drawn in
     opt = make_optimizer(model, train_cfg)
@@ -164,7 +199,8 @@ def train_model(
         torch.cuda.synchronize(device)
     history: dict[str, Any] = {"loss": [], "lr": [], "eval": [], "device": str(device)}
     order, pos, eval_time, tokens = torch.randperm(n, generator=gen).to(device), 0, 0.0, 0
-    losses = []  # detached loss tensors: reading each one would sync the GPU every step
+    losses, norms = [], []  # detached tensors: reading each one would sync the GPU every step
+    check_every, checked = (CUDA_CHECK_EVERY if device.type == "cuda" else 1), 0
     start = time.perf_counter()
     steady_from = min(TIMING_WARMUP_STEPS, train_cfg.steps - 1)
     bar = tqdm(range(train_cfg.steps), disable=not progress, desc="train", leave=False)
@@ -186,11 +222,26 @@ def train_model(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if train_cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
-        opt.step()
-        tokens += x.numel() if step >= steady_from else 0
+            norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         losses.append(loss.detach())
+        norms.append(norm.detach())
         history["lr"].append(lr)
+        if (step + 1) % check_every == 0 or step + 1 == train_cfg.steps:
+            diverged = _divergence(losses, norms, checked, history["lr"])
+            if diverged is not None:
+                bar.close()
+                raise diverged
+            checked = step + 1
+        try:
+            opt.step()
+        except RuntimeError as err:  # lr so large that lr * update is not a float32
+            if "overflow" not in str(err):
+                raise
+            bar.close()
+            raise TrainingDiverged(step, lr, f"the optimizer step overflowed ({err})") from None
+        tokens += x.numel() if step >= steady_from else 0
         if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
             bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
         last = step + 1 == train_cfg.steps
@@ -204,50 +255,92 @@ def train_model(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     end = time.perf_counter()
+    _check_weights(model, train_cfg.steps - 1, history["lr"][-1])
     history["train_time_s"] = end - start - eval_time
     history["tokens_per_s"] = tokens / max(end - steady_start - (eval_time - steady_eval), 1e-9)
     history["loss"] = torch.stack(losses).float().cpu().tolist()
     history["peak_mem_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     )
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, model.cfg)
     return history
 
 
 # ---------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig) -> Path:
-    """Write {format, version, config, state_dict} to ``path`` atomically (temp + rename).
+def _state_bytes(model: nn.Module) -> int:
+    """Bytes of the unique tensors of ``model.state_dict()``: about a checkpoint's size."""
+    unique = {t.untyped_storage().data_ptr(): t for t in model.state_dict().values()}
+    return sum(t.untyped_storage().nbytes() for t in unique.values())
 
-    A shared tensor appears under several names in ``state_dict`` but is stored once.
+
+def _check_config_fits(model: nn.Module, cfg: ModelConfig, where: str) -> None:
+    """``cfg`` must rebuild ``model``: same config if the model holds one, and the same
+    tensor names, shapes and sharing as ``build_model(cfg)`` (built on the meta device)."""
+    own = getattr(model, "cfg", None)
+    if isinstance(own, ModelConfig) and own != cfg:
+        mine, theirs = own.to_dict(), cfg.to_dict()
+        diff = {k: (v, mine[k]) for k, v in theirs.items() if mine[k] != v}
+        raise ValueError(
+            f"{where} is not allowed: cfg does not describe this model; field: (cfg, model) {diff}"
+        )
+    with torch.device("meta"):
+        reference = build_model(cfg)
+    problem = _mismatch(reference, model.state_dict())
+    if problem is None:  # the same names and shapes: now the same sharing
+        groups: dict[int, list[str]] = {}
+        for name, p in reference.named_parameters(remove_duplicate=False):
+            groups.setdefault(id(p), []).append(name)
+        params = dict(model.named_parameters(remove_duplicate=False))
+        for names in groups.values():
+            if len({id(params.get(n)) for n in names}) > 1:
+                problem = f"cfg shares {names[0]} with {names[1]}, the model does not"
+                break
+    if problem is not None:
+        raise ValueError(
+            f"{where} is not allowed: the file could never be loaded, {problem} "
+            f"(cfg.sharing={cfg.sharing!r}; pass the ModelConfig the model was built from)"
+        )
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``state_dict`` on the CPU, each storage copied once: a tensor shared by several
+    layers (or tied embeddings) stays one tensor, on CUDA as on the CPU (where ``.cpu()``
+    per key would make one copy per name)."""
+    copies: dict[tuple, torch.UntypedStorage] = {}
+    out = {}
+    for name, t in model.state_dict().items():
+        storage = t.untyped_storage()
+        key = (storage.device, storage.data_ptr())
+        if key not in copies:
+            copies[key] = storage.cpu()  # the CPU storage itself when already there
+        out[name] = torch.empty(0, dtype=t.dtype).set_(
+            copies[key], t.storage_offset(), t.shape, t.stride()
+        )
+    return out
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig) -> Path:
+    """Write {format, version, config, state_dict} to ``path`` atomically (temp + rename,
+    ``course_lib.atomic``), mode 0644 like the results CSVs.
+
+    Refused before anything is written when ``cfg`` does not describe ``model`` (the file
+    could never be loaded) or when ``path`` cannot be written. A shared tensor appears
+    under several names in ``state_dict`` but is stored once.
     """
     if not isinstance(cfg, ModelConfig):
         raise ValueError(f"cfg={type(cfg).__name__} is not allowed: pass the model's ModelConfig")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"checkpoint path {path} is not allowed: it is a folder, not a file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:  # a file stands where a folder should be
-        raise ValueError(
-            f"checkpoint path {path} is not allowed: its folder cannot be made ({err.strerror})"
-        ) from None
+    _check_config_fits(model, cfg, f"checkpoint {path}")
+    path = check_output_path(path, "checkpoint path", _state_bytes(model))
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "config": cfg.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": _cpu_state(model),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _read_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
@@ -277,23 +370,30 @@ def _read_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     return cfg, payload["state_dict"]
 
 
-def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Keys and shapes must match ``model``; tensors the model shares must be equal."""
+def _mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """What differs between ``state`` and ``model``'s tensor names and shapes, or None."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ValueError(
-            f"checkpoint {path} does not fit the model: missing {missing[:4]}"
-            f"{' ...' if len(missing) > 4 else ''}, unexpected {unexpected[:4]}"
-            f"{' ...' if len(unexpected) > 4 else ''} (saved from another plan or size?)"
+        return (
+            f"missing {missing[:4]}{' ...' if len(missing) > 4 else ''}, unexpected "
+            f"{unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}"
         )
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise ValueError(
-                f"checkpoint {path}: {k} has shape {tuple(state[k].shape)}, the model "
-                f"needs {tuple(v.shape)} (saved from another config?)"
-            )
+            return f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(v.shape)}"
+    return None
+
+
+def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Keys and shapes must match ``model``; tensors the model shares must be equal."""
+    problem = _mismatch(model, state)
+    if problem is not None:
+        raise ValueError(
+            f"checkpoint {path} does not fit the model: {problem} "
+            "(saved from another plan, size or config?)"
+        )
     first_name: dict[int, str] = {}  # parameters the model shares must agree in the file
     for name, p in model.named_parameters(remove_duplicate=False):
         other = first_name.setdefault(id(p), name)

@@ -107,7 +107,7 @@ def panel_status(plans: dict | None = None, dataset: str = "rotten_tomatoes") ->
     def refuse(*args, **kwargs):
         raise AssertionError("nothing may train with a bad plan")
 
-    model_cfg, train_cfg = TINY, TrainConfig(steps=1)
+    model_cfg, train_cfg = TINY, TrainConfig(steps=1, warmup_steps=0)
     runner = None if plans is None else refuse  # None: the real run_experiment
     selected = ("none", "all") if plans is None else tuple(plans)
     panel = TrainingPanel(model_cfg, train_cfg, dataset, plans, selected, runner=runner)

@@ -55,7 +55,7 @@ def test_same_seed_same_history(one_thread):
     for _ in range(2):
         seed_everything(0)
         model = build_model(tiny(sharing="cycle", n_blocks=2, dropout=0.1))
-        cfg = TrainConfig(steps=8, batch_size=16, seed=3, device="cpu")
+        cfg = TrainConfig(steps=8, batch_size=16, seed=3, warmup_steps=2, device="cpu")
         runs.append(train_model(model, toy_data(), cfg, progress=False)["loss"])
     assert runs[0] == runs[1]
 
@@ -92,7 +92,7 @@ def test_char_lm_loss_per_token_drops(one_thread):
 def test_bad_arguments_name_the_field():
     model = build_model(tiny())
     with pytest.raises(ValueError, match="^task='regress'"):
-        train_model(model, toy_data(), TrainConfig(steps=1), task="regress")
+        train_model(model, toy_data(), TrainConfig(steps=1, warmup_steps=0), task="regress")
     with pytest.raises(ValueError, match="^train_cfg=dict"):
         train_model(model, toy_data(), {"steps": 1})
 
@@ -188,6 +188,6 @@ def test_checkpoint_of_another_plan_or_shape_is_refused(tmp_path):
     payload["config"].update(sharing="none", d_ff=48)
     torch.save(payload, tmp_path / "shape.pt")
     with pytest.raises(
-        ValueError, match=r"shape\.pt: .*has shape \(32, 16\), the model needs \(48, 16\)"
+        ValueError, match=r"shape\.pt .*has shape \(32, 16\), the model needs \(48, 16\)"
     ):
         load_checkpoint(tmp_path / "shape.pt")
