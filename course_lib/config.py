@@ -21,6 +21,7 @@ ACTIVATIONS = ("gelu", "relu", "gelu_tanh")  # gelu_tanh: HF's "gelu_new" (ALBER
 INITS = ("normal", "xavier", "he")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_SEED = 2**32 - 1  # the largest seed numpy's legacy generator accepts
 
 
 def _fail(field: str, value: Any, allowed: str) -> None:
@@ -93,8 +94,13 @@ class ModelConfig:
             _check_int("n_blocks", self.n_blocks, 1)
             if self.n_blocks > self.n_layers:
                 _fail("n_blocks", self.n_blocks, f"it must be <= n_layers={self.n_layers}")
-        elif self.n_blocks is not None:
-            _check_int("n_blocks", self.n_blocks, 1)
+        elif self.n_blocks is not None:  # ignored by these plans, yet part of the run key
+            _fail(
+                "n_blocks",
+                self.n_blocks,
+                f"sharing={self.sharing!r} has no M; only 'sequence', 'cycle' and 'cycle_rev' "
+                "take n_blocks (leave it None)",
+            )
         if self.task == "classify":
             _check_int("n_classes", self.n_classes, 2)
         if self.embed_dim is not None:
@@ -191,6 +197,14 @@ class TrainConfig:
         _check_int("batch_size", self.batch_size, 1)
         _check_int("warmup_steps", self.warmup_steps, 0)
         _check_int("seed", self.seed, 0)
+        if self.seed > MAX_SEED:  # numpy.random.seed takes 32-bit seeds only
+            _fail("seed", self.seed, f"it must be an integer in [0, {MAX_SEED}] (2**32 - 1)")
+        if self.warmup_steps > self.steps:
+            _fail(
+                "warmup_steps",
+                self.warmup_steps,
+                f"it must be <= steps={self.steps} (the learning rate would never reach lr)",
+            )
         _check_int("eval_every", self.eval_every, 0)
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
