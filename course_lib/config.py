@@ -72,12 +72,12 @@ class ModelConfig:
     attn_impl: str = "manual"  # "manual" (taught, from scratch) or "sdpa" (fast path)
     pad_id: int = 0
     init: str = "normal"  # weight init: N(0, 0.02) as BERT, or Xavier, or He (notebook 06)
-
     # ALBERT exactly (course_lib.albert): the defaults keep the course's own layout.
     embed_norm: bool = False  # True: proj(LayerNorm(tok + pos + type)), positions E wide
     type_vocab_size: int = 0  # token-type (segment) embeddings; 0 means none
     norm_eps: float = 1e-5  # eps of every LayerNorm (ALBERT: 1e-12)
     pooler: bool = False  # Linear + tanh on the first token (classify: the head reads it)
+
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
             _check_int(name, getattr(self, name), 1)
@@ -119,12 +119,6 @@ class ModelConfig:
             _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
         if not 0 <= self.pad_id < self.vocab_size:
             _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
-
-    @property
-    def d_embed(self) -> int:
-        """E, the embedding width actually used (``embed_dim`` or ``d_model``)."""
-        return self.embed_dim if self.embed_dim is not None else self.d_model
-
         self._check_albert_options()
 
     def _check_albert_options(self) -> None:
@@ -137,6 +131,12 @@ class ModelConfig:
             _fail("norm_eps", eps, "it must be a number in (0, 1), e.g. 1e-5 or 1e-12")
         if self.pooler and self.task == "lm":
             _fail("pooler", True, "a pooler needs task='classify' or 'encode' (not 'lm')")
+
+    @property
+    def d_embed(self) -> int:
+        """E, the embedding width actually used (``embed_dim`` or ``d_model``)."""
+        return self.embed_dim if self.embed_dim is not None else self.d_model
+
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed, validated again."""
         _check_known(ModelConfig, changes)
