@@ -74,6 +74,17 @@ def test_optional_sections_are_left_out_until_the_next_heading_of_their_level():
     assert sum(sections.values(), st.StudyTime()) == t
 
 
+def test_a_heading_inside_a_cell_starts_its_section_but_not_inside_a_code_fence():
+    nb = notebook(
+        md("## 1. A\n\none two\n\n## 2. B (optional)\n\nthree four five"),
+        md("```python\n# not a heading\nx = 1\n```\n\n## 3. C\n\nsix"),
+    )
+    sections = st.section_floors(nb)
+    assert list(sections) == ["header", "1. A", "2. B (optional)", "3. C"]
+    assert sections["1. A"].words == 4 and sections["3. C"].words == 3
+    assert sections["2. B (optional)"].words == 0  # its fenced code too: optional
+
+
 def test_sections_add_up_to_the_notebook_for_every_notebook():
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)

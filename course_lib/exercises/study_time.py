@@ -110,33 +110,47 @@ def cell_study_time(cell) -> StudyTime:
     )
 
 
-def heading_of(cell) -> tuple[int, str] | None:
-    """(level, title) when a Markdown cell starts with a heading."""
-    if cell.cell_type != "markdown" or not cell.source.strip():
-        return None
-    m = HEADING.match(cell.source.strip().splitlines()[0])
-    return (len(m.group(1)), m.group(2)) if m else None
-
-
-def counted_cells(nb) -> list[tuple[object, bool]]:
-    """Each cell with whether it counts (False inside a section headed "... (optional)")."""
-    out, skip_level = [], None
+def units(nb) -> list[tuple[tuple[int, str] | None, StudyTime]]:
+    """The notebook as (heading, counts) units: a code cell is one unit; a Markdown cell is
+    cut at its heading lines, so a heading in the middle of a cell starts a new unit."""
+    out = []
     for cell in nb.cells:
-        head = heading_of(cell)
+        if cell.cell_type != "markdown":
+            out.append((None, cell_study_time(cell)))
+            continue
+        chunks: list[list[str]] = [[]]
+        fenced = False  # a "# comment" inside ``` ... ``` is not a heading
+        for line in cell.source.splitlines():
+            fenced ^= line.lstrip().startswith("```")
+            if not fenced and HEADING.match(line) and any(x.strip() for x in chunks[-1]):
+                chunks.append([])
+            chunks[-1].append(line)
+        for chunk in chunks:
+            first = next((x for x in chunk if x.strip()), "")
+            m = HEADING.match(first)
+            head = (len(m.group(1)), m.group(2)) if m else None
+            out.append((head, StudyTime(words=count_words("\n".join(chunk)))))
+    return out
+
+
+def counted_units(nb) -> list[tuple[tuple[int, str] | None, StudyTime, bool]]:
+    """Each unit with whether it counts (False inside a section headed "... (optional)")."""
+    out, skip_level = [], None
+    for head, time in units(nb):
         if head and skip_level is not None and head[0] <= skip_level:
             skip_level = None
         if head and skip_level is None and head[1].lower().endswith("(optional)"):
             skip_level = head[0]
-        out.append((cell, skip_level is None))
+        out.append((head, time, skip_level is None))
     return out
 
 
 def notebook_floor(nb) -> StudyTime:
     """Counts and floor of a whole notebook (optional sections left out)."""
     total = StudyTime()
-    for cell, counts in counted_cells(nb):
+    for _, time, counts in counted_units(nb):
         if counts:
-            total += cell_study_time(cell)
+            total += time
     return total
 
 
@@ -145,13 +159,12 @@ def section_floors(nb) -> dict[str, StudyTime]:
     the first ``##`` heading are under "header". Optional sections count as zero."""
     sections: dict[str, StudyTime] = {"header": StudyTime()}
     current = "header"
-    for cell, counts in counted_cells(nb):
-        head = heading_of(cell)
+    for head, time, counts in counted_units(nb):
         if head and head[0] == 2:
             current = head[1]
             sections.setdefault(current, StudyTime())
         if counts:
-            sections[current] += cell_study_time(cell)
+            sections[current] += time
     return sections
 
 
