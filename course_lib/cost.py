@@ -75,9 +75,9 @@ def analytic_flops(cfg: ModelConfig, batch_size: int, seq_len: int) -> FlopRepor
     n, d, ff, e = cfg.n_layers, cfg.d_model, cfg.d_ff, cfg.d_embed
     tokens = batch_size * seq_len
     head = 2 * d * cfg.n_classes * batch_size if cfg.task == "classify" else 0
-    if cfg.task == "lm":
     if cfg.task == "classify" and cfg.pooler:  # (an encoder runs its pooler apart)
         head += 2 * d * d * batch_size  # the pooler: first token, H -> H
+    if cfg.task == "lm":
         head = tokens * (2 * e * cfg.vocab_size + (2 * d * e if e != d else 0))
     return FlopReport(
         attn_proj=n * tokens * 4 * 2 * d * d,
