@@ -12,13 +12,13 @@ parameter count. Every function here measures one of those so the notebook can c
 - Memory: parameters, gradients and AdamW's two states from the actual tensors after
   one real optimizer step (each shared tensor once); activations as the bytes autograd
   saves for backward (``torch.autograd.graph.saved_tensors_hooks``), and on CUDA the peak.
-- Time: medians with warm-up and device synchronisation (``median_time``).
+- Time: closures for a training step and an inference call (``train_step_fn``,
+  ``inference_fn``), timed by ``course_lib.timing`` (interleaved rounds, median of
+  per-round ratios, a noise floor from an identical twin).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from .config import ModelConfig
 from .measure import count_parameters, count_parameters_per_use
+from .timing import Timing, compare_times, median_time, paired_ratio  # noqa: F401 (re-exported)
 
 aten = torch.ops.aten
 
@@ -221,71 +222,7 @@ def activation_memory(model: nn.Module, ids: torch.Tensor, y: torch.Tensor) -> d
 
 
 # ------------------------------------------------------------------------------ time
-@dataclass(frozen=True)
-class Timing:
-    median_s: float
-    min_s: float
-    repeats: int
-    times_s: tuple[float, ...] = ()  # every timed call, in order (round r of compare_times)
-
-
-def _sync(device: torch.device | str) -> None:
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def median_time(
-    fn: Callable[[], object], device="cpu", warmup: int = 2, repeats: int = 5
-) -> Timing:
-    """Median wall time of ``fn()`` after ``warmup`` untimed calls, synchronising the device."""
-    if warmup < 0 or repeats < 1:
-        raise ValueError(f"warmup={warmup}, repeats={repeats} not allowed: need >= 0 and >= 1")
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), min(times), repeats, tuple(times))
-
-
-def compare_times(
-    fns: dict[str, Callable[[], object]], device="cpu", warmup: int = 2, repeats: int = 5
-) -> dict[str, Timing]:
-    """``median_time`` for several functions, interleaved: each round runs every function
-    once, in a rotated order, so a slow spell of a shared machine hits all of them alike."""
-    if warmup < 0 or repeats < 1:
-        raise ValueError(f"warmup={warmup}, repeats={repeats} not allowed: need >= 0 and >= 1")
-    names = list(fns)
-    for _ in range(warmup):
-        for name in names:
-            fns[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            _sync(device)
-            t0 = time.perf_counter()
-            fns[name]()
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {k: Timing(statistics.median(v), min(v), repeats, tuple(v)) for k, v in times.items()}
-
-
-def paired_ratio(baseline: Timing, other: Timing) -> float:
-    """Median over rounds of baseline time / other time (> 1: ``other`` is faster).
-
-    Both come from one ``compare_times`` call, so round r of each ran back to back; a
-    slow spell of a shared machine cancels out of the ratio of a round.
-    """
-    if len(baseline.times_s) != len(other.times_s) or not baseline.times_s:
-        raise ValueError("paired_ratio needs two Timings from the same compare_times call")
-    return statistics.median(b / o for b, o in zip(baseline.times_s, other.times_s, strict=True))
+# The timing method lives in course_lib.timing; these names stay importable from here.
 
 
 def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], None]:
@@ -299,6 +236,12 @@ def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], No
         opt.step()
 
     return step
+
+
+def train_parts(model: nn.Module, ids, y, lr: float = 1e-3):
+    """``(model, loss_fn, AdamW)`` for ``timing.compare_phases``: forward, backward and
+    optimizer step of a training step, timed apart."""
+    return model, (lambda: batch_loss(model, ids, y)), torch.optim.AdamW(model.parameters(), lr=lr)
 
 
 def inference_fn(model: nn.Module, ids: torch.Tensor) -> Callable[[], None]:
