@@ -9,6 +9,7 @@ the argument and what is allowed instead of a deep traceback or, worse, a wrong 
   under a file, not in ``/proc``, a name the file system accepts, room on the disk),
   checked before the work whose result it will hold.
 - ``check_model_config``: a ``ModelConfig`` where one is expected, not a dict of its fields.
+- ``check_token_ids``: what a model's forward pass checks (cheap) before embedding ids.
 """
 
 from __future__ import annotations
@@ -34,6 +35,32 @@ def check_model_config(cfg: Any, field: str = "cfg") -> ModelConfig:
         return cfg
     hint = "build one with ModelConfig(**d)" if isinstance(cfg, dict) else "pass a ModelConfig"
     raise ValueError(f"{field}={type(cfg).__name__} is not allowed: {hint}")
+
+
+def check_token_ids(ids: torch.Tensor, vocab_size: int, max_len: int) -> None:
+    """Token ids a model can embed: (B, T) integers, T <= max_len, each in [0, vocab_size).
+
+    The value check reads the tensor, so it runs on the CPU only (on a GPU it would wait
+    for the device every forward pass); ``train_model`` checks whole datasets up front.
+    """
+    if ids.dim() != 2 or ids.is_floating_point() or ids.dtype == torch.bool:
+        raise ValueError(
+            f"ids of shape {tuple(ids.shape)} and dtype {ids.dtype} are not allowed: "
+            "a model takes (batch, T) integer token ids"
+        )
+    if ids.size(1) > max_len:
+        raise ValueError(
+            f"ids of length T={ids.size(1)} are not allowed: at most max_len={max_len} "
+            "tokens (cut the input or build the model with a larger max_len)"
+        )
+    if ids.device.type == "cpu" and ids.numel() and not torch.compiler.is_compiling():
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(
+                f"token id {lo if lo < 0 else hi} is not allowed: ids must be in "
+                f"[0, {vocab_size - 1}] (vocab_size={vocab_size}); was the tokenizer fitted "
+                "with the same vocab_size?"
+            )
 
 
 def _pairs(ds: Any, field: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,18 +19,26 @@ from torch import nn
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
 ) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v, the attention of notebook 01.
 
     q, k, v: (..., T, d). mask: boolean, broadcastable to (..., T, T), True where a query
     may attend to a key. A query row with no allowed key returns zeros, not NaN.
+    ``dropout_p`` > 0 drops attention probabilities (not outputs), as PyTorch's
+    ``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` do.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, T)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     weights = torch.nan_to_num(weights, nan=0.0)  # rows that were all -inf
+    if dropout_p > 0:
+        weights = F.dropout(weights, dropout_p)  # each kept probability scaled by 1/(1-p)
     return weights @ v
 
 
@@ -65,7 +73,7 @@ class MultiHeadSelfAttention(nn.Module):
         if self.impl == "sdpa":
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:
-            y = F.dropout(scaled_dot_product_attention(q, k, v, mask), p, self.training)
+            y = scaled_dot_product_attention(q, k, v, mask, p)  # dropout on the probabilities
         y = y.transpose(1, 2).reshape(b, t, d)  # (B, T, d): heads side by side again
         return self.out_proj(y)
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .guards import check_model_config, check_token_ids
 from .layers import Block, attention_sublayer, causal_mask, ffn_sublayer
 from .sharing import SharingPlan
 
@@ -39,6 +40,7 @@ class Embeddings(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        check_token_ids(ids, self.tok_emb.num_embeddings, self.pos_emb.num_embeddings)
         x = self.tok_emb(ids)  # (B, T, E)
         pos = self.pos_emb(torch.arange(ids.size(1), device=ids.device))
         if self.type_emb is not None:  # segment A/B; all zeros when not given (as HF)
@@ -162,6 +164,7 @@ def init_weights(model: nn.Module, scheme: str = "normal") -> None:
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     """The model ``cfg`` describes, with weights initialised by ``cfg.init``."""
+    cfg = check_model_config(cfg)
     kinds = {"classify": TransformerClassifier, "lm": TransformerLM, "encode": TransformerEncoder}
     model = kinds[cfg.task](cfg)
     init_weights(model, cfg.init)
