@@ -105,3 +105,36 @@ def test_albert_options_are_validated():
     with pytest.raises(ValueError, match="pool\\(\\) needs pooler=True"):
         enc = build_model(ModelConfig.preset("tiny", task="encode"))
         enc.pool(enc(torch.ones(1, 4, dtype=torch.long)))
+
+
+def test_albert_scale_benchmark_runs_tiny_on_cpu(tmp_path):
+    """benchmarks/albert_scale.py (the GPU job's ALBERT timing) checked at a tiny size."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))  # the script imports its sibling _common.py
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_albert_scale", folder / "albert_scale.py"
+        )
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(folder))
+    out = tmp_path / "albert.json"
+    payload = bench.main(["--tiny", "--device", "cpu", "--repeats", "4", "--warmup", "0",
+                          "--out", str(out)])  # fmt: skip
+    assert json.loads(out.read_text())["benchmark"] == "albert_scale"
+    assert payload["unique_params"]["all"] < payload["unique_params"]["unshared"]
+    assert payload["unique_params"]["unshared"] == payload["unique_params"]["unshared_twin"]
+    assert set(payload["results"]) == {"train_step", "latency_b1", "latency_b4"}
+    for res in payload["results"].values():
+        assert res["ratio_vs_unshared"]["unshared"] == 1.0 and res["noise_floor"] >= 0
+        assert res["all_verdict"] in ("faster", "slower", "within noise")
+    assert {"commit", "torch", "utc", "device"} <= set(payload["machine"])
+    assert payload["mfu"]["all"] is None  # no peak known on CPU
+    with pytest.raises(SystemExit, match="--repeats=2"):
+        bench.main(["--tiny", "--repeats", "2"])
