@@ -111,3 +111,46 @@ def test_the_script_prints_every_notebook_and_fails_on_a_low_header(tmp_path, ca
     assert script.main([str(low), "--sections"]) == 1
     out = capsys.readouterr().out
     assert "99_low" in out and "below the floor" in out and "header" in out
+
+
+def sections_of(*minutes):
+    """Numbered sections of the given lengths (code lines at 10 a minute)."""
+    return [
+        (str(i), f"{i}. s", st.StudyTime(code_lines=int(m * 10))) for i, m in enumerate(minutes, 1)
+    ]
+
+
+def test_plan_uses_fewest_sessions_keeps_notebooks_whole_then_evens_out():
+    course = [("01", sections_of(30, 30)), ("02", sections_of(20, 20, 20))]
+    plan = st.plan_sessions(course, work_minutes=70)
+    assert [s.label() for s in plan] == ["01 §1-2", "02 §1-3"]
+    assert [s.minutes for s in plan] == [60, 60]
+    plan = st.plan_sessions([("01", sections_of(10, 30, 30, 10))], work_minutes=45)
+    assert [s.minutes for s in plan] == [40, 40]  # not 40 + 30 + 10: evened out
+    assert [s.label() for s in plan] == ["01 §1-2", "01 §3-4"]
+
+
+def test_plan_covers_every_section_once_within_the_slot_for_the_course():
+    course = [(p.name[:2], st.numbered_sections(st.read(p))) for p in NOTEBOOKS]
+    plan = st.plan_sessions(course, st.SESSION_WORK_MINUTES)
+    assert [part for s in plan for part in s.parts] == [
+        (nn, number) for nn, sections in course for number, _, _ in sections
+    ]
+    assert all(s.minutes <= st.SESSION_WORK_MINUTES for s in plan)
+    assert sum(s.minutes for s in plan) == pytest.approx(
+        sum(st.notebook_floor(st.read(p)).minutes for p in NOTEBOOKS)
+    )
+
+
+def test_a_section_longer_than_the_slot_is_named():
+    with pytest.raises(ValueError, match=r"notebook 03, section '2. s': 80.0 minutes"):
+        st.plan_sessions([("03", sections_of(10, 80))], work_minutes=70)
+
+
+def test_section_lookup_by_number():
+    nb = notebook(md("# T\n\nintro"), md("## 1. First\n\nword"), md("## 2. Second\n\na b"))
+    assert st.section(nb, "2") == ("2. Second", st.StudyTime(words=4))
+    assert [n for n, _, _ in st.numbered_sections(nb)] == ["1", "2"]
+    assert st.numbered_sections(nb)[0][2].words == 3 + 2  # the header goes with section 1
+    with pytest.raises(ValueError, match=r"x.ipynb: no section '## 3\. \.\.\.'"):
+        st.section(nb, "3", "x.ipynb")

@@ -186,3 +186,104 @@ def read(path: str | Path):
     if not p.is_file() or p.suffix != ".ipynb":
         raise ValueError(f"notebook={str(p)!r} is not allowed: give an existing .ipynb file")
     return nbformat.read(p, as_version=4)
+
+
+SECTION_NUMBER = re.compile(r"^(\d+)\.\s")
+
+
+def numbered_sections(nb) -> list[tuple[str, str, StudyTime]]:
+    """(number, title, counts) per numbered ``## N.`` section. The header goes with the
+    first section; unnumbered sections (summary, appendix) go with the one before."""
+    out: list[tuple[str, str, StudyTime]] = []
+    pending = StudyTime()
+    for title, time in section_floors(nb).items():
+        m = SECTION_NUMBER.match(title)
+        if m:
+            out.append((m.group(1), title, time + pending))
+            pending = StudyTime()
+        elif out:
+            number, first, before = out[-1]
+            out[-1] = (number, first, before + time)
+        else:
+            pending += time
+    if not out:  # a notebook without numbered sections is one section
+        out.append(("1", "the whole notebook", pending))
+    return out
+
+
+@dataclass(frozen=True)
+class Session:
+    """One class session: consecutive sections, and the minutes of work they hold."""
+
+    parts: tuple[tuple[str, str], ...]  # (notebook "04", section "3")
+    minutes: float
+
+    def label(self) -> str:
+        """e.g. "04 §5-6, 05 §1-2": each notebook's sections in this session."""
+        by_nb: dict[str, list[str]] = {}
+        for nn, number in self.parts:
+            by_nb.setdefault(nn, []).append(number)
+        return ", ".join(
+            f"{nn} §{n[0]}" + (f"-{n[-1]}" if len(n) > 1 else "") for nn, n in by_nb.items()
+        )
+
+
+def plan_sessions(
+    course: list[tuple[str, list[tuple[str, str, StudyTime]]]], work_minutes: float
+) -> list[Session]:
+    """Split the sections, in course order, into sessions of at most ``work_minutes``.
+
+    ``course`` is [(notebook number, numbered_sections(nb)), ...]. A session breaks only
+    between sections. Among the splits, the plan takes the fewest sessions, then the fewest
+    breaks inside a notebook, then the most even sessions (dynamic programming over the
+    break points). A section longer than ``work_minutes`` is an error naming it."""
+    items = [(nn, number, time.minutes) for nn, sections in course for number, _, time in sections]
+    for nn, sections in course:
+        for _, title, time in sections:
+            if time.minutes > work_minutes:
+                raise ValueError(
+                    f"notebook {nn}, section {title!r}: {time.minutes:.1f} minutes do not fit a "
+                    f"{work_minutes}-minute slot; split it or mark part of it optional"
+                )
+    n = len(items)
+    best: list[tuple | None] = [None] * (n + 1)  # best[j]: (cost, previous break) for items[:j]
+    best[0] = ((0, 0, 0.0), 0)
+    for j in range(1, n + 1):
+        load = 0.0
+        for i in range(j - 1, -1, -1):  # session = items[i:j]
+            load += items[i][2]
+            if load > work_minutes:
+                break
+            if best[i] is None:
+                continue
+            (groups, splits, slack), _ = best[i]
+            mid = int(0 < i < n and items[i - 1][0] == items[i][0])
+            cost = (groups + 1, splits + mid, slack + (work_minutes - load) ** 2)
+            if best[j] is None or cost < best[j][0]:
+                best[j] = (cost, i)
+    cuts, j = [], n
+    while j > 0:
+        i = best[j][1]
+        cuts.append((i, j))
+        j = i
+    return [
+        Session(tuple((nn, number) for nn, number, _ in items[i:j]), sum(m for *_, m in items[i:j]))
+        for i, j in reversed(cuts)
+    ]
+
+
+# The 90-minute core path of docs/teaching.md: what sharing is (04), what it costs and
+# saves (08), how to choose (11); (notebook, section number).
+CORE_PATH = (("04", "1"), ("04", "5"), ("08", "2"), ("08", "4"), ("11", "1"), ("11", "3"))
+CORE_PATH_MINUTES = 90
+# A 90-minute class session: 10 minutes to pose its question, 70 of work, 10 to compare.
+SESSION_WORK_MINUTES = 70
+
+
+def section(nb, number: str, name: str = "notebook") -> tuple[str, StudyTime]:
+    """(title, counts) of the ``## number.`` section alone (no header, no summary)."""
+    for title, time in section_floors(nb).items():
+        m = SECTION_NUMBER.match(title)
+        if m and m.group(1) == number:
+            return title, time
+    raise ValueError(f"{name}: no section '## {number}. ...'; the sections are numbered 1, 2, ...")
