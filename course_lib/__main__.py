@@ -14,17 +14,9 @@ import sys
 
 import torch
 
-from .experiments import (
-    DATASETS,
-    PRESET_NAMES,
-    check_results_path,
-    parse_seeds,
-    preset_runs,
-    run_name,
-    run_sweep,
-    training_flops,
-    with_seeds,
-)
+from .experiments import DATASETS, run_name
+from .sweep import check_results_path, failures_path, read_results, run_sweep
+from .sweep_presets import PRESET_NAMES, parse_seeds, preset_runs, training_flops, with_seeds
 
 
 def _positive_int(text: str) -> int:
@@ -113,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:  # e.g. a missing or corrupt data file
         parser.error(str(err))
     print(f"{len(df)} records in {args.out}")
+    failed = read_results(failures_path(args.out))
+    if len(failed):  # a diverged run is no result: say so, and fail the command
+        print(f"{len(failed)} runs failed (see {failures_path(args.out)}): {failed['error'][0]}")
+        return 1
     return 0
 
 

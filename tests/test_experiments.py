@@ -10,6 +10,7 @@ import torch
 from course_lib import SHARING_STRATEGIES, ModelConfig, TrainConfig, block_parameter_count
 from course_lib.data import char_vocab_size
 from course_lib.experiments import (
+    RESULT_COLUMNS,
     fast_preset,
     full_preset,
     mfu,
@@ -52,7 +53,9 @@ def test_classification_record(one_thread):
     assert rec["torch"] == torch.__version__ and rec["seed"] == 0
     for field, value in {**cfg.to_dict(), **QUICK.to_dict()}.items():
         name = {"device": "device_requested", "n_blocks": "n_blocks_cfg"}.get(field, field)
-        assert rec[name] == value, field
+        if name in RESULT_COLUMNS or field in QUICK.to_dict():  # the rest: model_config
+            assert rec[name] == value, field
+    assert set(rec) <= set(RESULT_COLUMNS)
     assert ModelConfig.from_dict(json.loads(rec["model_config"])) == cfg
 
 
@@ -94,7 +97,7 @@ def fake_runner(session, fail_after=None):
         if fail_after is not None and len(calls) == fail_after:
             raise Interrupted("power cut")
         calls.append(model_cfg.sharing)
-        return {"name": model_cfg.sharing, "session": session, "per_use_params": 10,
+        return {"name": model_cfg.sharing, "plan": session, "per_use_params": 10,
                 "matmul_params": 8, "batch_size": train_cfg.batch_size,
                 "max_len": model_cfg.max_len, "tokens_per_s": 1.0, "device": "cpu",
                 "device_name": "x86_64", "accuracy": 0.5}  # fmt: skip
@@ -116,7 +119,7 @@ def test_sweep_resumes_after_interruption(tmp_path):
     df = run_sweep(runs, csv, progress=False, run_fn=second)
     assert second.calls == list(SHARING_STRATEGIES[3:])  # finished runs were skipped
     assert sorted(df["key"]) == sorted({run_key(*r) for r in runs})  # each exactly once
-    assert list(df["session"]) == ["first"] * 3 + ["second"] * 4  # nothing lost
+    assert list(df["plan"]) == ["first"] * 3 + ["second"] * 4  # nothing lost
     third = fake_runner("third")
     assert len(run_sweep(runs + runs[:2], csv, progress=False, run_fn=third)) == 7
     assert third.calls == []
