@@ -11,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
+import study_time as study_time_script  # noqa: E402
+
+from course_lib.exercises import study_time  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -99,3 +102,35 @@ def test_teaching_guide_study_times_match_the_notebooks():
         )
         minutes = re.search(r"\| study time \| (\d+) minutes", header).group(1)
         assert rows[p.name[:2]] == f"{minutes} min", f"docs/teaching.md disagrees with {p.name}"
+
+
+def test_readme_course_map_study_times_match_the_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(
+        re.findall(r"^\| (\d\d) \| \[[^]]+\]\([^)]+\) \| [^|]+ \| (\d+) min \|", readme, re.M)
+    )
+    assert sorted(rows) == [p.name[:2] for p in NOTEBOOKS]
+    for p in NOTEBOOKS:
+        nb = nbformat.read(p, as_version=4)
+        stated = study_time.stated_minutes(nb, p.name)
+        assert rows[p.name[:2]] == str(stated), f"README's course map disagrees with {p.name}"
+
+
+def test_teaching_guide_plans_are_current_and_fit_their_slots():
+    text = build_site.GUIDE.read_text()
+    assert study_time_script.update_docs(text) == text, (
+        "docs/teaching.md's core path or session plan is out of date: run "
+        "python scripts/study_time.py --update-docs"
+    )
+    core = study_time_script.core_path_rows()
+    assert sum(m for *_, m in core) <= study_time.CORE_PATH_MINUTES
+    assert {nn for nn, *_ in core} == {"04", "08", "11"}
+    for session in study_time_script.sessions():
+        assert session.minutes <= study_time.SESSION_WORK_MINUTES, session.label()
+
+
+def test_teaching_guide_says_what_is_true_of_the_exercises():
+    text = build_site.GUIDE.read_text()
+    assert "empty cell above the check" not in text
+    assert "(answer_key.md)" in text and (ROOT / "docs" / "answer_key.md").is_file()
+    assert "90-minute core path" in text
