@@ -70,7 +70,7 @@ BLOCKS = {"core-path": core_path_table, "sessions": sessions_table}
 
 
 def block_pattern(name: str) -> re.Pattern:
-    return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.DOTALL)
+    return re.compile(rf"(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)", re.DOTALL)
 
 
 def update_docs(text: str) -> str:
@@ -80,7 +80,7 @@ def update_docs(text: str) -> str:
         if not pattern.search(text):
             raise ValueError(f"{GUIDE.name}: no '<!-- {name} -->' ... '<!-- /{name} -->' block")
         table = make()
-        text = pattern.sub(lambda m, table=table: m.group(1) + table + m.group(3), text)
+        text = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(3), text)
     return text
 
 
