@@ -28,7 +28,6 @@ import argparse
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -36,10 +35,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .atomic import atomic_write
 from .config import ModelConfig
 from .cost import batch_loss, synthetic_batch
 from .model import build_model
 from .sharing import SharingPlan
+from .train import check_step, optimizer_step
 
 
 def shard(cfg: ModelConfig, step: int, rank: int, batch: int, seq_len: int):
@@ -71,14 +72,10 @@ def shared_depths_intact(model: nn.Module, plan: SharingPlan) -> bool:
 
 
 def _atomic_save(obj, path: Path, as_json: bool = False) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w" if as_json else "wb") as f:
-        if as_json:
-            json.dump(obj, f, indent=2)
-        else:
-            torch.save(obj, f)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
+    if as_json:
+        atomic_write(path, json.dumps(obj, indent=2))
+    else:
+        atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def train(
@@ -112,7 +109,11 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss = batch_loss(net, ids, y)
         loss.backward()
-        opt.step()
+        norm = torch.nn.utils.get_total_norm(
+            [p.grad for p in net.parameters() if p.grad is not None]
+        )
+        check_step(step, args.lr, loss.item(), norm.item())  # every rank sees the same norm
+        optimizer_step(opt, step, args.lr)
         losses.append(loss.item())
     # what DDP's reducer really all-reduces each step, from its own logging data
     reduced = net._get_ddp_logging_data().get("total_parameter_size_bytes") if ddp else None
@@ -136,6 +137,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="no DDP: train in one process on WORLD ranks' shards concatenated")  # fmt: skip
     p.add_argument("--out", required=True, help="folder for rank{r}.pt / rank{r}.json")
     args = p.parse_args(argv)
+    if not 0 < args.lr < float("inf"):
+        p.error(f"--lr={args.lr} is not allowed: it must be a finite number > 0")
     for name in ("steps", "batch", "seq_len", "n_layers", "d_model"):
         if getattr(args, name) < 1:
             p.error(

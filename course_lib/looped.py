@@ -30,6 +30,7 @@ from torch import nn
 from .config import ModelConfig
 from .layers import block_parameter_count, make_block
 from .model import LayerStack
+from .train import check_step, optimizer_step
 from .variants import sinusoidal_table
 
 PAD, SEP, PLUS, BLANK, DIGIT0 = 0, 1, 2, 3, 4  # digits d are tokens DIGIT0 + d
@@ -207,6 +208,8 @@ class UnsharedEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> LoopedOutput:
         b, t = ids.shape
+        if t > len(self.io.pos):
+            _fail("seq_len", t, f"it must be <= max_len={len(self.io.pos)}")
         h = self.stack(self.io.tok_emb(ids) + self.io.coords(t, 0))  # (B, T, d)
         steps = h.new_full((b, t), float(self.n_layers))
         weights = h.new_ones(b, t, 1)
@@ -267,10 +270,21 @@ def evaluate_looped(model: nn.Module, task: str, length: int, n: int = 256, seed
 def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int = 32,
                  lengths: tuple[int, int] = (1, 6), lr: float = 3e-3, seed: int = 0,
                  ponder_weight: float | None = None) -> dict[str, list[float]]:  # fmt: skip
-    """AdamW on fresh batches, each of one length drawn from ``lengths`` (inclusive)."""
+    """AdamW on fresh batches, each of one length drawn from ``lengths`` (inclusive).
+
+    Stops with ``course_lib.train.TrainingDiverged`` at the first non-finite loss or
+    gradient norm, naming the step and the learning rate.
+    """
+    if not isinstance(lengths, tuple | list) or len(lengths) != 2:
+        _fail("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
     lo, hi = lengths
     if not 1 <= lo <= hi:
         _fail("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+    for field, value in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            _fail(field, value, "it must be an integer >= 1")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
+        _fail("lr", lr, "it must be a finite number > 0")
     tau = (
         getattr(getattr(model, "cfg", None), "ponder_weight", 0.0)
         if ponder_weight is None
@@ -290,8 +304,9 @@ def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int 
         loss = looped_loss(out, targets, tau)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        check_step(step, lr, loss.item(), norm.item())
+        optimizer_step(opt, step, lr)
         history["loss"].append(loss.item())
         history["ponder"].append(out.ponder.mean().item())
     return history

@@ -48,9 +48,29 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, step: int, lr: float, what: str, hint: str = ""):
         self.step, self.lr, self.what = step, lr, what
         hint = hint or (
-            f"try a smaller lr (e.g. lr={lr / 10:.3g}), more warmup_steps, or grad_clip=1.0"
+            f"try a smaller lr (e.g. lr={lr / 10:.3g}); with a TrainConfig also more "
+            "warmup_steps or grad_clip=1.0"
         )
         super().__init__(f"training diverged at step {step} (lr={lr:.3g}): {what}; {hint}")
+
+
+def check_step(step: int, lr: float, loss: float, grad_norm: float) -> None:
+    """Raise ``TrainingDiverged`` unless ``loss`` and ``grad_norm`` (floats) are finite;
+    for loops that read the loss every step anyway (notebooks 08 and 09)."""
+    if not math.isfinite(loss):
+        raise TrainingDiverged(step, lr, f"the loss is {loss}")
+    if not math.isfinite(grad_norm):
+        raise TrainingDiverged(step, lr, f"the gradient norm is {grad_norm}")
+
+
+def optimizer_step(opt: torch.optim.Optimizer, step: int, lr: float) -> None:
+    """``opt.step()``; an update too large for float32 (a huge lr) raises TrainingDiverged."""
+    try:
+        opt.step()
+    except RuntimeError as err:
+        if "overflow" not in str(err):
+            raise
+        raise TrainingDiverged(step, lr, f"the optimizer step overflowed ({err})") from None
 
 
 def _check_task(task: str) -> None:
@@ -235,12 +255,10 @@ def train_model(
                 raise diverged
             checked = step + 1
         try:
-            opt.step()
-        except RuntimeError as err:  # lr so large that lr * update is not a float32
-            if "overflow" not in str(err):
-                raise
+            optimizer_step(opt, step, lr)
+        except TrainingDiverged:
             bar.close()
-            raise TrainingDiverged(step, lr, f"the optimizer step overflowed ({err})") from None
+            raise
         tokens += x.numel() if step >= steady_from else 0
         if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
             bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
