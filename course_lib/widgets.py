@@ -20,12 +20,12 @@ Figures go into ``Output`` widgets as PNG display data, so tests read what is sh
 from __future__ import annotations
 
 import html
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
 import torch
-from traitlets import TraitError
 
 from .config import SHARING_STRATEGIES, TASKS, ModelConfig
 from .measure import count_parameters, count_parameters_per_use
@@ -40,7 +40,16 @@ SWITCHES = {
     "attention": (True, False),
     "ffn": (False, True),
 }
+SIZE_CONTROLS = ("d_model", "n_heads", "d_ff", "vocab_size", "embed_dim")
+CONTROLS = ("strategy", "share_attention", "share_ffn", "n_layers", "n_blocks", "task",
+            "tie_embeddings", *SIZE_CONTROLS)  # fmt: skip
+OUTPUTS = ("message", "count_label", "per_use_label", "memory_label", "plot_out", "table", "view")
+DEFAULTS = {"strategy": "cycle", "n_layers": 12, "n_blocks": 3, "embed_dim": 256,
+            "tie_embeddings": False, "d_model": 256, "n_heads": 4, "d_ff": 1024,
+            "vocab_size": 1000, "task": "classify"}  # fmt: skip
 BYTES_FP32 = 4
+MAX_STORAGE_BYTES = 2**63 - 1  # PyTorch counts a tensor's bytes in a signed 64-bit integer
+SIZE_FIELDS = ("vocab_size", "d_model", "n_heads", "d_ff", "embed_dim", "max_len")
 
 
 def strategy_from_switches(share_attention: bool, share_ffn: bool) -> str:
@@ -89,10 +98,11 @@ def explore(
     task: str = "classify",
     max_len: int = 128,
 ) -> ExplorerView:
-    """What a model with these settings holds; never raises for a bad setting.
+    """What a model with these settings holds; never raises for a bad setting (the
+    view's ``error`` names the field), sizes too large for PyTorch included.
 
     ``share_attention`` / ``share_ffn`` left as None follow ``strategy``; given, they
-    must agree with it (the widget keeps them in step).
+    must be bools that agree with it (the widget keeps them in step).
     """
     try:
         cfg = ModelConfig(
@@ -102,10 +112,15 @@ def explore(
             max_len=max_len, task=task, embed_dim=embed_dim, tie_embeddings=tie_embeddings,
         )  # fmt: skip
         _check_switches(strategy, share_attention, share_ffn)
+        _check_storage(cfg)
+        with torch.device("meta"):  # shapes only: no memory, no time, exact counts
+            model = build_model(cfg)
     except ValueError as e:
         return ExplorerView(None, None, None, None, None, "", str(e))
-    with torch.device("meta"):  # shapes only: no memory, no time, exact counts
-        model = build_model(cfg)
+    except (RuntimeError, TypeError, OverflowError) as e:  # torch's own size checks
+        sizes = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in SIZE_FIELDS)
+        error = f"{sizes} are not allowed together: PyTorch cannot hold these sizes ({e})"
+        return ExplorerView(None, None, None, None, None, "", error.splitlines()[0])
     unique = count_parameters(model)
     plan = SharingPlan.from_config(cfg)
     return ExplorerView(
@@ -118,7 +133,9 @@ def _check_switches(strategy: str, share_attention: bool | None, share_ffn: bool
     expected = switches_of(strategy)
     for field, value, want in (("share_attention", share_attention, expected[0]),
                                ("share_ffn", share_ffn, expected[1])):  # fmt: skip
-        if value is None or bool(value) == want:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{field}={value!r} is not allowed: give True, False or None")
+        if value is None or value == want:
             continue
         if strategy in BLOCK_STRATEGIES:
             reason = (
@@ -132,33 +149,64 @@ def _check_switches(strategy: str, share_attention: bool | None, share_ffn: bool
         )
 
 
-def _set_control(name: str, control: W.ValueWidget, value: Any) -> None:
-    """``control.value = value``, or a ValueError naming the field and what it accepts
-    (a slider would silently clamp, a dropdown would raise a traitlets error)."""
-    if isinstance(control, W.Dropdown) and value not in control.options:
-        allowed = ", ".join(repr(o) for o in control.options)
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed}")
-    if isinstance(control, W.IntSlider) and (
+def _check_storage(cfg: ModelConfig) -> None:
+    """A ValueError naming the sizes of a weight whose fp32 storage is more bytes than
+    PyTorch can count (a signed 64-bit number): building it would raise deep in torch."""
+    e = "embed_dim" if cfg.embed_dim else "d_model"
+    for a, b in (("vocab_size", e), ("max_len", e), ("max_len", "d_model"), (e, "d_model"),
+                 ("d_model", "d_model"), ("d_model", "d_ff")):  # fmt: skip
+        rows, cols = getattr(cfg, a), getattr(cfg, b)
+        if rows * cols * BYTES_FP32 > MAX_STORAGE_BYTES:
+            pair = f"{a}={rows!r}" + ("" if a == b else f" with {b}={cols!r}")
+            raise ValueError(
+                f"{pair} is not allowed: a {rows} x {cols} weight takes "
+                f"{rows * cols * BYTES_FP32:.3g} bytes at fp32, more than PyTorch can store "
+                f"({MAX_STORAGE_BYTES + 1:.3g}); make the sizes smaller"
+            )
+
+
+def _checked(name: str, control: W.ValueWidget, value: Any) -> Any:
+    """``value`` if ``control`` can hold it exactly, else a ValueError naming the field and
+    what it takes (a slider would clamp, an integer box truncate, a checkbox take the
+    text "False" as true, a dropdown raise a traitlets error)."""
+    if isinstance(control, W.Dropdown):
+        if not (isinstance(value, str) and value in control.options):
+            allowed = ", ".join(repr(o) for o in control.options)
+            raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed}")
+        return value
+    if isinstance(control, W.Checkbox):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={value!r} is not allowed: give True or False")
+        return value
+    slider = isinstance(control, W.IntSlider)
+    takes = (
+        f"the slider takes integers {control.min} to {control.max}"
+        if slider
+        else "it takes an integer"
+    )
+    if (
         isinstance(value, bool)
-        or not isinstance(value, int)
-        or not control.min <= value <= control.max
+        or not isinstance(value, numbers.Integral)
+        or (slider and not control.min <= value <= control.max)
     ):
-        raise ValueError(
-            f"{name}={value!r} is not allowed: the slider takes integers {control.min} to {control.max}"
-        )
-    try:
-        control.value = value
-    except TraitError as err:
-        raise ValueError(f"{name}={value!r} is not allowed: {err}") from None
+        raise ValueError(f"{name}={value!r} is not allowed: {takes}")
+    return int(value)
+
+
+def _not_a_control(name: str) -> str:
+    what = "it is an output the explorer computes" if name in OUTPUTS else "no such control"
+    return f"{what}; the controls are {', '.join(CONTROLS)}"
 
 
 class SharingExplorer(W.VBox):
-    """Strategy, depth and sizes in; layer -> weights diagram, counts and memory out."""
+    """Strategy, depth and sizes in; layer -> weights diagram, counts and memory out.
+
+    ``SharingExplorer(**settings)`` and ``set(**settings)`` take the names in ``CONTROLS``;
+    every value is checked before any control changes, so a refused change changes nothing.
+    """
 
     def __init__(self, **settings: Any):
-        s = {"strategy": "cycle", "n_layers": 12, "n_blocks": 3, "embed_dim": 256,
-             "tie_embeddings": False, "d_model": 256, "n_heads": 4, "d_ff": 1024,
-             "vocab_size": 1000, "task": "classify", **settings}  # fmt: skip
+        s = DEFAULTS
         lay = W.Layout(width="300px")
         self.strategy = W.Dropdown(
             options=SHARING_STRATEGIES, value=s["strategy"], description="sharing", layout=lay
@@ -175,7 +223,7 @@ class SharingExplorer(W.VBox):
         self.task = W.Dropdown(options=TASKS, value=s["task"], description="task", layout=lay)
         self.tie_embeddings = W.Checkbox(value=s["tie_embeddings"], description="tie_embeddings")
         self.sizes = {name: W.IntText(value=s[name], description=name, layout=lay)
-                      for name in ("d_model", "n_heads", "d_ff", "vocab_size", "embed_dim")}  # fmt: skip
+                      for name in SIZE_CONTROLS}  # fmt: skip
         self.message = W.HTML()
         self.count_label = W.Label()
         self.per_use_label = W.Label()
@@ -203,7 +251,7 @@ class SharingExplorer(W.VBox):
             *self.sizes.values(),
         ):
             w.observe(lambda _change: self.update(), "value")  # fmt: skip
-        self.update()
+        self.set(**settings)
 
     def _on_strategy(self, change) -> None:
         self._syncing = True  # the switches follow the dropdown without re-triggering
@@ -221,25 +269,32 @@ class SharingExplorer(W.VBox):
                 return
         self.update()
 
+    def control(self, name: str) -> W.ValueWidget:
+        """The control of a field (a name in ``CONTROLS``)."""
+        if name not in CONTROLS:
+            raise ValueError(f"{name} is not allowed: {_not_a_control(name)}")
+        return self.sizes[name] if name in self.sizes else getattr(self, name)
+
     def settings(self) -> dict[str, Any]:
         """The controls' values as ``explore`` keyword arguments."""
-        return dict(
-            strategy=self.strategy.value, n_layers=self.n_layers.value, n_blocks=self.n_blocks.value,
-            share_attention=self.share_attention.value, share_ffn=self.share_ffn.value,
-            tie_embeddings=self.tie_embeddings.value, task=self.task.value,
-            **{name: w.value for name, w in self.sizes.items()},
-        )  # fmt: skip
+        return {name: self.control(name).value for name in CONTROLS}
 
     def set(self, **values: Any) -> ExplorerView:
-        """Set several controls by field name, then redraw once (tests and notebooks)."""
+        """Set several controls by field name, then redraw once (tests and notebooks).
+        All values are checked first: one bad value raises and changes nothing."""
+        checked = {}
+        for name, value in values.items():
+            if name not in CONTROLS:
+                raise ValueError(f"{name}={value!r} is not allowed: {_not_a_control(name)}")
+            checked[name] = _checked(name, self.control(name), value)
+        if "strategy" in checked:  # a strategy and a switch that contradict it
+            _check_switches(checked["strategy"], checked.get("share_attention"),
+                            checked.get("share_ffn"))  # fmt: skip
         self._quiet = True
         try:
-            for name, value in values.items():
-                control = self.sizes[name] if name in self.sizes else getattr(self, name, None)
-                if not isinstance(control, W.ValueWidget):
-                    raise ValueError(f"{name}={value!r} is not allowed: no such control")
-                _set_control(name, control, value)
-        finally:
+            for name, value in checked.items():
+                self.control(name).value = value
+        finally:  # the readout always shows what the controls hold
             self._quiet = False
         return self.update()
 

@@ -143,7 +143,7 @@ def fake_runner(cfg, train_cfg, dataset, progress):
 
 def test_panel_fills_table_and_figure_with_an_injected_runner():
     cfg = ModelConfig.preset("tiny")
-    panel = TrainingPanel(cfg, TrainConfig(steps=1), runner=fake_runner, progress=False)
+    panel = TrainingPanel(cfg, TrainConfig(steps=1, warmup_steps=0), runner=fake_runner, progress=False)
     panel.plan_select.value = ("none", "all", "cycle M=2")
     panel.train_button.click()
     df = panel.results
@@ -160,7 +160,7 @@ def test_panel_fills_table_and_figure_with_an_injected_runner():
 
 
 def test_panel_reports_bad_input_as_a_message():
-    panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1), runner=fake_runner,
+    panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1, warmup_steps=0), runner=fake_runner,
                           plans={"too many blocks": {"sharing": "cycle", "n_blocks": 9}},
                           selected=())  # fmt: skip
     panel.train_button.click()
