@@ -31,6 +31,7 @@ def machine_info(device: torch.device) -> dict[str, str | int]:
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count() or 0,
         "torch_threads": torch.get_num_threads(),
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1,
         "device": str(device),
     }
     if device.type == "cuda":
@@ -49,11 +50,16 @@ def add_run_arguments(p) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    p.add_argument("--clock", choices=("wall", "thread"), default="wall",
+                   help="wall: time a user waits; thread: CPU time of this thread only, which "
+                        "time slices taken by other processes do not inflate (CPU, --threads 1)")  # fmt: skip
 
 
 def set_up_run(args) -> torch.device:
     """Apply ``--threads`` and return the device ``--device`` names."""
     device = pick_device(args.device)
+    if getattr(args, "clock", "wall") == "thread" and device.type != "cpu":
+        raise SystemExit("--clock=thread is not allowed on a GPU: it would miss the GPU's time")
     if args.threads is not None:
         if args.threads < 1:
             raise SystemExit(f"--threads={args.threads} is not allowed: it must be >= 1")

@@ -3,25 +3,28 @@
 All plans run N layers, so they do the same FLOPs (``course_lib.cost`` proves it exactly);
 what changes is how many distinct weights those layers read. Plans:
 
-- ``none``: N blocks of their own
+- ``none``: N blocks of their own, and ``none twin``, an identical copy (the noise floor)
 - ``all``: one block used N times (ALBERT)
 - ``cycle``: M blocks in the order 0 1 .. M-1 0 1 .. (Takase & Kiyono 2021)
 - ``sequence`` with N = 2M: each block twice in a row, MobileLLM's immediate repetition,
   whose weights are still in cache the second time (Liu et al. 2024)
 
-For each plan: a training step (forward, backward, AdamW), inference latency at batch 1
-and at a large batch, and the AdamW update alone (the part of a step that scales with the
-unique parameters), interleaved in one run and printed as ratios to ``none`` (> 1: the
-plan is faster). Ratios near 1 mean compute is unchanged; departures at batch 1 are cache
-and memory-bandwidth effects. fp32 on CPU, bf16 autocast on CUDA. Usage::
+The method is ``course_lib.timing``'s: every measurement times all plans in interleaved
+rounds; a plan's ratio is the median over rounds of ``time_none / time_plan`` (> 1: the
+plan is faster); the noise floor is how far ``none`` against its twin strays from 1 in the
+same rounds, and a plan counts as faster or slower only beyond it. Measured: the forward
+pass, the backward pass and the AdamW step of a training step apart (and their sum), and
+inference latency at batch 1 and at a large batch. fp32 on CPU, bf16 autocast on CUDA.
+Usage::
 
-    python benchmarks/sharing_speed.py                # < 1 min on an idle 2-core CPU
+    python benchmarks/sharing_speed.py --threads 1     # about 1 min on an idle 2-core CPU
     python benchmarks/sharing_speed.py --out results/sharing_cpu.json
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -39,9 +42,11 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import batch_loss, compare_times, paired_ratio, synthetic_batch  # noqa: E402
+from course_lib.cost import batch_loss, synthetic_batch  # noqa: E402
 from course_lib.measure import count_parameters, parameter_bytes  # noqa: E402
 from course_lib.model import build_model  # noqa: E402
+from course_lib.speed_report import timing_results  # noqa: E402
+from course_lib.timing import PHASES, TWIN, compare_phases, compare_times  # noqa: E402
 
 
 def plans(n_layers: int) -> dict[str, dict]:
@@ -58,18 +63,14 @@ def plans(n_layers: int) -> dict[str, dict]:
     }
 
 
-def train_fn(model, ids, y, device):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train()
+def train_parts(model, ids, y, device):
+    """(model, loss_fn, AdamW) for ``compare_phases``; the forward pass under autocast."""
 
-    def fn():
-        opt.zero_grad(set_to_none=True)
+    def loss_fn():
         with autocast(device):
-            loss = batch_loss(model, ids, y)
-        loss.backward()
-        opt.step()
+            return batch_loss(model, ids, y)
 
-    return fn
+    return model, loss_fn, torch.optim.AdamW(model.parameters(), lr=1e-4)
 
 
 def infer_fn(model, ids, device):
@@ -80,14 +81,6 @@ def infer_fn(model, ids, device):
             model(ids)
 
     return fn
-
-
-def optimizer_fn(model):
-    """AdamW's update alone (gradients filled in once): its cost scales with unique params."""
-    for p in model.parameters():
-        p.grad = torch.randn_like(p) * 1e-3
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    return opt.step
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -120,41 +113,36 @@ def main(argv: list[str] | None = None) -> dict:
     for name, cfg in cfgs.items():
         torch.manual_seed(0)
         models[name] = build_model(cfg).to(device)
+    models = {"none": models["none"], TWIN: copy.deepcopy(models["none"]), **models}
     cfg0 = next(iter(cfgs.values()))
-    batches = {
-        "train_step": synthetic_batch(cfg0, args.train_batch, args.seq_len, 0, device),
-        "latency_b1": synthetic_batch(cfg0, 1, args.seq_len, 1, device),
-        f"latency_b{args.large_batch}": synthetic_batch(
-            cfg0, args.large_batch, args.seq_len, 2, device
-        ),
-        "adamw_update": None,
-    }
-    results: dict[str, dict] = {
-        name: {"unique_params": count_parameters(m), "param_mb": parameter_bytes(m) / 2**20}
-        for name, m in models.items()
-    }
-    for what, batch in batches.items():
-        if what == "train_step":
-            fns = {name: train_fn(m, *batch, device) for name, m in models.items()}
-        elif what == "adamw_update":
-            fns = {name: optimizer_fn(m) for name, m in models.items()}
-        else:
-            fns = {name: infer_fn(m, batch[0], device) for name, m in models.items()}
-        times = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
-        for name, t in times.items():
-            results[name][f"{what}_ms"] = 1e3 * t.median_s
-            results[name][f"{what}_ratio"] = paired_ratio(times["none"], t)
+    ids, y = synthetic_batch(cfg0, args.train_batch, args.seq_len, 0, device)
+    rounds = dict(warmup=args.warmup, repeats=args.repeats, clock_kind=args.clock)
+    steps = {name: train_parts(m, ids, y, device) for name, m in models.items()}
+    times = compare_phases(steps, device, **rounds)  # forward, backward, optimizer, step
+    for b in (1, args.large_batch):
+        batch, _ = synthetic_batch(cfg0, b, args.seq_len, b, device)
+        fns = {name: infer_fn(m, batch, device) for name, m in models.items()}
+        times[f"latency_b{b}"] = compare_times(fns, device, **rounds)
+    results = timing_results(times)
+    for name, m in models.items():
+        results[name] |= {"unique_params": count_parameters(m),
+                          "param_mb": parameter_bytes(m) / 2**20}  # fmt: skip
 
-    whats = list(batches)
+    whats = [*PHASES, "train_step", "latency_b1", f"latency_b{args.large_batch}"]
     print(f"{'plan':16s} {'params':>10s} {'MB':>6s}" + "".join(f" {w + ' ms':>17s}" for w in whats))
     for name, r in results.items():
         print(f"{name:16s} {r['unique_params']:10,d} {r['param_mb']:6.1f}"
               + "".join(f" {r[w + '_ms']:17.2f}" for w in whats))  # fmt: skip
-    print("ratios vs none (median over rounds of time_none / time_plan; > 1 = faster than none):")
-    for name, r in results.items():
-        print(f"{name:16s} " + "  ".join(f"{w} {r[w + '_ratio']:.3f}" for w in whats))
-    payload = {"benchmark": "sharing_speed", "machine": info, "config": vars(args),
-               "repeats": args.repeats, "results": results}  # fmt: skip
+    print("median over rounds of time_none / time_plan (> 1 = faster than none); noise floor "
+          "from none vs its twin in the same rounds:")  # fmt: skip
+    for w in whats:
+        print(f"  {w:16s} floor ±{results['none'][w + '_floor']:.3f}  " + "  ".join(
+            f"{name} {r[w + '_ratio']:.3f} ({r[w + '_verdict']})"
+            for name, r in results.items() if name not in ("none", TWIN)))  # fmt: skip
+    payload = {"benchmark": "sharing_speed", "method": "interleaved rounds, median of per-round "
+               "ratios, noise floor from none vs an identical twin (course_lib.timing)",
+               "machine": info, "config": vars(args), "repeats": args.repeats,
+               "results": results}  # fmt: skip
     if args.out:
         write_json(args.out, payload)
     return payload

@@ -10,7 +10,8 @@
 - ``sweep_memory_speed(df)`` reads the FULL sweep (``data/results/full_sweep.csv``): peak
   memory, and its drop against ``none`` predicted from 16 bytes per unique parameter
   (fp32 weight, gradient and AdamW's two moments), and tokens/s relative to ``none``;
-- ``plot_what_changes`` and ``plot_speed_ratios`` draw the notebook's two figures.
+- ``plot_what_changes`` and ``plot_speed_ratios`` draw the notebook's two figures; in the
+  second each bar runs from 1 to its ratio and a grey band shows the run's noise floor.
 
 A ratio is ``time_none / time_plan`` (> 1: the plan is faster than ``none``), the median
 over interleaved rounds (``cost.paired_ratio``).
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cost import Timing, paired_ratio
+from .timing import PHASES, TWIN, Timing, noise_floor, paired_ratio, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARK_DIR = ROOT / "benchmarks" / "results"
@@ -56,21 +57,28 @@ def provenance(payload: dict) -> str:
     return f"{device}, torch {m.get('torch', '?')}, {m.get('date', '?')}"
 
 
-def timing_results(times: dict[str, dict[str, Timing]], baseline: str = "none") -> dict:
-    """``{what: compare_times(...)}`` -> ``{plan: {what + "_ms", what + "_ratio"}}``.
+def timing_results(
+    times: dict[str, dict[str, Timing]], baseline: str = "none", twin: str = TWIN
+) -> dict:
+    """``{what: compare_times(...)}`` -> ``{plan: {what + "_ms", what + "_ratio", ...}}``.
 
-    ``what`` names a measurement (``train_step``, ``latency_b1``, ``latency_b32``); the
+    ``what`` names a measurement (``train_step``, ``forward``, ``latency_b1``, ...); the
     ratio is ``paired_ratio(baseline, plan)``, so every ``times[what]`` must hold
-    ``baseline`` and come from one ``compare_times`` call.
+    ``baseline`` and come from one interleaved call. Where ``times[what]`` also holds the
+    baseline's ``twin``, each row gets that run's noise floor and the plan's verdict.
     """
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | str]] = {}
     for what, by_plan in times.items():
         if baseline not in by_plan:
             raise ValueError(f"times[{what!r}] has no {baseline!r} entry: {sorted(by_plan)}")
+        floor = noise_floor(by_plan[baseline], by_plan[twin]) if twin in by_plan else None
         for plan, t in by_plan.items():
             row = out.setdefault(plan, {})
             row[f"{what}_ms"] = 1e3 * t.median_s
-            row[f"{what}_ratio"] = paired_ratio(by_plan[baseline], t)
+            row[f"{what}_ratio"] = ratio = paired_ratio(by_plan[baseline], t)
+            if floor is not None:
+                row[f"{what}_floor"] = floor
+                row[f"{what}_verdict"] = verdict(ratio, floor)
     return out
 
 
@@ -84,16 +92,22 @@ def _large_batch(row: dict) -> int:
 
 
 def speed_ratios(results: dict) -> pd.DataFrame:
-    """Plans x (train_step, latency_b1, latency_large) ratios to ``none``, + large_batch."""
+    """Plans x ratios to ``none`` (train_step, latency_b1, latency_large, + large_batch).
+
+    Where ``results`` also hold them (benchmarks since the noise-floor method), the phases
+    of a training step (``forward``, ``backward``, ``optimizer``) are columns too, and each
+    measurement's noise floor a ``<column>_floor`` column.
+    """
     rows = {}
     for plan, r in results.items():
         big = _large_batch(r)
-        rows[plan] = {
-            "train_step": r["train_step_ratio"],
-            "latency_b1": r["latency_b1_ratio"],
-            "latency_large": r[f"latency_b{big}_ratio"],
-            "large_batch": big,
-        }
+        keys = {"train_step": "train_step", "latency_b1": "latency_b1",
+                "latency_large": f"latency_b{big}"}  # fmt: skip
+        keys |= {p: p for p in PHASES if f"{p}_ratio" in r}
+        row = {col: r[f"{key}_ratio"] for col, key in keys.items()}
+        row |= {f"{col}_floor": r[f"{key}_floor"] for col, key in keys.items()
+                if f"{key}_floor" in r}  # fmt: skip
+        rows[plan] = row | {"large_batch": big}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -149,27 +163,38 @@ def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
 
 
 def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
-    """One panel per source (e.g. your CPU, the shipped GPU): ratios per plan, line at 1."""
+    """One panel per source (e.g. your CPU, the shipped GPU): ratios per plan.
+
+    Each bar runs from 1 to the plan's ratio, so a bar up is faster than ``none`` and a bar
+    down slower; where a ``<column>_floor`` is given, a grey band 1 ± floor marks what the
+    run's noise floor cannot tell from 1. Every panel gets its own y-range, wide enough for
+    all its bars and bands: no bar is cut off.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4), sharey=True)
+        _, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4))
     axes = list(ax) if hasattr(ax, "__len__") else [ax]
     if len(axes) != len(tables):
         raise ValueError(f"got {len(axes)} axes for {len(tables)} tables")
     for a, (title, t) in zip(axes, tables.items(), strict=True):
-        cols = [c for c in SPEED_COLUMNS if c in t.columns]
-        t = t[cols]
+        cols = [c for c in (*SPEED_COLUMNS, *PHASES) if c in t.columns]
         width = 0.8 / len(t.index)
         for i, plan in enumerate(t.index):
             xs = [j + (i - (len(t.index) - 1) / 2) * width for j in range(len(cols))]
-            a.bar(xs, t.loc[plan], width, label=plan)
+            a.bar(xs, t.loc[plan, cols] - 1.0, width, bottom=1.0, label=plan)
+        edges = [1.0] + [v for v in t[cols].to_numpy().ravel() if math.isfinite(v)]
+        for j, col in enumerate(cols):
+            if f"{col}_floor" in t.columns:
+                f = float(t[f"{col}_floor"].max())
+                a.fill_between([j - 0.45, j + 0.45], 1 - f, 1 + f, color="grey", alpha=0.25,
+                               lw=0)  # fmt: skip
+                edges += [1 - f, 1 + f]
         a.axhline(1.0, color="black", lw=0.8)
-        a.set_xticks(range(len(cols)), cols, fontsize=8)
+        a.set_xticks(range(len(cols)), cols, fontsize=8, rotation=20)
         a.set_title(title, fontsize=9)
-        finite = [v for v in t.to_numpy().ravel() if math.isfinite(v)]
-        if finite:
-            a.set_ylim(min(0.8, min(finite) - 0.05), max(1.2, max(finite) + 0.05))
+        pad = 0.05 * max(max(edges) - min(edges), 0.2)
+        a.set_ylim(min(edges) - pad, max(edges) + pad)
     axes[0].set_ylabel("time of none / time of plan")
-    axes[-1].legend(fontsize=8)
+    axes[-1].legend(fontsize=7)
     return axes

@@ -101,3 +101,26 @@ def test_experiment_runs_at_toy_sizes_and_plots():
     plt.close("all")
     with pytest.raises(ValueError, match="batches"):
         cache_experiment(batches=())
+
+
+def test_cache_benchmark_runs_and_writes_what_notebook_08_reads(tmp_path):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from course_lib.speed_report import load_benchmark
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_cache", folder / "cache_speed.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(folder))
+    args = ["--widths", "16", "--batches", "1", "2", "--n-layers", "2", "--repeats", "4",
+            "--warmup", "0", "--min-call-ms", "0", "--device", "cpu",
+            "--out", str(tmp_path / "cache.json")]  # fmt: skip
+    bench.main(args)
+    payload = load_benchmark("cache", tmp_path)
+    assert len(pd.DataFrame(payload["results"])) == 2 and "caches_bytes" in payload

@@ -211,11 +211,14 @@ def test_encoder_benchmark_runs_and_models_are_identical(tmp_path, capsys):
 def test_sharing_benchmark_runs(tmp_path):
     bench = _load_benchmark("sharing_speed")
     payload = bench.main(["--d-model", "32", "--d-ff", "64", "--n-layers", "4", "--seq-len", "8",
-                          "--train-batch", "2", "--large-batch", "4", "--repeats", "1",
-                          "--warmup", "0", "--device", "cpu"])  # fmt: skip
+                          "--train-batch", "2", "--large-batch", "4", "--repeats", "4",
+                          "--warmup", "0", "--device", "cpu", "--clock", "thread"])  # fmt: skip
     res = payload["results"]
-    assert set(res) == {"none", "all", "cycle(M=2)", "sequence(M=2)"}
+    assert set(res) == {"none", "none twin", "all", "cycle(M=2)", "sequence(M=2)"}
     assert res["none"]["train_step_ratio"] == 1.0
+    for what in ("forward", "backward", "optimizer", "train_step", "latency_b1", "latency_b4"):
+        assert res["all"][f"{what}_verdict"] in ("faster", "slower", "within noise")
+        assert res["all"][f"{what}_floor"] == res["none"][f"{what}_floor"] >= 0
     assert (
         res["all"]["unique_params"]
         < res["cycle(M=2)"]["unique_params"]

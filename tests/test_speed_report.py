@@ -130,3 +130,49 @@ def test_plots_draw_one_bar_per_plan_and_quantity():
     with pytest.raises(ValueError, match="got 1 axes for 2 tables"):
         plot_speed_ratios({"GPU": ratios, "again": ratios}, ax=axes[0])
     plt.close("all")
+
+
+def _bars_inside(ax) -> bool:
+    low, high = ax.get_ylim()
+    bars = [p for p in ax.patches if p.get_width() > 0]
+    return all(low <= min(p.get_y(), p.get_y() + p.get_height()) and
+               max(p.get_y(), p.get_y() + p.get_height()) <= high for p in bars)  # fmt: skip
+
+
+def test_speed_ratio_bars_all_lie_inside_their_own_axes():
+    # a panel with a bar far below 0.8 and one with bars near 1, drawn side by side: with
+    # sharey the second panel's limits won and the 0.45 bar of the first was cut off
+    low = pd.DataFrame({"train_step": [1.0, 0.45], "latency_b1": [1.0, 1.9],
+                        "latency_large": [1.0, 0.99]}, index=["none", "all"])  # fmt: skip
+    near = pd.DataFrame({"train_step": [1.0, 1.01], "latency_b1": [1.0, 0.98],
+                         "latency_large": [1.0, 1.02]}, index=["none", "all"])  # fmt: skip
+    fig, axes = plt.subplots(1, 2)
+    plot_speed_ratios({"low": low, "near": near}, ax=axes)
+    fig.canvas.draw()
+    for ax, t in zip(axes, (low, near), strict=True):
+        assert _bars_inside(ax)
+        tops = sorted(round(p.get_y() + p.get_height(), 6) for p in ax.patches)
+        assert tops == sorted(round(v, 6) for v in t.to_numpy().ravel())  # no bar dropped
+        renderer = fig.canvas.get_renderer()
+        box = ax.get_window_extent(renderer)
+        for p in ax.patches:  # and on the rendered figure, inside the panel
+            ext = p.get_window_extent(renderer)
+            assert box.y0 - 1 <= ext.y0 and ext.y1 <= box.y1 + 1
+    assert axes[0].get_ylim() != axes[1].get_ylim()  # each panel its own range
+    plt.close(fig)
+
+
+def test_speed_ratios_carry_phases_and_noise_floors_into_the_figure():
+    times = {
+        what: {"none": _t(2.0, 2.0, 2.0, 2.0), "none twin": _t(2.0, 2.0, 2.2, 2.0),
+               "all": _t(1.0, 1.0, 1.0, 1.0)}
+        for what in ("forward", "train_step", "latency_b1", "latency_b8")
+    }  # fmt: skip
+    res = timing_results(times)
+    assert res["all"]["forward_verdict"] == "faster" and res["none twin"]["forward_ratio"] == 1
+    table = speed_ratios(res)
+    assert {"forward", "forward_floor", "latency_large_floor"} <= set(table.columns)
+    ax = plot_speed_ratios({"x": table})[0]
+    floor = table["forward_floor"].max()
+    assert _bars_inside(ax) and ax.get_ylim()[0] < 1 - floor and ax.get_ylim()[1] > 2.0
+    plt.close("all")
