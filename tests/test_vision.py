@@ -98,7 +98,7 @@ def test_training_beats_chance_by_far_and_repeats(one_thread):
     a = train_and_evaluate(vit_config("all"), tc)
     assert a["test_accuracy"] > 0.6  # chance is 0.1 with ten digits
     assert a["unique_params"] < a["per_use_params"]
-    short = tc.replace(steps=15)
+    short = tc.replace(steps=15, warmup_steps=3)
     r1 = train_and_evaluate(vit_config("cycle", n_blocks=2), short)
     r2 = train_and_evaluate(vit_config("cycle", n_blocks=2), short)
     assert r1["test_loss"] == r2["test_loss"]  # seeded: the same run twice
