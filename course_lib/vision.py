@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .config import ModelConfig, TrainConfig
+from .guards import check_model_config
 from .layers import attention_parameter_count, ffn_parameter_count
 from .measure import count_parameters, count_parameters_per_use
 from .model import LayerStack, init_weights
@@ -63,6 +64,13 @@ def load_digits_tensors(
         stratify=digits.target,
     )
     images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8)
+    bad = ~torch.isfinite(images)
+    if bad.any():
+        first = int(bad.flatten(1).any(1).nonzero()[0, 0])
+        raise ValueError(
+            f"the digits data hold {int(bad.sum())} non-finite pixel(s) (NaN or inf), the "
+            f"first in image {first}: reinstall scikit-learn or drop those images"
+        )
     labels = torch.tensor(digits.target, dtype=torch.long)
     train = TensorDataset(images[idx_train], labels[idx_train])
     test = TensorDataset(images[idx_test], labels[idx_test])
@@ -109,6 +117,7 @@ class VisionTransformer(nn.Module):
 
     def __init__(self, cfg: ModelConfig, patch_size: int = 2, image_size: int = IMAGE_SIZE):
         super().__init__()
+        cfg = check_model_config(cfg)
         _check_patch_size(patch_size, image_size)
         n_patches = (image_size // patch_size) ** 2
         if cfg.max_len < n_patches + 1:
@@ -118,6 +127,7 @@ class VisionTransformer(nn.Module):
             )
         d = cfg.d_model
         self.cfg, self.patch_size, self.n_patches = cfg, patch_size, n_patches
+        self.image_size = image_size
         self.patch_embed = PatchEmbedding(patch_size, d)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))  # d
         self.pos_emb = nn.Parameter(torch.zeros(1, n_patches + 1, d))  # (n_patches + 1) * d
@@ -125,6 +135,12 @@ class VisionTransformer(nn.Module):
         self.head = nn.Linear(d, cfg.n_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        size = (self.image_size, self.image_size)
+        if images.dim() != 3 or tuple(images.shape[1:]) != size or not images.is_floating_point():
+            raise ValueError(
+                f"images of shape {tuple(images.shape)} and dtype {images.dtype} are not "
+                f"allowed: the model takes float images of shape (batch, {size[0]}, {size[1]})"
+            )
         x = self.patch_embed(images)  # (B, n_patches, d)
         cls = self.cls_token.expand(x.size(0), -1, -1)  # (B, 1, d)
         x = torch.cat([cls, x], dim=1) + self.pos_emb  # (B, n_patches + 1, d)
