@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,14 +60,18 @@ def provenance(device: torch.device) -> dict:
     info["utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info["cuda"] = torch.version.cuda or "none"
     root = Path(__file__).resolve().parents[1]
+    info["commit"] = os.environ.get("COURSE_GIT_COMMIT", "")  # a copy of the tree has no .git
     for key, cmd in (
         ("commit", ["git", "-C", str(root), "rev-parse", "HEAD"]),
         ("driver", ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]),
     ):
+        if info.get(key):
+            continue
         try:
             info[key] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
         except OSError:
-            info[key] = "unknown"
+            info[key] = ""
+        info[key] = info[key] or "unknown"
     return info
 
 
