@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import MAX_SEED, ModelConfig
 from .layers import block_parameter_count, make_block
 from .model import LayerStack
 from .train import check_step, optimizer_step
@@ -57,6 +57,8 @@ def algorithmic_batch(task: str, batch_size: int, length: int, seed: int = 0):
     """
     if task not in TASKS:
         _fail("task", task, "choose one of " + ", ".join(repr(t) for t in TASKS))
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        _fail("seed", seed, "it must be an integer in [0, 2**63)")
     for field, value in (("batch_size", batch_size), ("length", length)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             _fail(field, value, "it must be an integer >= 1")
@@ -285,6 +287,8 @@ def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int 
             _fail(field, value, "it must be an integer >= 1")
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
         _fail("lr", lr, "it must be a finite number > 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        _fail("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
     tau = (
         getattr(getattr(model, "cfg", None), "ponder_weight", 0.0)
         if ponder_weight is None

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import torch
 from torch.utils.data import TensorDataset
 
+from .config import MAX_SEED
+
 PAD, A, B = 0, 1, 2
 FIRST_FILLER = 3
 
@@ -31,6 +33,8 @@ def _check_int(field: str, value: object, minimum: int) -> None:
 
 def _generator(seed: int) -> torch.Generator:
     _check_int("seed", seed, 0)
+    if seed > MAX_SEED:
+        raise ValueError(f"seed={seed!r} is not allowed: it must be an integer in [0, {MAX_SEED}]")
     return torch.Generator().manual_seed(seed)
 
 
@@ -89,7 +93,11 @@ def arithmetic_sequences(
     _check_int("n_samples", n_samples, 1)
     _check_int("seq_len", seq_len, 2)
     _check_int("vocab_size", vocab_size, 2)
-    if not steps or any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
+    if (
+        not isinstance(steps, tuple | list)
+        or not steps
+        or any(isinstance(s, bool) or not isinstance(s, int) for s in steps)
+    ):
         raise ValueError(f"steps={steps!r} is not allowed: it must be a non-empty tuple of ints")
     g = _generator(seed)
     start = torch.randint(0, vocab_size, (n_samples, 1), generator=g)
@@ -100,6 +108,8 @@ def arithmetic_sequences(
 
 def lm_dataset(seqs: torch.Tensor) -> TensorDataset:
     """Next-token pairs: inputs ``seqs[:, :-1]``, targets ``seqs[:, 1:]`` (both (n, T-1))."""
+    if not torch.is_tensor(seqs) or seqs.is_floating_point():
+        raise ValueError(f"seqs={type(seqs).__name__} is not allowed: pass an (n, T) LongTensor")
     if seqs.dim() != 2 or seqs.size(1) < 2:
         raise ValueError(f"seqs of shape {tuple(seqs.shape)} is not allowed: need (n, T >= 2)")
     return TensorDataset(seqs[:, :-1], seqs[:, 1:])
