@@ -54,6 +54,23 @@ def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df[[c for c in TABLE_COLUMNS if c in df.columns]]
 
 
+def _check_panel_inputs(model_cfg, train_cfg, plans: dict, selected) -> None:
+    """A ValueError naming the argument when the panel could only fail later, at Train."""
+    for name, value, cls in (("model_cfg", model_cfg, ModelConfig), ("train_cfg", train_cfg, TrainConfig)):  # fmt: skip
+        if not isinstance(value, cls):
+            raise ValueError(f"{name}={value!r} is not allowed: give a {cls.__name__} "
+                             f"({cls.__name__}(**d) turns a dict d into one)")  # fmt: skip
+    if not plans:
+        raise ValueError("plans={} is not allowed: give at least one plan (name -> changes)")
+    for name, changes in plans.items():
+        if not isinstance(changes, dict):
+            raise ValueError(f"plans[{name!r}]={changes!r} is not allowed: give a dict of "
+                             "ModelConfig changes, e.g. {'sharing': 'all'}")  # fmt: skip
+    if isinstance(selected, str):
+        raise ValueError(f"selected={selected!r} is not allowed: give a tuple of plan names, "
+                         f"e.g. ({selected!r},)")  # fmt: skip
+
+
 class TrainingPanel(W.VBox):
     """Pick plans, press Train: a progress area, a results table and the headline figure."""
 
@@ -66,6 +83,7 @@ class TrainingPanel(W.VBox):
         self.model_cfg, self.train_cfg, self.dataset = model_cfg, train_cfg, dataset
         self.plans = dict(plans if plans is not None else DEFAULT_PLANS)
         self.reference_df, self._runner, self.progress = reference_df, runner, progress
+        _check_panel_inputs(model_cfg, train_cfg, self.plans, selected)
         unknown = [name for name in selected if name not in self.plans]
         if unknown:
             raise ValueError(
