@@ -11,8 +11,9 @@ set-up cell follows.
   notebooks by ``scripts/add_badges.py``, does nothing off Colab (and prints nothing, so
   strict nbval sees an empty output). On Colab it clones the repository (code and
   ``data/``) and calls ``colab_setup``, which installs ``course_lib`` with ``--no-deps``
-  plus only the missing non-torch requirements, so Colab's torch is never replaced, and
-  points ``COURSE_DATA_DIR`` at the shipped data.
+  plus only the requirements Colab lacks entirely, with everything installed pinned, so
+  no package Colab ships (torch, ipywidgets 7.7, numpy, pandas, matplotlib,
+  scikit-learn...) is ever upgraded, and points ``COURSE_DATA_DIR`` at the shipped data.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from urllib.parse import quote
@@ -103,36 +105,79 @@ def _floor(spec: str) -> tuple[int, ...]:
     return tuple(int(p) for p in m.group(1).split(".") if p) if m else ()
 
 
-def _installed_version(name: str) -> tuple[int, ...] | None:
-    try:
-        version = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+def _key(name: str) -> str:
+    """A distribution name as pip compares them: scikit_learn, Scikit-Learn -> scikit-learn."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def missing_requirements(pyproject: Path, installed=_installed_version) -> list[str]:
-    """``course_lib``'s runtime requirements that are absent or below their lower bound,
-    never torch (whatever is installed stays; Colab's torch is newer than our floor)."""
+def installed_versions() -> dict[str, str]:
+    """Every distribution this Python imports from, as {normalised name: version}; the
+    first one on ``sys.path`` wins, as for imports."""
+    out: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and _key(name) not in out:
+            out[_key(name)] = dist.version
+    return out
+
+
+def _requirements(pyproject: Path) -> list[tuple[str, str]]:
+    """(name, requirement) for each of course_lib's runtime dependencies."""
     deps = tomllib.loads(Path(pyproject).read_text())["project"]["dependencies"]
     out = []
     for dep in deps:
-        dep = dep.split("#")[0].strip()
-        name = re.match(r"[A-Za-z0-9_.\-]+", dep).group(0)
-        if name.lower() in NEVER_INSTALL:
-            continue
-        have = installed(name)
-        if have is None or have < _floor(dep):
-            out.append(dep.replace(" ", ""))
+        dep = dep.split("#")[0].strip().replace(" ", "")
+        out.append((re.match(r"[A-Za-z0-9_.\-]+", dep).group(0), dep))
     return out
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def missing_requirements(pyproject: Path, installed: dict[str, str] | None = None) -> list[str]:
+    """``course_lib``'s runtime requirements whose package is not installed at all. A
+    package that is installed is never named, whatever its version: upgrading what Colab
+    ships (its torch, its ipywidgets 7.7 above all) breaks Colab. Never torch."""
+    have = installed_versions() if installed is None else installed
+    return [
+        dep
+        for name, dep in _requirements(pyproject)
+        if _key(name) not in have and _key(name) not in NEVER_INSTALL
+    ]
+
+
+def older_than_floor(pyproject: Path, installed: dict[str, str] | None = None) -> list[str]:
+    """Installed requirements below the course's lower bound, as 'name version': left as
+    they are, and said."""
+    have = installed_versions() if installed is None else installed
+    return [
+        f"{name} {have[_key(name)]}"
+        for name, dep in _requirements(pyproject)
+        if _key(name) in have and _version_tuple(have[_key(name)]) < _floor(dep)
+    ]
 
 
 def _run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
+def _install_missing(pyproject: Path, pip: list[str]) -> None:
+    """pip install the missing requirements with every installed distribution pinned as a
+    constraint: pip may add packages, never upgrade or replace one (it fails instead)."""
+    have = installed_versions()
+    missing = missing_requirements(pyproject, have)
+    if missing:
+        pins = Path(tempfile.mkdtemp(prefix="course-")) / "installed.txt"
+        pins.write_text("".join(f"{name}=={version}\n" for name, version in sorted(have.items())))
+        _run([*pip, "-c", str(pins), *missing])
+    old = older_than_floor(pyproject, have)
+    if old:
+        print(f"kept as installed, older than the course asks: {', '.join(old)}")
+
+
 def colab_setup(repo_dir: str | os.PathLike = COLAB_DIR) -> bool:
-    """On Colab: install ``course_lib`` from the cloned ``repo_dir`` without touching torch,
+    """On Colab: install ``course_lib`` from the cloned ``repo_dir`` without upgrading anything,
     point ``COURSE_DATA_DIR`` at its ``data/`` and work from its ``notebooks/`` folder, so
     paths are the same as in a local checkout. Elsewhere: do nothing, return False."""
     if "google.colab" not in sys.modules:
@@ -149,11 +194,9 @@ def colab_setup(repo_dir: str | os.PathLike = COLAB_DIR) -> bool:
     if os.environ.get(DATA_DIR_ENV) != str(data):  # not yet done in this session
         pip = [sys.executable, "-m", "pip", "install", "-q"]
         _run([*pip, "--no-deps", "--no-build-isolation", str(repo)])  # course_lib, no torch
-        missing = missing_requirements(repo / "pyproject.toml")
-        if missing:
-            _run([*pip, *missing])
+        _install_missing(repo / "pyproject.toml", pip)
     os.environ[DATA_DIR_ENV] = str(data)
     if (repo / "notebooks").is_dir():
         os.chdir(repo / "notebooks")
-    print(f"course_lib ready on Colab; data in {data}; torch left as installed")
+    print(f"course_lib ready on Colab; data in {data}; installed packages left as they are")
     return True

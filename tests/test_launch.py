@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import types
 from pathlib import Path
 
 import nbformat
@@ -144,14 +145,70 @@ def test_setup_cell_is_ruff_clean_and_formatted(tmp_path):
     subprocess.run([str(ruff), "format", "--check", "-q", *config, str(f)], check=True)
 
 
-def test_missing_requirements_never_names_torch():
+# What Colab ships (versions as on Colab in 2025): none of it may change; tqdm is missing.
+COLAB = {"torch": "2.6.0+cu124", "ipywidgets": "7.7.1", "numpy": "2.0.2", "pandas": "2.2.2",
+         "matplotlib": "3.10.0", "scikit-learn": "1.6.1", "packaging": "24.2"}  # fmt: skip
+NOT_TO_UPGRADE = ("torch", "ipywidgets", "numpy", "pandas", "matplotlib", "scikit-learn")
+
+
+def test_missing_requirements_are_only_the_absent_ones():
     pyproject = ROOT / "pyproject.toml"
-    have = {"numpy": (2, 0, 0), "pandas": (2, 2, 0), "ipywidgets": (7, 7, 0)}
-    missing = launch.missing_requirements(pyproject, installed=have.get)
-    assert not any(m.startswith("torch") for m in missing)  # torch absent, still not installed
-    assert "ipywidgets>=8.1" in missing  # below its floor
-    assert not any(m.startswith(("numpy", "pandas")) for m in missing)
+    assert launch.missing_requirements(pyproject, COLAB) == ["tqdm>=4.66"]
+    old = {**COLAB, "ipywidgets": "7.6.5", "numpy": "1.24.0"}  # below the floors: still kept
+    assert launch.missing_requirements(pyproject, old) == ["tqdm>=4.66"]
+    assert launch.older_than_floor(pyproject, old) == ["numpy 1.24.0", "ipywidgets 7.6.5"]
+    assert launch.older_than_floor(pyproject, COLAB) == []
+    bare = launch.missing_requirements(pyproject, {})  # nothing installed: all but torch
+    assert len(bare) == len(tomllib.loads(pyproject.read_text())["project"]["dependencies"]) - 1
+    assert not any(m.startswith("torch") for m in bare)
     assert launch.missing_requirements(pyproject) == []  # this venv has everything
+    assert launch.installed_versions()["torch"] == torch.__version__
+
+
+@pytest.mark.parametrize(
+    "inventory", [COLAB, {**COLAB, "tqdm": "4.67.1"}], ids=["tqdm_missing", "complete"]
+)
+def test_colab_setup_upgrades_nothing_colab_ships(inventory, tmp_path, monkeypatch, capsys):
+    """On a stand-in Colab: course_lib without dependencies, then only what is missing,
+    with every installed distribution pinned so pip cannot upgrade it."""
+    repo = _published_repo(tmp_path / "clone")
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv(launch.DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(launch, "installed_versions", lambda: dict(inventory))
+    commands = []
+    monkeypatch.setattr(launch, "_run", commands.append)
+    assert launch.colab_setup(repo) is True
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    assert commands[0] == [*pip, "--no-deps", "--no-build-isolation", str(repo.resolve())]
+    if "tqdm" in inventory:
+        assert len(commands) == 1
+    else:
+        assert len(commands) == 2 and commands[1][: len(pip)] == pip
+        flag, pins, *requirements = commands[1][len(pip) :]
+        assert flag == "-c" and requirements == ["tqdm>=4.66"]
+        pinned = dict(line.split("==") for line in Path(pins).read_text().splitlines())
+        assert pinned == inventory  # every installed package held at its version
+    for cmd in commands:
+        assert not any(arg.startswith(NOT_TO_UPGRADE) for arg in cmd[len(pip) :]), cmd
+    assert os.environ[launch.DATA_DIR_ENV] == str(repo.resolve() / "data")
+    monkeypatch.setattr(launch, "_run", lambda cmd: pytest.fail(f"ran again: {cmd}"))
+    assert launch.colab_setup(repo) is True  # the cell run twice installs nothing again
+    assert "left as they are" in capsys.readouterr().out
+
+
+def test_colab_setup_says_which_packages_are_older_than_asked(tmp_path, monkeypatch, capsys):
+    repo = _published_repo(tmp_path / "clone")
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv(launch.DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    old = {**COLAB, "tqdm": "4.67.1", "pandas": "1.5.3"}
+    monkeypatch.setattr(launch, "installed_versions", lambda: old)
+    commands = []
+    monkeypatch.setattr(launch, "_run", commands.append)
+    launch.colab_setup(repo)
+    assert len(commands) == 1  # pandas 1.5.3 stays: no upgrade, a note instead
+    assert "older than the course asks: pandas 1.5.3" in capsys.readouterr().out
 
 
 def _published_repo(path: Path) -> Path:
@@ -219,7 +276,7 @@ def test_colab_setup_installs_course_lib_keeps_torch_and_finds_data(tmp_path):
     assert Path(state["cwd"]) == clone / "notebooks"  # relative paths work as locally
     assert (target / "course_lib" / "launch.py").is_file()  # pip did install the package
     assert not list(target.glob("torch*"))
-    assert "torch left as installed" in done.stdout
+    assert "left as they are" in done.stdout
 
 
 def test_setup_rejects_a_folder_that_is_not_a_clone(monkeypatch, tmp_path):
