@@ -94,8 +94,10 @@ def provenance(
         "n_failed": n_failed,
         "seeds": sorted({int(s) for s in df["seed"].dropna()}) if "seed" in df.columns else [],
     }
-    if len(df) and {"per_use_params", "batch_size", "max_len"} <= set(df.columns):
-        work = df["per_use_params"] * df["batch_size"] * df["max_len"]  # FLOPs per step
+    work = pd.Series(dtype=float)
+    if {"per_use_params", "batch_size", "max_len"} <= set(df.columns):
+        work = (df["per_use_params"] * df["batch_size"] * df["max_len"]).dropna()  # per step
+    if len(work):
         big = df.loc[work.idxmax()].to_dict()
         keys = ("name", "dataset", "per_use_params", "matmul_params", "tokens_per_s", "device_name")
         info["largest"] = {k: _plain(big.get(k)) for k in keys}
