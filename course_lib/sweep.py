@@ -277,6 +277,12 @@ def run_sweep(
     training diverges goes to ``<name>.failures.csv`` with its error.
     """
     run_fn = run_fn or run_experiment
+    for i, run in enumerate(runs):
+        if not isinstance(run, tuple | list) or len(run) != 3:
+            raise ValueError(
+                f"runs[{i}]={type(run).__name__} is not allowed: each run is a "
+                "(model_cfg, train_cfg, dataset) tuple"
+            )
     runs = with_seeds(runs, seeds)
     path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
