@@ -53,6 +53,16 @@ def test_make_lab_runs_the_launcher():
     ], out
 
 
+def test_make_test_runs_the_widget_tests_under_ipywidgets_7():
+    """Colab ships ipywidgets 7.7: `make test` runs the widget tests under it too."""
+    dry = subprocess.run(["make", "-n", "test", "VENV=.venv"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "ipywidgets==7.7." in dry and "COURSE_IPYWIDGETS=7" in dry
+    for test in ("tests/test_widgets.py", "tests/test_bad_inputs_widgets.py"):
+        assert test in dry.split("COURSE_IPYWIDGETS=7", 1)[1]
+    assert dry.index("COURSE_IPYWIDGETS=7") < dry.index("--nbval")
+
+
 @pytest.mark.parametrize(
     "root, headless, has, lacks",
     [

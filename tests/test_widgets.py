@@ -1,7 +1,9 @@
 """The sharing explorer and the training panel, driven without a browser."""
 
+import os
 import random
 
+import ipywidgets
 import pandas as pd
 import pytest
 
@@ -21,6 +23,16 @@ from course_lib.widgets import (
 )
 
 STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
+
+
+def test_runs_under_the_ipywidgets_major_version_asked_for():
+    """`make unit` runs these tests under the venv's ipywidgets 8; `make widgets7` sets
+    COURSE_IPYWIDGETS=7 and puts Colab's 7.7.1 first on the path."""
+    major = int(ipywidgets.__version__.split(".")[0])
+    assert major in (7, 8), ipywidgets.__version__
+    want = os.environ.get("COURSE_IPYWIDGETS")
+    if want:
+        assert major == int(want), f"asked for ipywidgets {want}, got {ipywidgets.__version__}"
 
 
 def random_settings(rng):
@@ -143,7 +155,9 @@ def fake_runner(cfg, train_cfg, dataset, progress):
 
 def test_panel_fills_table_and_figure_with_an_injected_runner():
     cfg = ModelConfig.preset("tiny")
-    panel = TrainingPanel(cfg, TrainConfig(steps=1, warmup_steps=0), runner=fake_runner, progress=False)
+    panel = TrainingPanel(
+        cfg, TrainConfig(steps=1, warmup_steps=0), runner=fake_runner, progress=False
+    )
     panel.plan_select.value = ("none", "all", "cycle M=2")
     panel.train_button.click()
     df = panel.results
