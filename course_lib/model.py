@@ -40,7 +40,6 @@ class Embeddings(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        check_token_ids(ids, self.tok_emb.num_embeddings, self.pos_emb.num_embeddings)
         x = self.tok_emb(ids)  # (B, T, E)
         pos = self.pos_emb(torch.arange(ids.size(1), device=ids.device))
         if self.type_emb is not None:  # segment A/B; all zeros when not given (as HF)
@@ -100,6 +99,7 @@ class TransformerEncoder(nn.Module):
         self.pooler = nn.Linear(cfg.d_model, cfg.d_model) if cfg.pooler else None
 
     def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        check_token_ids(ids, self.cfg.vocab_size, self.cfg.max_len)
         mask = (ids != self.cfg.pad_id)[:, None, None, :]  # (B, 1, 1, T): real keys only
         return self.stack(self.embed(ids, type_ids), mask)  # (B, T, H)
 
@@ -141,6 +141,7 @@ class TransformerLM(nn.Module):
             self.lm_head.weight = self.embed.tok_emb.weight  # one tensor, two uses
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        check_token_ids(ids, self.cfg.vocab_size, self.cfg.max_len)
         mask = causal_mask(ids.size(1), ids.device)  # (T, T)
         x = self.stack(self.embed(ids), mask)  # (B, T, H)
         if self.out_proj is not None:

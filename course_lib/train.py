@@ -41,17 +41,24 @@ CUDA_CHECK_EVERY = 16  # on CUDA, losses are checked for NaN every 16 steps (one
 class TrainingDiverged(RuntimeError):
     """Training met a non-finite loss, gradient or weight: the run has no result.
 
-    ``step`` (0-based), ``lr`` (the learning rate at that step) and ``what`` (which
-    quantity went non-finite) are attributes too, so a sweep can record the run as failed.
+    ``step`` (0-based), ``lr`` (the learning rate at that step), ``peak_lr`` (the
+    configured one, if known) and ``what`` (which quantity went non-finite) are attributes
+    too, so a sweep can record the run as failed.
     """
 
-    def __init__(self, step: int, lr: float, what: str, hint: str = ""):
-        self.step, self.lr, self.what = step, lr, what
+    def __init__(
+        self, step: int, lr: float, what: str, hint: str = "", peak_lr: float | None = None
+    ):
+        self.step, self.lr, self.what, self.peak_lr = step, lr, what, peak_lr
+        if peak_lr is not None and peak_lr != lr:
+            lr_text = f"lr={lr:.3g} during warm-up/decay, peak lr={peak_lr:.3g}"
+        else:
+            lr_text = f"lr={lr:.3g}"
         hint = hint or (
-            f"try a smaller lr (e.g. lr={lr / 10:.3g}); with a TrainConfig also more "
+            f"try a smaller lr (e.g. lr={(peak_lr or lr) / 10:.3g}); with a TrainConfig also more "
             "warmup_steps or grad_clip=1.0"
         )
-        super().__init__(f"training diverged at step {step} (lr={lr:.3g}): {what}; {hint}")
+        super().__init__(f"training diverged at step {step} ({lr_text}): {what}; {hint}")
 
 
 def check_step(step: int, lr: float, loss: float, grad_norm: float) -> None:
@@ -63,14 +70,17 @@ def check_step(step: int, lr: float, loss: float, grad_norm: float) -> None:
         raise TrainingDiverged(step, lr, f"the gradient norm is {grad_norm}")
 
 
-def optimizer_step(opt: torch.optim.Optimizer, step: int, lr: float) -> None:
+def optimizer_step(
+    opt: torch.optim.Optimizer, step: int, lr: float, peak_lr: float | None = None
+) -> None:
     """``opt.step()``; an update too large for float32 (a huge lr) raises TrainingDiverged."""
     try:
         opt.step()
     except RuntimeError as err:
         if "overflow" not in str(err):
             raise
-        raise TrainingDiverged(step, lr, f"the optimizer step overflowed ({err})") from None
+        what = f"the optimizer step overflowed ({err})"
+        raise TrainingDiverged(step, lr, what, peak_lr=peak_lr) from None
 
 
 def _check_task(task: str) -> None:
@@ -152,7 +162,9 @@ def evaluate(
     return out
 
 
-def _divergence(losses, norms, first: int, lrs: list[float]) -> TrainingDiverged | None:
+def _divergence(
+    losses, norms, first: int, lrs: list[float], peak: float
+) -> TrainingDiverged | None:
     """The error for the first step from ``first`` on whose loss or gradient norm is not
     finite, or None; reads the device tensors once (a single GPU sync)."""
     window = torch.stack([torch.stack(losses[first:]), torch.stack(norms[first:])]).float().cpu()
@@ -162,14 +174,15 @@ def _divergence(losses, norms, first: int, lrs: list[float]) -> TrainingDiverged
     i = int((~finite.all(0)).nonzero()[0, 0])
     loss, norm = window[:, i].tolist()
     what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {norm}"
-    return TrainingDiverged(first + i, lrs[first + i], what)
+    return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
 
 
-def _check_weights(model: nn.Module, step: int, lr: float) -> None:
+def _check_weights(model: nn.Module, step: int, lr: float, peak: float) -> None:
     """After the last step: an optimizer step can overflow weights without a NaN loss yet."""
     finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()])
     if not bool(finite.all()):
-        raise TrainingDiverged(step, lr, "the optimizer step made some weights non-finite")
+        what = "the optimizer step made some weights non-finite"
+        raise TrainingDiverged(step, lr, what, peak_lr=peak)
 
 
 def train_model(
@@ -249,13 +262,13 @@ def train_model(
         norms.append(norm.detach())
         history["lr"].append(lr)
         if (step + 1) % check_every == 0 or step + 1 == train_cfg.steps:
-            diverged = _divergence(losses, norms, checked, history["lr"])
+            diverged = _divergence(losses, norms, checked, history["lr"], train_cfg.lr)
             if diverged is not None:
                 bar.close()
                 raise diverged
             checked = step + 1
         try:
-            optimizer_step(opt, step, lr)
+            optimizer_step(opt, step, lr, train_cfg.lr)
         except TrainingDiverged:
             bar.close()
             raise
@@ -273,7 +286,7 @@ def train_model(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     end = time.perf_counter()
-    _check_weights(model, train_cfg.steps - 1, history["lr"][-1])
+    _check_weights(model, train_cfg.steps - 1, history["lr"][-1], train_cfg.lr)
     history["train_time_s"] = end - start - eval_time
     history["tokens_per_s"] = tokens / max(end - steady_start - (eval_time - steady_eval), 1e-9)
     history["loss"] = torch.stack(losses).float().cpu().tolist()
