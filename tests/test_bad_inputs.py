@@ -82,12 +82,18 @@ def relabel_as_all(payload: dict) -> None:  # weights of sharing="none", config 
     payload["config"] = TINY.replace(sharing="all").to_dict()
 
 
-def data_folder(tmp: Path, env: pytest.MonkeyPatch, files: dict[str, bytes]) -> Path:
-    """A data folder holding ``files``, with COURSE_DATA_DIR pointing at it."""
+def data_folder(
+    tmp: Path, env: pytest.MonkeyPatch, files: dict[str, bytes], sums: bool = False
+) -> Path:
+    """A data folder holding ``files``, with COURSE_DATA_DIR pointing at it; with ``sums``,
+    a SHA256SUMS that lists them, so that the loaders get past the checksum to the format."""
     folder = tmp / "course_data"
     folder.mkdir()
     for name, content in files.items():
         (folder / name).write_bytes(content)
+    if sums:
+        lines = [f"{hashlib.sha256(c).hexdigest()}  {n}\n" for n, c in files.items()]
+        (folder / course_data.SUMS_FILE).write_text("".join(lines))
     env.setenv(DATA_DIR_ENV, str(folder))
     return folder
 
@@ -163,9 +169,10 @@ CASES: list[tuple[str, Callable[[Path, pytest.MonkeyPatch], Any], Any, str]] = [
     # data: COURSE_DATA_DIR and the shipped files
     ("data_dir_env_missing_folder", lambda t, e: (e.setenv(DATA_DIR_ENV, str(t / "nowhere")), course_data.load_rotten_tomatoes()), ValueError, "nowhere"),
     ("data_file_missing", lambda t, e: (data_folder(t, e, {}), course_data.load_rotten_tomatoes()), ValueError, course_data.RT_FILE),
-    ("data_file_not_gzip", lambda t, e: (data_folder(t, e, {course_data.RT_FILE: b"text,label\n"}), course_data.load_rotten_tomatoes()), ValueError, course_data.RT_FILE),
-    ("data_file_truncated", lambda t, e: (data_folder(t, e, {course_data.SHAKESPEARE_FILE: half_of(SHAKESPEARE_GZ)}), course_data.load_shakespeare()), ValueError, course_data.SHAKESPEARE_FILE),
-    ("data_file_wrong_columns", lambda t, e: (data_folder(t, e, {course_data.RT_FILE: gzip.compress(b"a,b\n1,2\n")}), course_data.load_rotten_tomatoes()), ValueError, course_data.RT_FILE),
+    ("data_file_not_gzip", lambda t, e: (data_folder(t, e, {course_data.RT_FILE: b"text,label\n"}, sums=True), course_data.load_rotten_tomatoes()), ValueError, "is corrupt"),
+    ("data_file_truncated", lambda t, e: (data_folder(t, e, {course_data.SHAKESPEARE_FILE: half_of(SHAKESPEARE_GZ)}, sums=True), course_data.load_shakespeare()), ValueError, course_data.SHAKESPEARE_FILE),
+    ("data_file_wrong_columns", lambda t, e: (data_folder(t, e, {course_data.RT_FILE: gzip.compress(b"a,b\n1,2\n")}, sums=True), course_data.load_rotten_tomatoes()), ValueError, "rows need text, label (0/1) and split"),
+    ("data_file_not_gzip_unlisted", lambda t, e: (data_folder(t, e, {course_data.RT_FILE: b"text,label\n"}), course_data.load_rotten_tomatoes()), ValueError, "does not match its checksum"),
     # checkpoints
     ("checkpoint_missing_file", lambda t, e: load_checkpoint(t / "absent.pt"), ValueError, "absent.pt"),
     ("checkpoint_corrupt_bytes", lambda t, e: (t.joinpath("junk.pt").write_bytes(os.urandom(256)), load_checkpoint(t / "junk.pt"))[1], ValueError, "junk.pt"),
