@@ -2,34 +2,37 @@
 answer with the hint that names the mistake (notebooks 01-03)."""
 
 import copy
+import importlib.util
 import math
 import os
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib import checks
-from course_lib.checks import load_solution
+from course_lib.exercises import load_solution, nb01, nb02, nb03, show_reference_passes
+from course_lib.exercises.framework import NOT_ATTEMPTED, reference_cases
 
 SOL01 = load_solution("01_attention")
 SOL02 = load_solution("02_block")
 SOL03 = load_solution("03_model")
 
 SOLVED = [
-    (checks.check_01_attention_weights, (SOL01.attention_weights,)),
-    (checks.check_01_causal_mask, (SOL01.causal_mask,)),
-    (checks.check_01_padding_mask, (SOL01.padding_mask,)),
-    (checks.check_01_split_heads, (SOL01.split_heads, SOL01.merge_heads)),
-    (checks.check_02_layer_norm, (SOL02.layer_norm,)),
-    (checks.check_02_post_ln_sublayer, (SOL02.post_ln_sublayer,)),
-    (checks.check_02_block_parameter_count, (SOL02.block_parameter_count,)),
-    (checks.check_02_share_layer, (SOL02.share_layer,)),
-    (checks.check_03_embed, (SOL03.embed,)),
-    (checks.check_03_lm_inputs_targets, (SOL03.lm_inputs_targets,)),
-    (checks.check_03_train_step, (SOL03.train_step,)),
-    (checks.check_03_save_weights, (SOL03.save_weights,)),
+    (nb01.check_01_attention_weights, (SOL01.attention_weights,)),
+    (nb01.check_01_causal_mask, (SOL01.causal_mask,)),
+    (nb01.check_01_padding_mask, (SOL01.padding_mask,)),
+    (nb01.check_01_split_heads, (SOL01.split_heads, SOL01.merge_heads)),
+    (nb02.check_02_layer_norm, (SOL02.layer_norm,)),
+    (nb02.check_02_post_ln_sublayer, (SOL02.post_ln_sublayer,)),
+    (nb02.check_02_block_parameter_count, (SOL02.block_parameter_count,)),
+    (nb02.check_02_share_layer, (SOL02.share_layer,)),
+    (nb03.check_03_embed, (SOL03.embed,)),
+    (nb03.check_03_lm_inputs_targets, (SOL03.lm_inputs_targets,)),
+    (nb03.check_03_train_step, (SOL03.train_step,)),
+    (nb03.check_03_save_weights, (SOL03.save_weights,)),
 ]
 
 
@@ -43,12 +46,8 @@ def test_checks_leave_the_global_random_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    checks.check_03_train_step(SOL03.train_step)
+    nb03.check_03_train_step(SOL03.train_step)
     assert torch.equal(torch.rand(3), expected)
-
-
-def _not_written(*args):
-    raise NotImplementedError
 
 
 def _crashes(*args):
@@ -136,60 +135,59 @@ def _save_and_leave_temp(model, path):
 
 
 WRONG = [
-    (checks.check_01_attention_weights, (_not_written,), "not written yet"),
-    (checks.check_01_attention_weights, (_crashes,), "raised RuntimeError: shape mismatch"),
-    (checks.check_01_attention_weights, (_unscaled,), r"divide by sqrt\(d\)"),
-    (checks.check_01_attention_weights, (_scaled_by_d,), "square root of d, not by d"),
-    (checks.check_01_attention_weights, (_softmax_over_queries,), "last dimension"),
-    (checks.check_01_causal_mask, (lambda t: torch.ones(t, t, dtype=torch.bool).triu(),), "tril"),
+    (nb01.check_01_attention_weights, (_crashes,), "raised RuntimeError: shape mismatch"),
+    (nb01.check_01_attention_weights, (_unscaled,), r"divide by sqrt\(d\)"),
+    (nb01.check_01_attention_weights, (_scaled_by_d,), "square root of d, not by d"),
+    (nb01.check_01_attention_weights, (_softmax_over_queries,), "last dimension"),
+    (nb01.check_01_causal_mask, (lambda t: torch.ones(t, t, dtype=torch.bool).triu(),), "tril"),
     (
-        checks.check_01_causal_mask,
+        nb01.check_01_causal_mask,
         (lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1),),
         "diagonal must be True",
     ),
-    (checks.check_01_causal_mask, (lambda t: torch.ones(t, t).tril(),), "boolean"),
-    (checks.check_01_padding_mask, (lambda ids, p: ids != p,), r"\(B, 1, 1, T\)"),
+    (nb01.check_01_causal_mask, (lambda t: torch.ones(t, t).tril(),), "boolean"),
+    (nb01.check_01_padding_mask, (lambda ids, p: ids != p,), r"\(B, 1, 1, T\)"),
     (
-        checks.check_01_padding_mask,
+        nb01.check_01_padding_mask,
         (lambda ids, p: (ids == p)[:, None, None, :],),
         "mark the real tokens",
     ),
-    (checks.check_01_split_heads, (_split_by_direct_view, SOL01.merge_heads), "transpose"),
-    (checks.check_01_split_heads, (SOL01.split_heads, _merge_without_transpose), "undo"),
-    (checks.check_02_layer_norm, (_unbiased_layer_norm,), "biased variance"),
-    (checks.check_02_layer_norm, (_layer_norm_without_affine,), "scale by weight"),
-    (checks.check_02_layer_norm, (_layer_norm_over_tokens,), "dim=-1"),
-    (checks.check_02_layer_norm, (_layer_norm_without_eps,), "eps inside the square root"),
-    (checks.check_02_post_ln_sublayer, (lambda x, f, n: x + f(n(x)),), "that is pre-LN"),
-    (checks.check_02_post_ln_sublayer, (lambda x, f, n: n(f(x)),), "keep the residual"),
+    (nb01.check_01_split_heads, (_split_by_direct_view, SOL01.merge_heads), "transpose"),
+    (nb01.check_01_split_heads, (SOL01.split_heads, _merge_without_transpose), "undo"),
+    (nb02.check_02_layer_norm, (_unbiased_layer_norm,), "biased variance"),
+    (nb02.check_02_layer_norm, (_layer_norm_without_affine,), "scale by weight"),
+    (nb02.check_02_layer_norm, (_layer_norm_over_tokens,), "dim=-1"),
+    (nb02.check_02_layer_norm, (_layer_norm_without_eps,), "eps inside the square root"),
+    (nb02.check_02_post_ln_sublayer, (lambda x, f, n: x + f(n(x)),), "that is pre-LN"),
+    (nb02.check_02_post_ln_sublayer, (lambda x, f, n: n(f(x)),), "keep the residual"),
     (
-        checks.check_02_block_parameter_count,
+        nb02.check_02_block_parameter_count,
         (lambda d, ff: 4 * d * d + 2 * d * ff + 5 * d + ff,),
         "two LayerNorms",
     ),
     (
-        checks.check_02_block_parameter_count,
+        nb02.check_02_block_parameter_count,
         (lambda d, ff: 4 * d * d + 2 * d * ff + 4 * d,),
         "every Linear has a bias",
     ),
-    (checks.check_02_block_parameter_count, (lambda d, ff: 4.0 * d * d,), "return an int"),
+    (nb02.check_02_block_parameter_count, (lambda d, ff: 4.0 * d * d,), "return an int"),
     (
-        checks.check_02_share_layer,
+        nb02.check_02_share_layer,
         (lambda layer, n: nn.ModuleList(copy.deepcopy(layer) for _ in range(n)),),
         "deepcopy",
     ),
-    (checks.check_02_share_layer, (lambda layer, n: [layer] * n,), "nn.ModuleList"),
-    (checks.check_03_embed, (lambda ids, tok, pos: tok(ids),), "add the position embeddings"),
-    (checks.check_03_embed, (lambda ids, tok, pos: tok(ids) + pos(ids),), "not the token ids"),
-    (checks.check_03_lm_inputs_targets, (lambda s: (s, s),), r"\(B, T-1\)"),
-    (checks.check_03_lm_inputs_targets, (lambda s: (s[:, 1:], s[:, :-1]),), "swapped"),
-    (checks.check_03_lm_inputs_targets, (lambda s: (s[:, 1:], s[:, 1:]),), "next token"),
-    (checks.check_03_train_step, (_train_step_without_zero_grad,), r"zero_grad\(\) before"),
-    (checks.check_03_train_step, (_train_step_without_step,), "weights did not change"),
-    (checks.check_03_train_step, (_train_step_returning_tensor,), r"loss.item\(\)"),
-    (checks.check_03_save_weights, (_save_directly,), "temporary file first"),
-    (checks.check_03_save_weights, (_save_module_object,), "not the model object"),
-    (checks.check_03_save_weights, (_save_and_leave_temp,), "leftover files"),
+    (nb02.check_02_share_layer, (lambda layer, n: [layer] * n,), "nn.ModuleList"),
+    (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids),), "add the position embeddings"),
+    (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids) + pos(ids),), "not the token ids"),
+    (nb03.check_03_lm_inputs_targets, (lambda s: (s, s),), r"\(B, T-1\)"),
+    (nb03.check_03_lm_inputs_targets, (lambda s: (s[:, 1:], s[:, :-1]),), "swapped"),
+    (nb03.check_03_lm_inputs_targets, (lambda s: (s[:, 1:], s[:, 1:]),), "next token"),
+    (nb03.check_03_train_step, (_train_step_without_zero_grad,), r"zero_grad\(\) before"),
+    (nb03.check_03_train_step, (_train_step_without_step,), "weights did not change"),
+    (nb03.check_03_train_step, (_train_step_returning_tensor,), r"loss.item\(\)"),
+    (nb03.check_03_save_weights, (_save_directly,), "temporary file first"),
+    (nb03.check_03_save_weights, (_save_module_object,), "not the model object"),
+    (nb03.check_03_save_weights, (_save_and_leave_temp,), "leftover files"),
 ]
 
 
@@ -204,3 +202,54 @@ def test_wrong_answer_gets_its_hint(check_fn, args, hint):
 def test_unknown_solution_names_the_choices():
     with pytest.raises(ValueError, match=r"solution='99_nothing' is not allowed.*01_attention"):
         load_solution("99_nothing")
+
+
+NOTEBOOKS = [f"{n:02d}" for n in range(1, 12)]
+
+
+def _my_stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_check_says_not_attempted_for_a_stub_and_nothing_else(notebook, capsys):
+    cases = reference_cases(notebook)
+    assert cases, f"notebook {notebook} has no checks"
+    for check_fn, args in cases:
+        check_fn(*[_my_stub] * len(args))
+        out = capsys.readouterr().out
+        assert out == NOT_ATTEMPTED.format(name="_my_stub") + "\n", (check_fn.__name__, out)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_show_reference_passes_runs_every_check_of_a_notebook(notebook, capsys):
+    show_reference_passes(notebook)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(reference_cases(notebook))
+    assert all(line.startswith("✓ check_") for line in lines), lines
+
+
+def test_show_reference_passes_names_the_allowed_notebooks():
+    with pytest.raises(ValueError, match="notebook='12' is not allowed"):
+        show_reference_passes("12")
+
+
+def _wrong_answer_tables() -> list[tuple]:
+    """Every (check, wrong answer, hint) row of tests/test_checks*.py."""
+    rows = []
+    for path in sorted(Path(__file__).parent.glob("test_checks*.py")):
+        if path.name == Path(__file__).name:
+            rows += WRONG
+            continue
+        spec = importlib.util.spec_from_file_location(f"_wrong_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        rows += getattr(module, "WRONG", [])
+    return rows
+
+
+def test_every_check_rejects_at_least_two_plausible_wrong_answers():
+    counts = Counter(row[0].__name__ for row in _wrong_answer_tables())
+    every = [fn.__name__ for nb in NOTEBOOKS for fn, _ in reference_cases(nb)]
+    few = {name: counts[name] for name in every if counts[name] < 2}
+    assert not few, f"checks with fewer than two wrong answers in tests: {few}"

@@ -3,16 +3,15 @@ plausible wrong answer with the hint that names the mistake."""
 
 import pytest
 
-from course_lib import checks_guide as cg
-from course_lib.checks import load_solution
+from course_lib.exercises import load_solution, nb11
 from course_lib.measure import formula_parameter_count
 
 S11 = load_solution("11_choosing_a_strategy")
 
 SOLVED = [
-    (cg.check_11_plans_within, S11.plans_within),
-    (cg.check_11_claim_verdicts, S11.claim_verdicts),
-    (cg.check_11_choose_plan, S11.choose_plan),
+    (nb11.check_11_plans_within, S11.plans_within),
+    (nb11.check_11_claim_verdicts, S11.claim_verdicts),
+    (nb11.check_11_choose_plan, S11.choose_plan),
 ]
 
 
@@ -26,12 +25,12 @@ def test_reference_solution_passes(check_fn, solution, capsys):
 
 
 def within_per_use(cfg, budget):
-    return cg._plans_within(cfg, budget, cg._per_use)
+    return nb11._plans_within(cfg, budget, nb11._per_use)
 
 
 def within_blocks_only(cfg, budget):
-    return {k: formula_parameter_count(cfg.replace(**c)) for k, c in cg.all_plans(cfg.n_layers).items()
-            if cg._blocks_only(cfg.replace(**c)) <= budget}  # fmt: skip
+    return {k: formula_parameter_count(cfg.replace(**c)) for k, c in nb11.all_plans(cfg.n_layers).items()
+            if nb11._blocks_only(cfg.replace(**c)) <= budget}  # fmt: skip
 
 
 def within_strict(cfg, budget):
@@ -72,11 +71,11 @@ def choose_latency_from_unique(runs, max_params, max_ms, per_layer):
 
 
 def choose_per_use(runs, max_params, max_ms, per_layer):
-    return cg.choose_plan_reference(runs, max_params, max_ms, per_layer, "per_use_params")
+    return nb11.choose_plan_reference(runs, max_params, max_ms, per_layer, "per_use_params")
 
 
 def choose_strict(runs, max_params, max_ms, per_layer):
-    return cg.choose_plan_reference(runs, max_params, max_ms, per_layer, strict=True)
+    return nb11.choose_plan_reference(runs, max_params, max_ms, per_layer, strict=True)
 
 
 def choose_highest_loss(runs, max_params, max_ms, per_layer):
@@ -89,20 +88,20 @@ def choose_never_none(runs, max_params, max_ms, per_layer):
 
 
 WRONG = [
-    (cg.check_11_plans_within, within_per_use, "count each shared block once"),
-    (cg.check_11_plans_within, within_blocks_only, "embeddings and head included"),
-    (cg.check_11_plans_within, within_strict, "use <="),
-    (cg.check_11_plans_within, within_m_below_n, "M = 1 ... N = 4"),
-    (cg.check_11_claim_verdicts, verdicts_blog, "counted FLOPs were identical"),
-    (cg.check_11_claim_verdicts, verdicts_inference, "GPU latency ratios"),
-    (cg.check_11_claim_verdicts, verdicts_missing, "missing: ['always costs accuracy']"),
-    (cg.check_11_claim_verdicts, verdicts_strings, "answer True or False"),
-    (cg.check_11_choose_plan, choose_ignoring_latency, "latency follows the depth N"),
-    (cg.check_11_choose_plan, choose_latency_from_unique, "latency follows the depth N"),
-    (cg.check_11_choose_plan, choose_per_use, "the budget limits what is stored"),
-    (cg.check_11_choose_plan, choose_strict, "use <=, not <"),
-    (cg.check_11_choose_plan, choose_highest_loss, "lower is better"),
-    (cg.check_11_choose_plan, choose_never_none, "return None"),
+    (nb11.check_11_plans_within, within_per_use, "count each shared block once"),
+    (nb11.check_11_plans_within, within_blocks_only, "embeddings and head included"),
+    (nb11.check_11_plans_within, within_strict, "use <="),
+    (nb11.check_11_plans_within, within_m_below_n, "M = 1 ... N = 4"),
+    (nb11.check_11_claim_verdicts, verdicts_blog, "counted FLOPs were identical"),
+    (nb11.check_11_claim_verdicts, verdicts_inference, "GPU latency ratios"),
+    (nb11.check_11_claim_verdicts, verdicts_missing, "missing: ['always costs accuracy']"),
+    (nb11.check_11_claim_verdicts, verdicts_strings, "answer True or False"),
+    (nb11.check_11_choose_plan, choose_ignoring_latency, "latency follows the depth N"),
+    (nb11.check_11_choose_plan, choose_latency_from_unique, "latency follows the depth N"),
+    (nb11.check_11_choose_plan, choose_per_use, "the budget limits what is stored"),
+    (nb11.check_11_choose_plan, choose_strict, "use <=, not <"),
+    (nb11.check_11_choose_plan, choose_highest_loss, "lower is better"),
+    (nb11.check_11_choose_plan, choose_never_none, "return None"),
 ]
 
 
@@ -115,10 +114,10 @@ def test_check_rejects_a_wrong_answer_with_its_hint(check_fn, wrong, hint):
     assert hint in str(err.value), str(err.value)
 
 
-def test_not_written_yet_says_so():
-    def todo(*args):
+def test_not_attempted_is_one_neutral_line(capsys):
+    def my_todo(*args):
         raise NotImplementedError
 
     for check_fn, _ in SOLVED:
-        with pytest.raises(AssertionError, match="not written yet"):
-            check_fn(todo)
+        check_fn(my_todo)
+        assert capsys.readouterr().out.startswith("not attempted yet")

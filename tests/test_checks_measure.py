@@ -7,22 +7,21 @@ import statistics
 import pytest
 import torch
 
-from course_lib import checks_measure as cm
-from course_lib.checks import load_solution
+from course_lib.exercises import load_solution, nb08, nb09
 from course_lib.looped import IGNORE, LoopedConfig, LoopedTransformer, algorithmic_batch
 
 S08 = load_solution("08_speed_and_memory")
 S09 = load_solution("09_depth_for_free")
 
 SOLVED = [
-    (cm.check_08_training_state_bytes, S08.training_state_bytes),
-    (cm.check_08_depends_on, S08.depends_on),
-    (cm.check_08_layer_flops_per_token, S08.layer_flops_per_token),
-    (cm.check_08_paired_ratio, S08.paired_ratio),
-    (cm.check_08_noise_floor, S08.noise_floor),
-    (cm.check_09_same_params_deeper, S09.same_params_deeper),
-    (cm.check_09_act_halting, S09.act_halting),
-    (cm.check_09_sequence_accuracy, S09.sequence_accuracy),
+    (nb08.check_08_training_state_bytes, S08.training_state_bytes),
+    (nb08.check_08_depends_on, S08.depends_on),
+    (nb08.check_08_layer_flops_per_token, S08.layer_flops_per_token),
+    (nb08.check_08_paired_ratio, S08.paired_ratio),
+    (nb08.check_08_noise_floor, S08.noise_floor),
+    (nb09.check_09_same_params_deeper, S09.same_params_deeper),
+    (nb09.check_09_act_halting, S09.act_halting),
+    (nb09.check_09_sequence_accuracy, S09.sequence_accuracy),
 ]
 
 
@@ -125,32 +124,27 @@ def _digit_accuracy(pred, targets):
     return (pred == targets)[slots].float().mean().item()
 
 
-def _not_written(*args):
-    raise NotImplementedError
-
-
 WRONG = [
-    (cm.check_08_training_state_bytes, _per_use_state, "you counted every use"),
-    (cm.check_08_training_state_bytes, _no_step, "step count per tensor"),
-    (cm.check_08_training_state_bytes, _no_grads, "all four fp32 copies"),
-    (cm.check_08_training_state_bytes, _not_written, "not written yet"),
-    (cm.check_08_depends_on, _all_on_m, "activations depends on N"),
-    (cm.check_08_depends_on, _flops_on_m, "flops_per_token depends on N"),
-    (cm.check_08_layer_flops_per_token, _no_factor_two, "multiply-add as 2 FLOPs"),
-    (cm.check_08_layer_flops_per_token, _no_scores, "add the attention scores"),
-    (cm.check_08_layer_flops_per_token, _qk_only, "weights @ V costs as much"),
-    (cm.check_08_paired_ratio, _ratio_of_medians, "ratio of the medians"),
-    (cm.check_08_paired_ratio, _inverted, "upside down"),
-    (cm.check_08_paired_ratio, _mean_ratio, "not the mean"),
-    (cm.check_08_noise_floor, _every_plan, "use only sequence, cycle and cycle_rev"),
-    (cm.check_08_noise_floor, _min_over_max, "max over min"),
-    (cm.check_09_same_params_deeper, _share_all, "'all' keeps ONE block"),
-    (cm.check_09_same_params_deeper, _wrong_m, "n_blocks=M must equal"),
-    (cm.check_09_act_halting, _halt_at_one, "1 - eps"),
-    (cm.check_09_act_halting, _last_weight_p, "remainder R"),
-    (cm.check_09_act_halting, _never_forced, "halt at the last step"),
-    (cm.check_09_sequence_accuracy, _all_positions, "only the output slots"),
-    (cm.check_09_sequence_accuracy, _digit_accuracy, "that is the digit accuracy"),
+    (nb08.check_08_training_state_bytes, _per_use_state, "you counted every use"),
+    (nb08.check_08_training_state_bytes, _no_step, "step count per tensor"),
+    (nb08.check_08_training_state_bytes, _no_grads, "all four fp32 copies"),
+    (nb08.check_08_depends_on, _all_on_m, "activations depends on N"),
+    (nb08.check_08_depends_on, _flops_on_m, "flops_per_token depends on N"),
+    (nb08.check_08_layer_flops_per_token, _no_factor_two, "multiply-add as 2 FLOPs"),
+    (nb08.check_08_layer_flops_per_token, _no_scores, "add the attention scores"),
+    (nb08.check_08_layer_flops_per_token, _qk_only, "weights @ V costs as much"),
+    (nb08.check_08_paired_ratio, _ratio_of_medians, "ratio of the medians"),
+    (nb08.check_08_paired_ratio, _inverted, "upside down"),
+    (nb08.check_08_paired_ratio, _mean_ratio, "not the mean"),
+    (nb08.check_08_noise_floor, _every_plan, "use only sequence, cycle and cycle_rev"),
+    (nb08.check_08_noise_floor, _min_over_max, "max over min"),
+    (nb09.check_09_same_params_deeper, _share_all, "'all' keeps ONE block"),
+    (nb09.check_09_same_params_deeper, _wrong_m, "n_blocks=M must equal"),
+    (nb09.check_09_act_halting, _halt_at_one, "1 - eps"),
+    (nb09.check_09_act_halting, _last_weight_p, "remainder R"),
+    (nb09.check_09_act_halting, _never_forced, "halt at the last step"),
+    (nb09.check_09_sequence_accuracy, _all_positions, "only the output slots"),
+    (nb09.check_09_sequence_accuracy, _digit_accuracy, "that is the digit accuracy"),
 ]
 
 

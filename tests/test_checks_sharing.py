@@ -6,26 +6,25 @@ import copy
 import pytest
 import torch
 
-from course_lib import checks_sharing as cs
-from course_lib.checks import load_solution
+from course_lib.exercises import load_solution, nb04, nb05
 
 S04 = load_solution("04_what_sharing_means")
 S05 = load_solution("05_sharing_strategies")
 
 SOLVED = [
-    (cs.check_04_count_unique, S04.count_unique),
-    (cs.check_04_grad_via_copies, S04.grad_via_copies),
-    (cs.check_04_shared_elements, S04.shared_elements),
-    (cs.check_04_hadamard_weights, S04.hadamard_weights),
-    (cs.check_04_cycle_block_counts, S04.cycle_block_counts),
-    (cs.check_04_max_blocks_within, S04.max_blocks_within),
-    (cs.check_05_albert_stack_params, S05.albert_stack_params),
-    (cs.check_05_block_map, S05.block_map),
-    (cs.check_05_repeat_plan, S05.repeat_plan),
-    (cs.check_05_ut_forward, S05.ut_forward),
-    (cs.check_05_sandwich_ids, S05.sandwich_ids),
-    (cs.check_05_lora_linear, S05.lora_linear),
-    (cs.check_05_add_saving, S05.add_saving),
+    (nb04.check_04_count_unique, S04.count_unique),
+    (nb04.check_04_grad_via_copies, S04.grad_via_copies),
+    (nb04.check_04_shared_elements, S04.shared_elements),
+    (nb04.check_04_hadamard_weights, S04.hadamard_weights),
+    (nb04.check_04_cycle_block_counts, S04.cycle_block_counts),
+    (nb04.check_04_max_blocks_within, S04.max_blocks_within),
+    (nb05.check_05_albert_stack_params, S05.albert_stack_params),
+    (nb05.check_05_block_map, S05.block_map),
+    (nb05.check_05_repeat_plan, S05.repeat_plan),
+    (nb05.check_05_ut_forward, S05.ut_forward),
+    (nb05.check_05_sandwich_ids, S05.sandwich_ids),
+    (nb05.check_05_lora_linear, S05.lora_linear),
+    (nb05.check_05_add_saving, S05.add_saving),
 ]
 
 
@@ -123,31 +122,74 @@ def _kept_share(table):
     return table.assign(saving=table["unique"] / table["per_use"])
 
 
-def _not_written(*args):
-    raise NotImplementedError
+def _tensor_count(model):
+    return len(list(model.parameters()))
+
+
+def _weights_only(model):
+    return sum(p.numel() for p in model.parameters() if p.dim() > 1)
+
+
+def _same_shapes(m1, m2):
+    return sum(p.numel() for p in m1.parameters() for q in m2.parameters() if p.shape == q.shape)
+
+
+def _ignores_n_layers(budget, n=12):
+    return S04.max_blocks_within(budget, 12)
+
+
+def _always_one_block(budget, n=12):
+    return 1
+
+
+def _albert_no_layernorms(strategy, d, d_ff, n):
+    attn, ffn = 4 * d * d + 4 * d, 2 * d * d_ff + d_ff + d
+    n_attn = 1 if strategy in ("all", "attention") else n
+    n_ffn = 1 if strategy in ("all", "ffn") else n
+    return n_attn * attn + n_ffn * ffn
+
+
+def _no_sharing_repeat(m, r):
+    return list(range(m * r))
+
+
+def _sandwich_ends_shared(n):
+    return [0] + [1] * (n - 2) + [0]
+
+
+def _saving_percent(table):
+    return table.assign(saving=100 * (1 - table["unique"] / table["per_use"]))
 
 
 WRONG = [
-    (cs.check_04_count_unique, _per_use_count, "counted every alias"),
-    (cs.check_04_count_unique, _not_written, "not written yet"),
-    (cs.check_04_grad_via_copies, _one_use_grad, "SUM of both"),
-    (cs.check_04_grad_via_copies, _mean_grad, "do not average"),
-    (cs.check_04_shared_elements, _equal_values, "equal values are not sharing"),
-    (cs.check_04_hadamard_weights, _matmul_weights, "W2 has W1's shape"),
-    (cs.check_04_hadamard_weights, _detached, "keep W2 connected"),
-    (cs.check_04_cycle_block_counts, _swapped_counts, "swapped"),
-    (cs.check_04_cycle_block_counts, _n_blocks_stored, "stores only M blocks"),
-    (cs.check_04_max_blocks_within, _over_budget, "over the"),
-    (cs.check_05_albert_stack_params, _albert_swapped, "shares the attention sublayer"),
-    (cs.check_05_block_map, _cycle_for_all, "that is CYCLE"),
-    (cs.check_05_block_map, _reverse_everything, "only the LAST round"),
-    (cs.check_05_repeat_plan, _cycle_repeat, "repeat each block in a row"),
-    (cs.check_05_ut_forward, _ut_without_steps, "add step_emb[t]"),
-    (cs.check_05_ut_forward, _ut_once, "not once"),
-    (cs.check_05_sandwich_ids, _sandwich_open_top, "LAST layer keeps its own"),
-    (cs.check_05_lora_linear, _lora_without_delta, "low-rank delta"),
-    (cs.check_05_lora_linear, _lora_without_bias, "keep the shared bias"),
-    (cs.check_05_add_saving, _kept_share, "1 minus it"),
+    (nb04.check_04_count_unique, _per_use_count, "counted every alias"),
+    (nb04.check_04_count_unique, _tensor_count, "not the tensors"),
+    (nb04.check_04_count_unique, _weights_only, "count the biases too"),
+    (nb04.check_04_grad_via_copies, _one_use_grad, "SUM of both"),
+    (nb04.check_04_grad_via_copies, _mean_grad, "do not average"),
+    (nb04.check_04_shared_elements, _equal_values, "equal values are not sharing"),
+    (nb04.check_04_shared_elements, _same_shapes, "compare memory (data_ptr)"),
+    (nb04.check_04_hadamard_weights, _matmul_weights, "W2 has W1's shape"),
+    (nb04.check_04_hadamard_weights, _detached, "keep W2 connected"),
+    (nb04.check_04_cycle_block_counts, _swapped_counts, "swapped"),
+    (nb04.check_04_cycle_block_counts, _n_blocks_stored, "stores only M blocks"),
+    (nb04.check_04_max_blocks_within, _over_budget, "over the"),
+    (nb04.check_04_max_blocks_within, _ignores_n_layers, "0 <= M <= 6"),
+    (nb04.check_04_max_blocks_within, _always_one_block, "a larger M fits"),
+    (nb05.check_05_albert_stack_params, _albert_swapped, "shares the attention sublayer"),
+    (nb05.check_05_albert_stack_params, _albert_no_layernorms, "you left out the LayerNorms"),
+    (nb05.check_05_block_map, _cycle_for_all, "that is CYCLE"),
+    (nb05.check_05_block_map, _reverse_everything, "only the LAST round"),
+    (nb05.check_05_repeat_plan, _cycle_repeat, "repeat each block in a row"),
+    (nb05.check_05_repeat_plan, _no_sharing_repeat, "that is no sharing"),
+    (nb05.check_05_ut_forward, _ut_without_steps, "add step_emb[t]"),
+    (nb05.check_05_ut_forward, _ut_once, "not once"),
+    (nb05.check_05_sandwich_ids, _sandwich_open_top, "LAST layer keeps its own"),
+    (nb05.check_05_sandwich_ids, _sandwich_ends_shared, "each keep their OWN weights"),
+    (nb05.check_05_lora_linear, _lora_without_delta, "low-rank delta"),
+    (nb05.check_05_lora_linear, _lora_without_bias, "keep the shared bias"),
+    (nb05.check_05_add_saving, _kept_share, "1 minus it"),
+    (nb05.check_05_add_saving, _saving_percent, "not a percentage"),
 ]
 
 

@@ -9,25 +9,24 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import checks_training as ct
-from course_lib.checks import load_solution
+from course_lib.exercises import load_solution, nb06, nb07
 
 S06 = load_solution("06_training_with_sharing")
 S07 = load_solution("07_embeddings_factorized_tied")
 
 SOLVED = [
-    (ct.check_06_majority_baseline, S06.majority_baseline),
-    (ct.check_06_sharing_cost, S06.sharing_cost),
-    (ct.check_06_within_noise, S06.within_noise),
-    (ct.check_06_global_grad_norm, S06.global_grad_norm),
-    (ct.check_06_reinit_embeddings, S06.reinit_embeddings),
-    (ct.check_06_rank_correlation, S06.rank_correlation),
-    (ct.check_06_plans_for, S06.plans_for),
-    (ct.check_07_embedding_params, S07.embedding_params),
-    (ct.check_07_break_even_vocab, S07.break_even_vocab),
-    (ct.check_07_tie, S07.tie),
-    (ct.check_07_unigram_entropy, S07.unigram_entropy),
-    (ct.check_07_greedy, S07.greedy),
+    (nb06.check_06_majority_baseline, S06.majority_baseline),
+    (nb06.check_06_sharing_cost, S06.sharing_cost),
+    (nb06.check_06_within_noise, S06.within_noise),
+    (nb06.check_06_global_grad_norm, S06.global_grad_norm),
+    (nb06.check_06_reinit_embeddings, S06.reinit_embeddings),
+    (nb06.check_06_rank_correlation, S06.rank_correlation),
+    (nb06.check_06_plans_for, S06.plans_for),
+    (nb07.check_07_embedding_params, S07.embedding_params),
+    (nb07.check_07_break_even_vocab, S07.break_even_vocab),
+    (nb07.check_07_tie, S07.tie),
+    (nb07.check_07_unigram_entropy, S07.unigram_entropy),
+    (nb07.check_07_greedy, S07.greedy),
 ]
 
 
@@ -160,38 +159,64 @@ def _greedy_new_only(model, ids, n_new):
     return S07.greedy(model, ids, n_new)[len(ids) :]
 
 
-def _not_written(*args):
-    raise NotImplementedError
+def _two_standard_errors(results, n_test):
+    best = results["accuracy"].max()
+    se = math.sqrt(best * (1 - best) / n_test)
+    return list(results.loc[results["accuracy"] >= best - 2 * se, "name"])
+
+
+def _ranks_of_y_only(x, y):
+    return float(x.corr(y.rank()))
+
+
+def _ranks_without_ties(x, y):
+    return float(x.rank(method="first").corr(y.rank(method="first")))
+
+
+def _positions_as_scalars(vocab_size, d_model, max_len):
+    return vocab_size * d_model + max_len
+
+
+def _tokens_twice(vocab_size, d_model, max_len):
+    return 2 * vocab_size * d_model
+
+
+def _head_module_replaced(model):
+    model.lm_head = model.embed.tok_emb
 
 
 WRONG = [
-    (ct.check_06_majority_baseline, _test_majority, "TRAINING labels"),
-    (ct.check_06_majority_baseline, _percent_baseline, "not a percentage"),
-    (ct.check_06_majority_baseline, _not_written, "not written yet"),
-    (ct.check_06_sharing_cost, _cost_reversed, "the sign"),
-    (ct.check_06_sharing_cost, _cost_fraction, "multiply the difference by 100"),
-    (ct.check_06_sharing_cost, _cost_first_row, "find the row whose sharing is 'none'"),
-    (ct.check_06_within_noise, _variance_not_se, "SQUARE ROOT"),
-    (ct.check_06_within_noise, _no_n, "divide by n_test"),
-    (ct.check_06_global_grad_norm, _per_use_norm, "count the shared tensor once"),
-    (ct.check_06_global_grad_norm, _squared_norm, "square root"),
-    (ct.check_06_reinit_embeddings, _reinit_everything, "change only the two embedding"),
-    (ct.check_06_reinit_embeddings, _fixed_std, "use the std argument"),
-    (ct.check_06_reinit_embeddings, _tokens_only, "pos_emb.weight did not change"),
-    (ct.check_06_rank_correlation, _pearson, "Pearson's correlation of the values"),
-    (ct.check_06_plans_for, _plans_without_m, "one plan per strategy"),
-    (ct.check_06_plans_for, _m_everywhere, "has no M"),
-    (ct.check_07_embedding_params, _positions_forgotten, "add the learned positions"),
-    (ct.check_07_break_even_vocab, _break_even_without_bias, "the projection's bias"),
-    (ct.check_07_break_even_vocab, _break_even_too_large, "find the smallest V"),
-    (ct.check_07_tie, _tie_by_copy, "a copy, not a tie"),
-    (ct.check_07_tie, _not_written, "not written yet"),
-    (ct.check_07_unigram_entropy, _entropy_bits, "in bits"),
-    (ct.check_07_unigram_entropy, _entropy_no_minus, "minus sign"),
-    (ct.check_07_unigram_entropy, _entropy_uniform, "weight by the frequencies"),
-    (ct.check_07_greedy, _greedy_uncropped, "feed only the last max_len tokens"),
-    (ct.check_07_greedy, _greedy_first_position, "LAST position"),
-    (ct.check_07_greedy, _greedy_new_only, "the prompt and the 6 new tokens"),
+    (nb06.check_06_majority_baseline, _test_majority, "TRAINING labels"),
+    (nb06.check_06_majority_baseline, _percent_baseline, "not a percentage"),
+    (nb06.check_06_sharing_cost, _cost_reversed, "the sign"),
+    (nb06.check_06_sharing_cost, _cost_fraction, "multiply the difference by 100"),
+    (nb06.check_06_sharing_cost, _cost_first_row, "find the row whose sharing is 'none'"),
+    (nb06.check_06_within_noise, _variance_not_se, "SQUARE ROOT"),
+    (nb06.check_06_within_noise, _no_n, "divide by n_test"),
+    (nb06.check_06_within_noise, _two_standard_errors, "one standard error, not two"),
+    (nb06.check_06_global_grad_norm, _per_use_norm, "count the shared tensor once"),
+    (nb06.check_06_global_grad_norm, _squared_norm, "square root"),
+    (nb06.check_06_reinit_embeddings, _reinit_everything, "change only the two embedding"),
+    (nb06.check_06_reinit_embeddings, _fixed_std, "use the std argument"),
+    (nb06.check_06_reinit_embeddings, _tokens_only, "pos_emb.weight did not change"),
+    (nb06.check_06_rank_correlation, _pearson, "Pearson's correlation of the values"),
+    (nb06.check_06_rank_correlation, _ranks_of_y_only, "rank BOTH series"),
+    (nb06.check_06_rank_correlation, _ranks_without_ties, "ties get average ranks"),
+    (nb06.check_06_plans_for, _plans_without_m, "one plan per strategy"),
+    (nb06.check_06_plans_for, _m_everywhere, "has no M"),
+    (nb07.check_07_embedding_params, _positions_forgotten, "add the learned positions"),
+    (nb07.check_07_embedding_params, _positions_as_scalars, "V=30000, H=768, max_len=512"),
+    (nb07.check_07_embedding_params, _tokens_twice, "V=30000, H=768, max_len=512"),
+    (nb07.check_07_break_even_vocab, _break_even_without_bias, "the projection's bias"),
+    (nb07.check_07_break_even_vocab, _break_even_too_large, "find the smallest V"),
+    (nb07.check_07_tie, _tie_by_copy, "a copy, not a tie"),
+    (nb07.check_07_tie, _head_module_replaced, "not the module"),
+    (nb07.check_07_unigram_entropy, _entropy_bits, "in bits"),
+    (nb07.check_07_unigram_entropy, _entropy_no_minus, "minus sign"),
+    (nb07.check_07_unigram_entropy, _entropy_uniform, "weight by the frequencies"),
+    (nb07.check_07_greedy, _greedy_uncropped, "feed only the last max_len tokens"),
+    (nb07.check_07_greedy, _greedy_first_position, "LAST position"),
+    (nb07.check_07_greedy, _greedy_new_only, "the prompt and the 6 new tokens"),
 ]
 
 
@@ -208,8 +233,8 @@ def test_checks_leave_the_global_random_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    ct.check_06_reinit_embeddings(S06.reinit_embeddings)
-    ct.check_07_greedy(S07.greedy)
+    nb06.check_06_reinit_embeddings(S06.reinit_embeddings)
+    nb07.check_07_greedy(S07.greedy)
     assert torch.equal(torch.rand(3), expected)
 
 

@@ -1,13 +1,11 @@
-"""The digits vision transformer (notebook 10): patches, sharing, counts, FLOPs, training,
-and the notebook's self-checks (solutions pass, plausible mistakes get their hint)."""
+"""The digits vision transformer (notebook 10): patches, sharing, counts, FLOPs, training.
+The notebook's self-checks are tested in tests/test_checks_vision.py."""
 
 import matplotlib
 import pytest
 import torch
 
 from course_lib import TrainConfig, count_parameters, count_parameters_per_use, shares_storage
-from course_lib import vision_checks as vc
-from course_lib.checks import load_solution
 from course_lib.cost import counted_flops
 from course_lib.model import LayerStack
 from course_lib.sharing import SharingPlan
@@ -26,7 +24,6 @@ from course_lib.vision import (
 )
 
 matplotlib.use("Agg")  # figures in tests only; notebooks keep the inline backend
-SOL = load_solution("10_beyond_text")
 
 
 def test_digits_split_is_stratified_and_scaled():
@@ -114,82 +111,3 @@ def test_compare_plans_table_and_figure(one_thread):
     assert list(df["attn_sets"]) == [2, 1] and df["test_accuracy"].between(0, 1).all()
     ax = plot_comparison(df)
     assert len(ax.texts) == 2 and ax.get_xlabel().startswith("unique parameters")
-
-
-# ------------------------------------------------------------------ self-checks
-
-
-@pytest.mark.parametrize(
-    "check_fn, solution",
-    [
-        (vc.check_10_patchify, SOL.patchify),
-        (vc.check_10_vit_parameter_count, SOL.vit_parameter_count),
-        (vc.check_10_forward_flops, SOL.forward_flops),
-        (vc.check_10_pick_plan, SOL.pick_plan),
-    ],
-)
-def test_reference_solutions_pass(check_fn, solution, capsys):
-    check_fn(solution)
-    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
-
-
-def _plain_reshape(images, p):
-    return images.reshape(images.size(0), -1, p * p)
-
-
-def _columns_first(images, p):
-    return SOL.patchify(images.transpose(1, 2), p)
-
-
-def _per_use(cfg, p):
-    return count_parameters_per_use(build_vit(cfg, p))
-
-
-def _no_class_token(cfg, p):
-    return SOL.vit_parameter_count(cfg, p) - cfg.d_model
-
-
-def _flops_by_distinct_blocks(cfg, p):
-    sets = SharingPlan.from_config(cfg)
-    return SOL.forward_flops(cfg.replace(n_layers=max(sets.n_attn, sets.n_ffn)), p)
-
-
-def _macs(cfg, p):
-    return SOL.forward_flops(cfg, p) // 2
-
-
-def _ignores_budget(df, budget):
-    return df.loc[df["test_accuracy"].idxmax(), "plan"]
-
-
-def _smallest_that_fits(df, budget):
-    fits = df[df["unique_params"] <= budget]
-    return None if fits.empty else fits.loc[fits["unique_params"].idxmin(), "plan"]
-
-
-def _strict_budget(df, budget):
-    return SOL.pick_plan(df, budget - 1)
-
-
-def _not_written(*args):
-    raise NotImplementedError
-
-
-@pytest.mark.parametrize(
-    "check_fn, wrong, hint",
-    [
-        (vc.check_10_patchify, _plain_reshape, "a plain reshape cuts each image row"),
-        (vc.check_10_patchify, _columns_first, "column by column"),
-        (vc.check_10_patchify, _not_written, "not written yet"),
-        (vc.check_10_vit_parameter_count, _per_use, "you counted every layer's blocks"),
-        (vc.check_10_vit_parameter_count, _no_class_token, "add the class token"),
-        (vc.check_10_forward_flops, _flops_by_distinct_blocks, "every layer still runs"),
-        (vc.check_10_forward_flops, _macs, "2 FLOPs per multiply-add"),
-        (vc.check_10_pick_plan, _ignores_budget, "within the budget"),
-        (vc.check_10_pick_plan, _smallest_that_fits, "not the smallest"),
-        (vc.check_10_pick_plan, _strict_budget, "exactly the budget fits"),
-    ],
-)
-def test_checks_reject_mistakes_with_their_hint(check_fn, wrong, hint):
-    with pytest.raises(AssertionError, match=hint):
-        check_fn(wrong)

@@ -1,0 +1,22 @@
+"""The course's exercises: self-checks of the learner's code, one module per notebook.
+
+Course scaffolding, kept apart from the library (``config``, ``sharing``, ``layers``,
+``model``, ``measure``, ``train`` ...): ``framework`` holds the few helpers every check
+uses; ``nb01`` ... ``nb11`` hold the checks of each notebook, ``check_NN_name(my_name)``.
+An exercise cell in a notebook looks like::
+
+    # exercise (core)
+    def my_causal_mask(t):
+        raise NotImplementedError  # your code here
+
+
+    check_01_causal_mask(my_causal_mask)
+
+Until ``my_causal_mask`` is written the check prints one "not attempted yet" line; then it
+runs with its hints. ``show_reference_passes("01")`` runs a notebook's checks on the
+reference solutions (``solutions/``, absent from the student edition).
+"""
+
+from .framework import load_solution, show_reference_passes
+
+__all__ = ["load_solution", "show_reference_passes"]

@@ -1,0 +1,133 @@
+"""The small framework of the exercises' self-checks (notebooks 00-11).
+
+Every exercise cell of a notebook defines the learner's function ``my_x`` and runs its
+check on it: ``check_01_causal_mask(my_causal_mask)``. A check is decorated with
+``@exercise``: it runs under its own random seed, and when ``my_x`` still raises
+``NotImplementedError`` it prints one neutral line ("not attempted yet") and returns, so a
+notebook committed with the stubs runs clean. Once written, the check tries the function
+on a few inputs, recognises the usual mistakes and raises ``AssertionError`` with a hint
+that names the fix; on success it prints one line starting with ``✓``.
+
+Reference solutions live in ``solutions/`` at the repository root, never in the
+notebooks: a learner who wants to see them pass asks explicitly, e.g.
+``show_reference_passes("04")``. The student edition (``make student``) ships no
+``solutions/``, and ``load_solution`` refuses there with a clear message.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
+NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` in {name} by your code"
+
+
+class NotAttempted(Exception):
+    """The learner's function still raises ``NotImplementedError`` (the committed stub)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(NOT_ATTEMPTED.format(name=name))
+
+
+def check(condition: Any, hint: str) -> None:
+    """Raise ``AssertionError(hint)`` unless ``condition`` holds."""
+    if not condition:
+        raise AssertionError(hint)
+
+
+def check_close(actual: Any, expected: torch.Tensor, hint: str, atol: float = 1e-5) -> None:
+    """``actual`` is a tensor of ``expected``'s shape and values (within ``atol``)."""
+    check(isinstance(actual, torch.Tensor), f"expected a torch.Tensor, got {type(actual).__name__}")
+    check(
+        actual.shape == expected.shape,
+        f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}",
+    )
+    check(torch.allclose(actual.float(), expected.float(), atol=atol, rtol=1e-4), hint)
+
+
+def run(fn: Callable, *args: Any) -> Any:
+    """Call the learner's ``fn``; an exception becomes an ``AssertionError`` with a hint."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise NotAttempted(getattr(fn, "__name__", "your function")) from None
+    except Exception as e:  # the learner's bug, reported without a deep traceback
+        raise AssertionError(f"your function raised {type(e).__name__}: {e}") from None
+
+
+def exercise(check_fn: Callable) -> Callable:
+    """Make ``check_fn`` a self-check: own random state, and a neutral line for a stub."""
+
+    @functools.wraps(check_fn)
+    def wrapper(*args: Any) -> None:
+        try:
+            with torch.random.fork_rng(devices=[]):
+                check_fn(*args)
+        except NotAttempted as e:
+            print(e)
+
+    return wrapper
+
+
+def passed(name: str, n: int) -> None:
+    print(f"✓ {name}: all {n} checks passed")
+
+
+def load_solution(name: str) -> ModuleType:
+    """The reference solutions of one notebook, e.g. ``load_solution("01_attention")``."""
+    if not SOLUTIONS_DIR.is_dir():
+        raise ValueError(
+            "the reference solutions are not part of this edition of the course "
+            f"(no {SOLUTIONS_DIR}): ask your teacher for the answer key"
+        )
+    path = SOLUTIONS_DIR / f"{name}.py"
+    if not path.is_file():
+        known = sorted(p.stem for p in SOLUTIONS_DIR.glob("*.py"))
+        raise ValueError(f"solution={name!r} is not allowed: choose one of {known}")
+    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def solution_name(notebook: str) -> str:
+    """``"04"`` -> ``"04_what_sharing_means"``: the solutions file of a notebook."""
+    matches = sorted(p.stem for p in SOLUTIONS_DIR.glob(f"{notebook}_*.py"))
+    if len(matches) != 1:
+        known = sorted(p.stem[:2] for p in SOLUTIONS_DIR.glob("*.py"))
+        raise ValueError(f"notebook={notebook!r} is not allowed: choose one of {known}")
+    return matches[0]
+
+
+def reference_cases(notebook: str) -> list[tuple[Callable, tuple[Callable, ...]]]:
+    """Each check of ``notebook`` ("01".."11") with the reference function(s) it takes.
+
+    The check's parameters name the solution's functions: ``check_01_split_heads(
+    split_heads, merge_heads)``; a check of one parameter ``fn`` takes the function named
+    after the check (``check_04_count_unique`` -> ``count_unique``).
+    """
+    solution = load_solution(solution_name(notebook))
+    module = importlib.import_module(f"{__package__}.nb{notebook}")
+    cases = []
+    for name, fn in vars(module).items():
+        if not name.startswith(f"check_{notebook}_"):
+            continue
+        params = list(inspect.signature(fn).parameters)
+        wanted = [name.removeprefix(f"check_{notebook}_")] if params == ["fn"] else params
+        cases.append((fn, tuple(getattr(solution, w) for w in wanted)))
+    return cases
+
+
+def show_reference_passes(notebook: str) -> None:
+    """Run every check of one notebook on the reference solutions, e.g. ``"04"``."""
+    for check_fn, args in reference_cases(notebook):
+        check_fn(*args)

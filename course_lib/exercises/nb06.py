@@ -1,0 +1,234 @@
+"""Self-checks of notebook 06 (training with sharing): baselines, noise, gradient norms, initialisation.
+
+Each ``check_06_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
+usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
+``course_lib.exercises.framework``). Reference solutions: ``solutions/06_training_with_sharing.py``;
+``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..config import SHARING_STRATEGIES, ModelConfig
+from ..model import build_model
+from .framework import check, exercise, passed, run
+
+BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
+
+
+@exercise
+def check_06_majority_baseline(fn: Callable) -> None:
+    """fn(train_labels, test_labels) -> test accuracy of the most frequent training label."""
+    cases = [  # (train, test): the second has a training majority the test set lacks
+        (torch.tensor([1, 1, 1, 0]), torch.tensor([1, 0, 1, 1, 0])),
+        (torch.tensor([0, 0, 0, 1, 1]), torch.tensor([1, 1, 1, 0])),
+    ]
+    for train, test in cases:
+        got = run(fn, train, test)
+        majority = int(torch.bincount(train).argmax())
+        want = (test == majority).float().mean().item()
+        check(isinstance(got, float), f"return a Python float (.item()), got {type(got).__name__}")
+        if got > 1:
+            raise AssertionError("return a fraction in [0, 1], not a percentage")
+        if majority == 0 and abs(got - (test == 1).float().mean().item()) < 1e-6:
+            raise AssertionError(
+                "decide the class from the TRAINING labels: predicting the test set's own "
+                "majority (or always 1) peeks at answers you would not have"
+            )
+        check(abs(got - want) < 1e-6, f"expected {want:.3f}, got {got:.3f}")
+    passed("check_06_majority_baseline", len(cases))
+
+
+@exercise
+def check_06_sharing_cost(fn: Callable) -> None:
+    """fn(results) -> Series by name: accuracy minus the ``none`` plan's, in points."""
+    table = pd.DataFrame({"name": ["all", "none", "cycle M=2"],
+                          "sharing": ["all", "none", "cycle"],
+                          "accuracy": [0.69, 0.72, 0.74]})  # fmt: skip
+    got = run(fn, table.copy())
+    check(isinstance(got, pd.Series), f"return a pandas Series, got {type(got).__name__}")
+    check(list(got.index) == list(table["name"]), "index the Series by the plans' names")
+    values = [round(float(v), 6) for v in got]
+    if values == [3.0, 0.0, -2.0]:
+        raise AssertionError("the sign: plan minus none, so a plan worse than none is negative")
+    if values == [-0.03, 0.0, 0.02]:
+        raise AssertionError("in percentage points: multiply the difference by 100")
+    check(
+        values == [-3.0, 0.0, 2.0],
+        f"expected [-3.0, 0.0, 2.0] (find the row whose sharing is 'none'), got {values}",
+    )
+    passed("check_06_sharing_cost", 1)
+
+
+NOISE_CASES = [  # (accuracies of plans a, b, c ..., n_test): 1 and 2 standard errors differ
+    ([0.75, 0.74, 0.70, 0.738], 1276),  # one SE = 1.2 points
+    ([0.80, 0.79, 0.775, 0.76, 0.70], 400),  # one SE = 2.0 points
+    ([0.60, 0.55, 0.59, 0.57], 100),  # one SE = 4.9 points: the best minus 0.049
+]
+
+
+def _within(accuracies: list[float], n_test: int, k: float = 1.0) -> set[str]:
+    """Names of the plans within k standard errors of the best accuracy."""
+    best = max(accuracies)
+    se = (best * (1 - best) / n_test) ** 0.5
+    return {chr(97 + i) for i, a in enumerate(accuracies) if a >= best - k * se}
+
+
+@exercise
+def check_06_within_noise(fn: Callable) -> None:
+    """fn(results, n_test) -> names with accuracy >= best - sqrt(best(1-best)/n_test)."""
+    for accuracies, n_test in NOISE_CASES:
+        names = [chr(97 + i) for i in range(len(accuracies))]
+        table = pd.DataFrame({"name": names, "accuracy": accuracies})
+        got = run(fn, table.copy(), n_test)
+        check(isinstance(got, list | tuple), f"return a list of names, got {type(got).__name__}")
+        want = _within(accuracies, n_test)
+        if set(got) != want and set(got) == _within(accuracies, n_test, k=2):
+            raise AssertionError(
+                "one standard error, not two: keep the plans with accuracy >= best - se"
+            )
+        best = max(accuracies)
+        if set(got) != want and set(got) == {
+            n
+            for n, a in zip(names, accuracies, strict=True)
+            if a >= best - best * (1 - best) / n_test
+        }:
+            raise AssertionError(
+                "the standard error is the SQUARE ROOT of p(1 - p) / n: "
+                f"sqrt({best}*{1 - best:.2f}/{n_test}) = {(best * (1 - best) / n_test) ** 0.5:.3f}"
+            )
+        if set(got) == set(names) and want != set(names):
+            raise AssertionError(
+                "divide by n_test inside the square root: more test examples, less noise"
+            )
+        check(
+            set(got) == want,
+            f"accuracies {accuracies}, n_test={n_test}: expected {sorted(want)}, got {sorted(got)}; "
+            "se = sqrt(best * (1 - best) / n_test), keep accuracy >= best - se",
+        )
+    passed("check_06_within_noise", len(NOISE_CASES))
+
+
+@exercise
+def check_06_global_grad_norm(fn: Callable) -> None:
+    """fn(model) -> sqrt(sum of squared gradients), each shared tensor counted once."""
+    torch.manual_seed(6)
+    shared = nn.Linear(5, 5)
+    net = nn.ModuleDict({
+        "stack": nn.Sequential(nn.Linear(3, 5), nn.Tanh(), shared, nn.Tanh(), shared, nn.Linear(5, 1)),
+        "unused": nn.Linear(5, 5),  # never called: its .grad stays None
+    })  # fmt: skip
+    net["stack"](torch.randn(8, 3)).pow(2).mean().backward()
+    want = math.sqrt(
+        sum(p.grad.pow(2).sum().item() for p in net.parameters() if p.grad is not None)
+    )
+    got = run(fn, net)
+    check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+    per_use = math.sqrt(
+        sum(p.grad.pow(2).sum().item()
+            for _, p in net.named_parameters(remove_duplicate=False) if p.grad is not None)
+    )  # fmt: skip
+    if abs(got - per_use) < 1e-6:
+        raise AssertionError(
+            "count the shared tensor once (model.parameters()): its .grad already holds the "
+            "sum over its uses"
+        )
+    if abs(got - want**2) < 1e-6:
+        raise AssertionError("take the square root of the sum of squares")
+    torch.testing.assert_close(
+        torch.tensor(got), torch.tensor(want), msg="sqrt(sum over p of (p.grad ** 2).sum())"
+    )
+    passed("check_06_global_grad_norm", 1)
+
+
+@exercise
+def check_06_reinit_embeddings(fn: Callable) -> None:
+    """fn(model, std) re-draws tok_emb and pos_emb from N(0, std) and touches nothing else."""
+    torch.manual_seed(7)
+    cfg = ModelConfig(vocab_size=600, d_model=32, n_heads=4, d_ff=64, n_layers=2, max_len=64,
+                      init="he")  # fmt: skip
+    for std in (0.02, 0.1):
+        model = build_model(cfg)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        run(fn, model, std)
+        after = dict(model.named_parameters())
+        for name in ("embed.tok_emb.weight", "embed.pos_emb.weight"):
+            check(name in after, f"keep the module structure: {name} is gone")
+            got = after[name].std().item()
+            check(
+                not torch.equal(after[name], before[name]),
+                f"{name} did not change: nn.init.normal_(it, mean=0.0, std=std) re-draws it",
+            )
+            check(
+                abs(got / std - 1) < 0.15,
+                f"{name} has std {got:.3f}, expected {std}: use the std argument",
+            )
+        changed = [
+            n for n, p in after.items() if "embed." not in n and not torch.equal(p, before[n])
+        ]
+        check(not changed, f"change only the two embedding tables; you also changed {changed[:3]}")
+    passed("check_06_reinit_embeddings", 2)
+
+
+@exercise
+def check_06_rank_correlation(fn: Callable) -> None:
+    """fn(x, y) -> Spearman's rank correlation of two pandas Series."""
+    x = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    cases = [
+        (x, pd.Series([1.0, 4.0, 9.0, 16.0, 1000.0]), 1.0),
+        (x, pd.Series([5.0, 4.0, 3.0, 2.0, 1.0]), -1.0),
+        (pd.Series([1.0, 2.0, 2.0, 3.0]), pd.Series([1.0, 2.0, 3.0, 4.0]), 0.9486833),
+        (pd.Series([3.0, 1.0, 4.0, 1.5, 9.0]), pd.Series([2.0, 7.0, 1.0, 8.0, 2.8]), -0.6),
+    ]
+    for a, b, want in cases:
+        got = run(fn, a, b)
+        check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+        if want == 1.0 and abs(got - a.corr(b)) < 1e-6:
+            raise AssertionError(
+                "that is Pearson's correlation of the values; rank both first (.rank()), so "
+                "any increasing relation scores 1"
+            )
+        if (
+            abs(got - want) > 1e-6
+            and min(abs(got - a.rank().corr(b)), abs(got - a.corr(b.rank()))) < 1e-6
+        ):
+            raise AssertionError("rank BOTH series, then take Pearson's correlation of the ranks")
+        check(
+            abs(got - want) < 1e-6, f"expected {want:.4f}, got {got:.4f} (ties get average ranks)"
+        )
+    passed("check_06_rank_correlation", len(cases))
+
+
+@exercise
+def check_06_plans_for(fn: Callable) -> None:
+    """fn(n_blocks) -> {name: ModelConfig changes} for all seven sharing strategies."""
+    for m in (2, 3):
+        plans = run(fn, m)
+        check(
+            isinstance(plans, dict), f"return a dict of name -> changes, got {type(plans).__name__}"
+        )
+        sharing = sorted(c.get("sharing") for c in plans.values())
+        check(
+            sharing == sorted(SHARING_STRATEGIES),
+            f"one plan per strategy {list(SHARING_STRATEGIES)}, got sharing values {sharing}",
+        )
+        for name, changes in plans.items():
+            s = changes["sharing"]
+            if s in BLOCK_STRATEGIES:
+                check(changes.get("n_blocks") == m, f"{name}: {s} needs n_blocks={m} (M)")
+            else:
+                check(
+                    changes.get("n_blocks") is None,
+                    f"{name}: {s} has no M; leave n_blocks out",
+                )
+            try:
+                ModelConfig(n_layers=2 * m).replace(**changes)
+            except (TypeError, ValueError) as e:
+                raise AssertionError(f"{name}: not a valid ModelConfig change: {e}") from None
+    passed("check_06_plans_for", 2)

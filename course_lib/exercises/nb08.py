@@ -1,0 +1,170 @@
+"""Self-checks of notebook 08 (speed and memory): training-state bytes, FLOPs, paired timing ratios.
+
+Each ``check_08_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
+usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
+``course_lib.exercises.framework``). Reference solutions: ``solutions/08_speed_and_memory.py``;
+``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+
+from ..config import ModelConfig
+from ..cost import analytic_flops, synthetic_batch, training_state_memory
+from ..measure import count_parameters
+from ..model import build_model
+from .framework import check, exercise, passed, run
+
+STATE_CASES = [dict(sharing="none"), dict(sharing="all"), dict(sharing="cycle", n_blocks=2),
+               dict(sharing="ffn", n_layers=3)]  # fmt: skip
+
+
+@exercise
+def check_08_training_state_bytes(fn: Callable) -> None:
+    """fn(model) -> bytes of fp32 weights + gradients + AdamW state, each shared tensor once."""
+    for plan in STATE_CASES:
+        cfg = ModelConfig.preset("tiny", d_model=32, d_ff=64, **plan)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        got = run(fn, model)
+        ids, y = synthetic_batch(cfg, 2, 8)
+        want = training_state_memory(build_model(cfg), ids, y).total  # measured on real tensors
+        unique, n_tensors = count_parameters(model), len(list(model.parameters()))
+        per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+        check(isinstance(got, int), f"return an int (bytes), got {type(got).__name__}")
+        name = plan["sharing"]
+        if got != want and got == 16 * per_use + 4 * n_tensors and per_use != unique:
+            raise AssertionError(
+                f"sharing={name!r}: you counted every use of a shared tensor; it is stored, "
+                "has a gradient and AdamW state ONCE: use model.parameters()"
+            )
+        if got == 16 * unique:
+            raise AssertionError(
+                "almost: AdamW also keeps a step count per tensor, a float32 scalar tensor "
+                "(4 bytes each): add 4 x the number of tensors in model.parameters()"
+            )
+        if got in (12 * unique + 4 * n_tensors, 8 * unique, 12 * unique):
+            raise AssertionError(
+                "count all four fp32 copies per parameter: the weight, its gradient, and "
+                "AdamW's two moments (exp_avg, exp_avg_sq): 16 bytes, plus the step counters"
+            )
+        check(got == want, f"sharing={name!r}: the measured total is {want:,} bytes, got {got:,}")
+    passed("check_08_training_state_bytes", len(STATE_CASES))
+
+
+DEPENDS = {
+    "parameters": "M",
+    "gradients": "M",
+    "adamw_state": "M",
+    "allreduce_bytes": "M",
+    "activations": "N",
+    "flops_per_token": "N",
+}
+WHY = {
+    "parameters": "every distinct block is stored once, however many layers use it",
+    "gradients": "a shared weight has one gradient, the sum over its uses",
+    "adamw_state": "AdamW keeps two moments per stored parameter, not per use",
+    "allreduce_bytes": "DDP all-reduces each parameter's gradient once: one per stored tensor",
+    "activations": "every layer saves its own inputs for backward, shared weights or not",
+    "flops_per_token": "every layer multiplies its input by its (possibly shared) weights",
+}
+
+
+@exercise
+def check_08_depends_on(fn: Callable) -> None:
+    """fn(quantity) -> "M" (distinct blocks) or "N" (layers run) for each quantity."""
+    for quantity, want in DEPENDS.items():
+        got = run(fn, quantity)
+        check(got in ("M", "N"), f"{quantity}: answer 'M' or 'N', got {got!r}")
+        check(got == want, f"{quantity} depends on {want}: {WHY[quantity]}")
+    passed("check_08_depends_on", len(DEPENDS))
+
+
+@exercise
+def check_08_layer_flops_per_token(fn: Callable) -> None:
+    """fn(d, d_ff, seq_len) -> one layer's forward FLOPs per token, as FlopCounterMode counts."""
+    for d, ff, t in ((256, 1024, 64), (64, 256, 16), (48, 100, 7)):
+        got = run(fn, d, ff, t)
+        one = ModelConfig(vocab_size=10, d_model=d, n_heads=4, d_ff=ff, n_layers=1, max_len=t)
+        two = one.replace(n_layers=2)
+        want = (analytic_flops(two, 1, t).total - analytic_flops(one, 1, t).total) // t
+        check(isinstance(got, int | float), f"return a number, got {type(got).__name__}")
+        if got * 2 == want:
+            raise AssertionError("count a multiply-add as 2 FLOPs (one multiply, one add)")
+        if got == 8 * d * d + 4 * d * ff:
+            raise AssertionError(
+                "add the attention scores: Q K^T and weights @ V each cost 2*T*d per token"
+            )
+        if got == 8 * d * d + 2 * t * d + 4 * d * ff:
+            raise AssertionError("weights @ V costs as much as Q K^T: 2*T*d each, 4*T*d in all")
+        if got == 4 * d * d + 2 * d * ff + 2 * t * d:
+            raise AssertionError("2 FLOPs per multiply-add: double every term")
+        check(
+            got == want,
+            f"d={d}, d_ff={ff}, T={t}: expected {want:,}; Q, K, V, out 4 x 2d^2, scores 2 x 2Td, "
+            f"FFN 2 x 2 d d_ff; got {got:,}",
+        )
+    passed("check_08_layer_flops_per_token", 3)
+
+
+@exercise
+def check_08_paired_ratio(fn: Callable) -> None:
+    """fn(base_times, other_times) -> median over rounds of base / other (> 1: other faster)."""
+    base = [1.0, 9.0, 2.0, 1.1, 1.0]  # round 2 hit a busy spell ...
+    other = [0.5, 4.5, 1.0, 0.5, 2.0]  # ... for both; round 5 only for `other`
+    want = statistics.median(b / o for b, o in zip(base, other, strict=True))
+    got = run(fn, list(base), list(other))
+    check(isinstance(got, int | float), f"return a number, got {type(got).__name__}")
+    if abs(got - 1 / want) < 1e-9:
+        raise AssertionError("upside down: base / other, so > 1 means `other` is faster")
+    if abs(got - statistics.median(base) / statistics.median(other)) < 1e-9:
+        raise AssertionError(
+            "that is the ratio of the medians: divide round by round first (round r of both "
+            "ran back to back), then take the median of those ratios"
+        )
+    mean = sum(b / o for b, o in zip(base, other, strict=True)) / len(base)
+    if abs(got - mean) < 1e-9:
+        raise AssertionError("take the median of the per-round ratios, not the mean: one slow "
+                             "round should not move it")  # fmt: skip
+    check(abs(got - want) < 1e-9, f"expected {want:.4f}, got {got}")
+    check(abs(run(fn, [2.0, 2.0], [1.0, 1.0]) - 2.0) < 1e-9, "twice as fast gives 2.0")
+    passed("check_08_paired_ratio", 2)
+
+
+def _sweep_rows(values: dict[tuple[str, int], tuple[float, float, float]]) -> pd.DataFrame:
+    rows = []
+    for (dataset, n), speeds in values.items():
+        for sharing, v in zip(("sequence", "cycle", "cycle_rev"), speeds, strict=True):
+            rows.append(dict(dataset=dataset, n_layers=n, sharing=sharing, tokens_per_s=v))
+        rows.append(dict(dataset=dataset, n_layers=n, sharing="all", tokens_per_s=10 * speeds[0]))
+    return pd.DataFrame(rows)
+
+
+@exercise
+def check_08_noise_floor(fn: Callable) -> None:
+    """fn(df) -> {(dataset, n_layers): max / min tokens_per_s among sequence, cycle, cycle_rev}."""
+    values = {("text", 6): (100.0, 125.0, 110.0), ("text", 12): (50.0, 50.0, 40.0),
+              ("chars", 6): (80.0, 60.0, 90.0)}  # fmt: skip
+    got = run(fn, _sweep_rows(values))
+    want = {k: max(v) / min(v) for k, v in values.items()}
+    check(isinstance(got, dict), f"return a dict keyed by (dataset, n_layers), got {type(got)}")
+    check(
+        set(got) == set(want),
+        f"one entry per (dataset, n_layers) pair: expected keys {sorted(want)}, got {sorted(got)}",
+    )
+    for key, w in want.items():
+        g = got[key]
+        if g > w + 1e-9 and g >= 5:
+            raise AssertionError(
+                "use only sequence, cycle and cycle_rev: same parameters and same compute, so "
+                "their spread is noise; other plans differ for real"
+            )
+        if abs(g - min(values[key]) / max(values[key])) < 1e-9:
+            raise AssertionError("max over min, so the spread is a number >= 1")
+        check(abs(g - w) < 1e-9, f"{key}: expected {w:.4f}, got {g}")
+    passed("check_08_noise_floor", len(want))

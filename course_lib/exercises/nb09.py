@@ -1,0 +1,124 @@
+"""Self-checks of notebook 09 (depth for free): same parameters deeper, ACT halting, sequence accuracy.
+
+Each ``check_09_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
+usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
+``course_lib.exercises.framework``). Reference solutions: ``solutions/09_depth_for_free.py``;
+``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ..config import ModelConfig
+from ..looped import IGNORE
+from ..measure import count_parameters
+from ..model import build_model
+from .framework import check, exercise, passed, run
+
+
+@exercise
+def check_09_same_params_deeper(fn: Callable) -> None:
+    """fn(cfg, factor) -> a config with factor x the layers and cfg's unique parameters."""
+    for n, factor in ((3, 2), (2, 3), (4, 2)):
+        cfg = ModelConfig.preset("tiny", n_layers=n, d_model=32, d_ff=64)
+        deep = run(fn, cfg, factor)
+        check(isinstance(deep, ModelConfig), f"return a ModelConfig, got {type(deep).__name__}")
+        check(
+            deep.n_layers == factor * n,
+            f"the deeper model runs factor x N = {factor * n} layers, got {deep.n_layers}",
+        )
+        if deep.sharing == "all":
+            raise AssertionError("'all' keeps ONE block; keep N blocks: CYCLE or SEQUENCE, M = N")
+        check(
+            deep.sharing in ("sequence", "cycle", "cycle_rev"),
+            f"use sharing='cycle' (or 'sequence', 'cycle_rev') with n_blocks=M, not "
+            f"{deep.sharing!r}",
+        )
+        want, got = count_parameters(build_model(cfg)), count_parameters(build_model(deep))
+        check(
+            got == want,
+            f"n_blocks=M must equal the shallow model's N={n} for equal parameters "
+            f"({want:,}); yours has {got:,}",
+        )
+        same = {k: v for k, v in deep.to_dict().items() if k not in ("n_layers", "sharing",
+                                                                      "n_blocks")}  # fmt: skip
+        check(
+            same == {k: cfg.to_dict()[k] for k in same},
+            "change only n_layers, sharing and n_blocks: cfg.replace(...)",
+        )
+    passed("check_09_same_params_deeper", 3)
+
+
+def _act_reference(p: torch.Tensor, eps: float) -> tuple[int, torch.Tensor]:
+    weights, total = torch.zeros_like(p), 0.0
+    for n in range(len(p)):
+        if total + float(p[n]) >= 1 - eps or n == len(p) - 1:
+            weights[n] = 1 - total
+            return n + 1, weights
+        weights[n] = p[n]
+        total += float(p[n])
+    raise AssertionError("unreachable")
+
+
+ACT_CASES = [
+    ([0.3, 0.3, 0.3, 0.3, 0.3], 0.01),  # halts at step 4: 1.2 >= 0.99
+    ([0.1, 0.1, 0.1, 0.1], 0.01),  # never reaches 0.99: forced halt at the last step
+    ([0.995, 0.5, 0.5], 0.01),  # one step is enough
+    ([0.5, 0.495, 0.2, 0.2], 0.01),  # 0.995 >= 0.99 at step 2, though below 1
+]
+
+
+@exercise
+def check_09_act_halting(fn: Callable) -> None:
+    """fn(p, eps) -> (n_steps, weights): ACT's halting step and weights for one position."""
+    for probs, eps in ACT_CASES:
+        p = torch.tensor(probs)
+        out = run(fn, p.clone(), eps)
+        check(isinstance(out, tuple) and len(out) == 2, "return a pair (n_steps, weights)")
+        n, w = out
+        want_n, want_w = _act_reference(p, eps)
+        check(
+            isinstance(w, torch.Tensor) and w.shape == p.shape,
+            f"weights: a tensor of shape {tuple(p.shape)}, one per step, 0 after halting",
+        )
+        if int(n) != want_n and int(n) == _act_reference(p, 0.0)[0]:
+            raise AssertionError(
+                "halt as soon as the sum reaches 1 - eps (Graves' epsilon), not 1 itself"
+            )
+        if int(n) != want_n and float(p.sum()) < 1 - eps:
+            raise AssertionError("a position must halt at the last step even if the sum is short")
+        check(int(n) == want_n, f"p={probs}: halt at step {want_n} (1-based), got {n}")
+        if abs(float(w.sum()) - 1) > 1e-5:
+            raise AssertionError(
+                "the weights must sum to 1: the last one is the remainder R = 1 - (p_1 + ... "
+                "+ p_{N-1}), not p_N"
+            )
+        check(
+            torch.allclose(w.float(), want_w, atol=1e-6),
+            f"p={probs}: expected weights {want_w.tolist()}, got {w.tolist()}",
+        )
+    passed("check_09_act_halting", len(ACT_CASES))
+
+
+@exercise
+def check_09_sequence_accuracy(fn: Callable) -> None:
+    """fn(pred, targets) -> fraction of rows whose every output slot is right."""
+    t = torch.tensor([[IGNORE, IGNORE, 5, 6], [IGNORE, IGNORE, 7, 8], [IGNORE, IGNORE, 4, 4],
+                      [IGNORE, IGNORE, 9, 9]])  # fmt: skip
+    pred = torch.tensor([[1, 2, 5, 6], [3, 3, 7, 0], [0, 0, 4, 4], [9, 9, 9, 9]])
+    got = run(fn, pred, t)
+    check(isinstance(got, float), f"return a float in [0, 1], got {type(got).__name__}")
+    if abs(got - 0.0) < 1e-9:
+        raise AssertionError(
+            "compare only the output slots (targets != IGNORE): the input positions have no "
+            "answer to match"
+        )
+    if abs(got - 7 / 8) < 1e-9:
+        raise AssertionError(
+            "that is the digit accuracy; an answer counts only if ALL its digits are right"
+        )
+    check(abs(got - 0.75) < 1e-9, f"3 of 4 answers are fully right here: 0.75, got {got}")
+    passed("check_09_sequence_accuracy", 1)
