@@ -1,6 +1,10 @@
 """Command line: ``python -m course_lib sweep --preset fast|full --out PATH [--limit K]``
 (also ``--seeds 0-9``, ``--dataset NAME``, ``--threads N``, ``--dry-run``, ``--quiet``).
 
+Your own data: ``--data reviews.csv [--text-column review --label-column stars]`` runs the
+preset's classification runs on that CSV (n_classes set to fit), ``--data notes.txt`` its
+character-LM runs on that text (``course_lib.own_data``).
+
 Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
 ``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
 their estimated training FLOPs without training anything. Bad arguments print a one-line
@@ -15,6 +19,7 @@ import sys
 import torch
 
 from .experiments import DATASETS, run_name
+from .own_data import adapt_runs, own_data
 from .sweep import check_results_path, failures_path, read_results, run_sweep
 from .sweep_presets import PRESET_NAMES, parse_seeds, preset_runs, training_flops, with_seeds
 
@@ -63,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--dataset", choices=tuple(DATASETS), help="keep only the runs on this dataset"
     )
+    sweep.add_argument("--data", help="your own data: a .csv (text, label) or a .txt (char LM)")
+    sweep.add_argument("--text-column", default="text", help="the CSV's text column (text)")
+    sweep.add_argument("--label-column", default="label", help="the CSV's label column (label)")
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the runs and their FLOPs, train nothing"
     )
@@ -84,12 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         runs = preset_runs(args.preset)
     except ValueError as err:
         parser.error(str(err))
+    if args.data is not None:
+        if args.dataset is not None:
+            parser.error("argument --dataset: not allowed with --data (your data replaces it)")
+        try:
+            data = own_data(args.data, args.text_column, args.label_column)
+        except ValueError as err:
+            parser.error(f"argument --data: {err}")
+        runs = adapt_runs(runs, data)
     runs = [r for r in runs if args.dataset in (None, r[2])][: args.limit]
     runs = with_seeds(runs, args.seeds)
     if args.dry_run:
         for model_cfg, train_cfg, dataset in runs:
             print(
-                f"{run_name(model_cfg):18s} {dataset:16s} steps={train_cfg.steps} "
+                f"{run_name(model_cfg):18s} {str(dataset):16s} steps={train_cfg.steps} "
                 f"batch={train_cfg.batch_size} seed={train_cfg.seed}"
             )
         flops = training_flops(runs)

@@ -25,6 +25,7 @@ from .config import ModelConfig, TrainConfig
 from .data import char_lm_tensors, char_vocab_size, classification_tensors
 from .measure import count_parameters, count_parameters_per_use
 from .model import build_model
+from .own_data import ALLOWED, OwnData, check_own_run, own_data, own_tensors
 from .runtime import seed_everything
 from .sharing import SharingPlan
 from .train import evaluate, train_model
@@ -60,7 +61,16 @@ def __getattr__(name: str) -> Any:  # lazy, so that course_lib.sweep may import 
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str) -> str:
+def resolve_dataset(dataset: Any) -> str | OwnData:
+    """A shipped dataset's name as it is; a .csv/.txt path or a DataFrame as ``OwnData``."""
+    if isinstance(dataset, str) and dataset in DATASETS:
+        return dataset
+    if isinstance(dataset, str) and not dataset.endswith((".csv", ".txt")):
+        raise ValueError(f"dataset={dataset!r} is not allowed: give {ALLOWED}")
+    return own_data(dataset)
+
+
+def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> str:
     """A stable id of one configuration: sha256 of its configs and dataset, 16 hex digits.
 
     Config fields added after the first sweeps count only when they differ from their
@@ -71,7 +81,11 @@ def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str) -> str
         return {k: v for k, v in cfg.to_dict().items() if k in KEY_FIELDS or v != defaults[k]}
 
     blob = json.dumps(
-        {"dataset": dataset, "model": fields(model_cfg), "train": fields(train_cfg)},
+        {
+            "dataset": str(resolve_dataset(dataset)),
+            "model": fields(model_cfg),
+            "train": fields(train_cfg),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -83,10 +97,9 @@ def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> None:
         raise ValueError(f"model_cfg={type(model_cfg).__name__} is not allowed: pass a ModelConfig")
     if not isinstance(train_cfg, TrainConfig):
         raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
-    if dataset not in DATASETS:
-        raise ValueError(
-            f"dataset={dataset!r} is not allowed: choose 'rotten_tomatoes' or 'shakespeare'"
-        )
+    dataset = resolve_dataset(dataset)
+    if isinstance(dataset, OwnData):
+        return check_own_run(model_cfg, dataset)
     if model_cfg.task != DATASETS[dataset]:
         raise ValueError(
             f"task={model_cfg.task!r} is not allowed with dataset={dataset!r}: "
@@ -100,7 +113,9 @@ def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _datasets(dataset: str, vocab_size: int, max_len: int):
+def _datasets(dataset: str | OwnData, vocab_size: int, max_len: int):
+    if isinstance(dataset, OwnData):
+        return own_tensors(dataset, vocab_size, max_len)
     if dataset == "rotten_tomatoes":
         train, val, test, _ = classification_tensors(vocab_size, max_len)
         return train, val, test
@@ -125,12 +140,12 @@ def run_name(cfg: ModelConfig) -> str:
     return f"{cfg.sharing} N{cfg.n_layers}{m}"
 
 
-def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str) -> dict[str, Any]:
+def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> dict[str, Any]:
     """What names a run in a record before it has results (a failed run has only this)."""
     return {
         "key": run_key(model_cfg, train_cfg, dataset),
         "name": run_name(model_cfg),
-        "dataset": dataset,
+        "dataset": str(resolve_dataset(dataset)),
         "seed": train_cfg.seed,
         "model_config": json.dumps(model_cfg.to_dict(), sort_keys=True),
         "train_config": json.dumps(train_cfg.to_dict(), sort_keys=True),
@@ -140,16 +155,21 @@ def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str) ->
 def run_experiment(
     model_cfg: ModelConfig,
     train_cfg: TrainConfig,
-    dataset: str = "rotten_tomatoes",
+    dataset: Any = "rotten_tomatoes",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one model on one shipped dataset and return its flat record.
+    """Train one model on one dataset and return its flat record.
 
+    ``dataset``: "rotten_tomatoes", "shakespeare", or your own data: a .csv path or a
+    DataFrame with ``text`` and ``label`` columns, a .txt path for a character LM, or
+    ``course_lib.own_data.own_data(...)`` for other column names (its ``n_classes`` goes
+    into ``model_cfg``).
     Classification records carry ``accuracy`` (test split) and ``val_accuracy``; LM records
     carry ``val_loss`` (mean cross-entropy per character, nats) and ``val_bpc`` (bits).
     ``n_blocks`` is the number of distinct blocks (attention+FFN pairs) the plan holds.
     Training that meets a non-finite loss raises ``course_lib.train.TrainingDiverged``.
     """
+    dataset = resolve_dataset(dataset)
     check_run(model_cfg, train_cfg, dataset)
     train, val, test = _datasets(dataset, model_cfg.vocab_size, model_cfg.max_len)
     plan = SharingPlan.from_config(model_cfg)
@@ -160,7 +180,7 @@ def run_experiment(
     record: dict[str, Any] = {
         "key": stub["key"],
         "name": stub["name"],
-        "dataset": dataset,
+        "dataset": stub["dataset"],
         "plan": " ".join(f"{a}/{f}" for a, f in zip(plan.attn_ids, plan.ffn_ids, strict=True)),
         "sharing": model_cfg.sharing,
         "n_layers": model_cfg.n_layers,

@@ -35,7 +35,15 @@ from typing import Any
 import pandas as pd
 
 from .atomic import atomic_write, temp_files
-from .experiments import RESULT_COLUMNS, check_run, record_stub, run_experiment, run_key, run_name
+from .experiments import (
+    RESULT_COLUMNS,
+    check_run,
+    record_stub,
+    resolve_dataset,
+    run_experiment,
+    run_key,
+    run_name,
+)
 from .provenance import device_label, provenance
 from .sweep_presets import Run, with_seeds
 from .train import TrainingDiverged
@@ -283,6 +291,8 @@ def run_sweep(
                 f"runs[{i}]={type(run).__name__} is not allowed: each run is a "
                 "(model_cfg, train_cfg, dataset) tuple"
             )
+    resolved: dict[int, Any] = {}  # each dataset object read and hashed once
+    runs = [(m, t, resolved.setdefault(id(d), resolve_dataset(d))) for m, t, d in runs]
     runs = with_seeds(runs, seeds)
     path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
