@@ -4,7 +4,8 @@ A thin view over two pure functions: ``train_plans`` (each picked plan's config 
 a runner, ``course_lib.experiments.run_experiment`` unless another is injected) and
 ``results_table``. The figure is ``course_lib.plots.plot_params_vs_accuracy``, shown as PNG
 display data in an ``Output`` widget so tests read it without a browser. A bad setting
-shows its message in the panel, never a traceback.
+shows its message in the panel, never a traceback. ``dataset`` may be your own data (a
+.csv path, a DataFrame, ``course_lib.own_data.own_data(...)``; set ``n_classes`` to fit).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ TABLE_COLUMNS = ("name", "sharing", "n_layers", "n_blocks", "unique_params", "pe
 
 def train_plans(
     names: list[str], plans: dict[str, dict[str, Any]], model_cfg: ModelConfig,
-    train_cfg: TrainConfig, dataset: str, runner: Callable[..., dict], progress: bool = True,
+    train_cfg: TrainConfig, dataset: Any, runner: Callable[..., dict], progress: bool = True,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train each named plan (``model_cfg`` with the plan's changes); one record each."""
     records = []
@@ -75,7 +76,7 @@ class TrainingPanel(W.VBox):
     """Pick plans, press Train: a progress area, a results table and the headline figure."""
 
     def __init__(
-        self, model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: str = "rotten_tomatoes",
+        self, model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any = "rotten_tomatoes",
         plans: dict[str, dict[str, Any]] | None = None, selected: tuple[str, ...] = ("none", "all"),
         reference_df: pd.DataFrame | None = None, runner: Callable[..., dict] | None = None,
         progress: bool = True,

@@ -216,3 +216,16 @@ def test_the_cli_names_a_bad_data_option(tmp_path, capsys):
         )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "argument --data: text_column='text' is not allowed" in err
+
+
+def test_the_training_panel_trains_on_own_data(one_thread):
+    from course_lib.training_panel import TrainingPanel
+
+    data = own_data(reviews(90), "review", "stars")
+    quick = QUICK.replace(steps=5, warmup_steps=1)
+    panel = TrainingPanel(TINY.replace(n_classes=3), quick, data, selected=("all",), progress=False)
+    table = panel.train()
+    assert list(table["name"]) == ["all"] and 0 <= table["accuracy"][0] <= 1
+    wrong = TrainingPanel(TINY, quick, data, selected=("all",), progress=False)
+    wrong.train()  # two classes configured, three in the data: a message, no traceback
+    assert "n_classes=2 is not allowed with dataset dataframe@" in wrong.status.value
