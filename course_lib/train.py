@@ -239,52 +239,49 @@ def train_model(
     start = time.perf_counter()
     steady_from = min(TIMING_WARMUP_STEPS, train_cfg.steps - 1)
     bar = tqdm(range(train_cfg.steps), disable=not progress, desc="train", leave=False)
-    for step in bar:
-        if step == steady_from:  # the steady-state clock starts here
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            steady_start, steady_eval = time.perf_counter(), eval_time
-        if pos + train_cfg.batch_size > n:  # a new epoch: reshuffle
-            order, pos = torch.randperm(n, generator=gen).to(device), 0
-        idx = order[pos : pos + train_cfg.batch_size]
-        pos += train_cfg.batch_size
-        x, y = x_all[idx], y_all[idx]
-        lr = lr_at(step, train_cfg)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        with _autocast(device, train_cfg.amp):
-            loss, _ = _loss(model, x, y, task)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if train_cfg.grad_clip is not None:
-            norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
-        else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-        losses.append(loss.detach())
-        norms.append(norm.detach())
-        history["lr"].append(lr)
-        if (step + 1) % check_every == 0 or step + 1 == train_cfg.steps:
-            diverged = _divergence(losses, norms, checked, history["lr"], train_cfg.lr)
-            if diverged is not None:
-                bar.close()
-                raise diverged
-            checked = step + 1
-        try:
+    try:  # the bar closes also when training stops with an error
+        for step in bar:
+            if step == steady_from:  # the steady-state clock starts here
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                steady_start, steady_eval = time.perf_counter(), eval_time
+            if pos + train_cfg.batch_size > n:  # a new epoch: reshuffle
+                order, pos = torch.randperm(n, generator=gen).to(device), 0
+            idx = order[pos : pos + train_cfg.batch_size]
+            pos += train_cfg.batch_size
+            x, y = x_all[idx], y_all[idx]
+            lr = lr_at(step, train_cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with _autocast(device, train_cfg.amp):
+                loss, _ = _loss(model, x, y, task)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if train_cfg.grad_clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
+            else:
+                norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+            losses.append(loss.detach())
+            norms.append(norm.detach())
+            history["lr"].append(lr)
+            if (step + 1) % check_every == 0 or step + 1 == train_cfg.steps:
+                diverged = _divergence(losses, norms, checked, history["lr"], train_cfg.lr)
+                if diverged is not None:
+                    raise diverged
+                checked = step + 1
             optimizer_step(opt, step, lr, train_cfg.lr)
-        except TrainingDiverged:
-            bar.close()
-            raise
-        tokens += x.numel() if step >= steady_from else 0
-        if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
-            bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
-        last = step + 1 == train_cfg.steps
-        every = train_cfg.eval_every and (step + 1) % train_cfg.eval_every == 0
-        if eval_ds is not None and (last or every):
-            t0 = time.perf_counter()
-            metrics = evaluate(model, eval_ds, task, amp=train_cfg.amp)
-            history["eval"].append({"step": step + 1, **metrics})
-            eval_time += time.perf_counter() - t0
-    bar.close()
+            tokens += x.numel() if step >= steady_from else 0
+            if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
+                bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
+            last = step + 1 == train_cfg.steps
+            every = train_cfg.eval_every and (step + 1) % train_cfg.eval_every == 0
+            if eval_ds is not None and (last or every):
+                t0 = time.perf_counter()
+                metrics = evaluate(model, eval_ds, task, amp=train_cfg.amp)
+                history["eval"].append({"step": step + 1, **metrics})
+                eval_time += time.perf_counter() - t0
+    finally:
+        bar.close()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     end = time.perf_counter()
