@@ -78,3 +78,42 @@ def test_fast_sweep_with_limit_runs_once_then_resumes(tmp_path, capsys):
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["preset"] == "fast" and info["largest"]["name"] == "none N4"
     assert "1 records in" in capsys.readouterr().out
+
+
+def test_seeds_repeat_every_run_seed_major_in_a_dry_run(capsys):
+    argv = ["sweep", "--preset", "fast", "--dataset", "rotten_tomatoes", "--seeds", "3,0-1"]
+    assert main(argv + ["--out", "unused.csv", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "21 runs" in lines[-1]  # 7 plans x 3 seeds
+    seeds = [line.split("seed=")[1] for line in lines[:-1]]
+    assert seeds == ["0"] * 7 + ["1"] * 7 + ["3"] * 7 and "none N4" in lines[7]
+
+
+def test_the_command_is_recorded_in_the_provenance(tmp_path, monkeypatch):
+    from course_lib.experiments import record_stub
+
+    monkeypatch.setattr(
+        "course_lib.sweep.run_experiment",
+        lambda m, t, d, progress=True: record_stub(m, t, d) | {"accuracy": 0.5},
+    )
+    out = tmp_path / "s.csv"
+    argv = [
+        "sweep",
+        "--preset",
+        "fast",
+        "--seeds",
+        "0-1",
+        "--limit",
+        "2",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["command"] == "python -m course_lib " + " ".join(argv)
+    assert (
+        info["seeds"] == [0, 1]
+        and info["n_records"] == 4
+        and info["schema"] == "course_lib.sweep/2"
+    )
