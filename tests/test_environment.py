@@ -17,6 +17,8 @@ def split(req: str) -> tuple[str, str]:
 
 
 def pip_requirements() -> dict[str, str]:
+    """What `pip install -e .[dev]` asks for: a package named again in dev (ipywidgets)
+    takes dev's bound, as the environments (which hold JupyterLab) need."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
     return dict(split(r) for r in reqs)
@@ -35,6 +37,18 @@ def conda_requirements() -> dict[str, str]:
 
 def test_same_packages_and_bounds():
     assert conda_requirements() == pip_requirements()
+
+
+def test_ipywidgets_77_at_run_time_8_beside_jupyterlab_4():
+    """Colab ships ipywidgets 7.7 and its own front end: course_lib runs with it. JupyterLab 4
+    renders only ipywidgets 8 kernels (a 7.7 kernel shows a JavaScript error), so the dev
+    extra and the conda environments, which hold JupyterLab, ask for 8."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = dict(split(r) for r in project["dependencies"])
+    dev = dict(split(r) for r in project["optional-dependencies"]["dev"])
+    assert runtime["ipywidgets"] == ">=7.7"
+    assert dev["ipywidgets"] == ">=8.1" and dev["jupyterlab"].startswith(">=4")
+    assert conda_requirements()["ipywidgets"] == ">=8.1"
 
 
 def test_environment_installs_course_lib_and_uses_conda_forge():
