@@ -160,7 +160,9 @@ def check_results_path(csv_path: str | os.PathLike) -> Path:
         raise ValueError(f"csv_path={str(path)!r} is not allowed: {folder} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=failures_path(path).name + ".")
+        fd, probe = tempfile.mkstemp(
+            dir=path.parent, prefix=failures_path(path).name + ".", suffix=".tmp"
+        )
         try:
             os.write(fd, b"\0" * 65536)  # a full disk shows here, not after an hour of training
             os.fsync(fd)
