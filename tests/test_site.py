@@ -134,3 +134,15 @@ def test_teaching_guide_says_what_is_true_of_the_exercises():
     assert "empty cell above the check" not in text
     assert "(answer_key.md)" in text and (ROOT / "docs" / "answer_key.md").is_file()
     assert "90-minute core path" in text
+
+
+def test_quizzes_show_their_question_on_the_static_pages(site):
+    """A static page cannot run a widget: each quiz's question and choices are there as HTML."""
+    asked = 0
+    for p in NOTEBOOKS:
+        page = (site / (p.stem + ".html")).read_text()
+        for cell in nbformat.read(p, as_version=4).cells:
+            for qid in re.findall(r'^quiz\("(\d\d-[a-z0-9-]+)"\)', cell.source, re.M):
+                assert f"Predict, then run</b> ({qid})" in page, f"{p.name}: {qid}"
+                asked += 1
+    assert asked >= 4
