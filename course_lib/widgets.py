@@ -4,7 +4,11 @@
   its ``SharingPlan``, unique and per-use parameter counts (counted on the model itself,
   built on PyTorch's ``meta`` device so even ALBERT sizes take milliseconds), fp32
   parameter memory and a layer -> weights table, or an error message naming the field.
-  ``SharingExplorer`` wires controls (one per ``ModelConfig`` field) to it.
+  ``SharingExplorer`` wires controls (one per ``ModelConfig`` field) to it. Its
+  constructor and ``set()`` check every value first (no slider clamping, no integer
+  truncation, no unknown or output names, bools only), then apply them all and redraw
+  once, so the controls and the readout always agree.
+- Works under ipywidgets 7.7 (what Colab ships) and 8 (JupyterLab 4); ``make widgets7``.
 - ``TrainingPanel`` (notebook 06) lives in ``course_lib.training_panel`` and is imported
   here too, so ``from course_lib.widgets import TrainingPanel`` keeps working.
 
