@@ -285,6 +285,9 @@ def plot_params_vs_accuracy(
         axis.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
                     ncol=1, frameon=False)  # fmt: skip
         points = list(zip(agg[X_COL], agg[y], agg["label"], strict=True))
+        if len(aggs) > 1:  # shipped plans you did not run are labelled at their own marker
+            only = aggs[1][~aggs[1]["label"].isin(agg["label"])]
+            points += zip(only[X_COL] * SHIPPED_SHIFT, only[y], only["label"], strict=True)
         placements.append((axis, points, obstacles))
     fig = axes[0].figure
     if not fig.get_constrained_layout():
