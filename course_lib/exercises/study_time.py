@@ -274,7 +274,7 @@ def plan_sessions(
 
 # The 90-minute core path of docs/teaching.md: what sharing is (04), what it costs and
 # saves (08), how to choose (11); (notebook, section number).
-CORE_PATH = (("04", "1"), ("04", "5"), ("08", "2"), ("08", "4"), ("11", "1"), ("11", "3"))
+CORE_PATH = (("04", "1"), ("04", "5"), ("08", "2"), ("08", "6"), ("11", "1"), ("11", "3"))
 CORE_PATH_MINUTES = 90
 # A 90-minute class session: 10 minutes to pose its question, 70 of work, 10 to compare.
 SESSION_WORK_MINUTES = 70
