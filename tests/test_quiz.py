@@ -142,3 +142,11 @@ def test_quiz_cells_in_notebooks_have_their_static_fallback_stored():
                 assert question_html(get_question(qid)) in stored, f"{path.name}: {qid}"
                 seen.add(qid)
     assert seen <= set(QUESTIONS)
+
+
+@pytest.mark.parametrize("nn", [f"{i:02d}" for i in range(4, 12)])
+def test_every_notebook_from_04_asks_a_quiz(nn):
+    (path,) = sorted((ROOT / "notebooks").glob(f"{nn}_*.ipynb"))
+    sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    asked = re.findall(r'^quiz\("(\d\d-[a-z0-9-]+)"', "\n".join(sources), re.M)
+    assert asked, f"{path.name} asks no 'predict, then run' question: add quiz(\"{nn}-...\")"
