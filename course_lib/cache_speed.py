@@ -149,15 +149,18 @@ def cache_experiment(
 
 def summarise(table: pd.DataFrame, caches: dict[str, int]) -> dict:
     """What the table says, per batch: the widths where sharing was faster, slower or
-    within noise, the largest ratio, and where the weights of each model fit."""
+    within noise, the largest ratio among the faster ones (``best_*``, None when sharing
+    was faster nowhere), and where the weights of each model fit."""
     out = {"caches_MiB": {k: v / 2**20 for k, v in caches.items()}, "by_batch": {}}
     for b, part in table.groupby("batch"):
-        best = part.loc[part["ratio"].idxmax()]
+        faster = part[part["verdict"] == "faster"]
+        best = faster.loc[faster["ratio"].idxmax()] if len(faster) else None
         out["by_batch"][int(b)] = {
             v: [int(d) for d in part.loc[part["verdict"] == v, "d_model"]]
             for v in ("faster", "slower", "within noise")
-        } | {"best_d": int(best["d_model"]), "best_ratio": float(best["ratio"]),
-             "best_floor": float(best["floor"])}  # fmt: skip
+        } | {"best_d": None if best is None else int(best["d_model"]),
+             "best_ratio": None if best is None else float(best["ratio"]),
+             "best_floor": None if best is None else float(best["floor"])}  # fmt: skip
     out["fits"] = {
         int(r.d_model): (where_it_fits(r.none_MiB * 2**20, caches),
                          where_it_fits(r.all_MiB * 2**20, caches))
@@ -198,7 +201,8 @@ def conclusion_holds(summary: dict, table: pd.DataFrame) -> bool:
         for d in s["within noise"]:
             assert abs(part.loc[d, "ratio"] - 1) <= part.loc[d, "floor"], (b, d)
         assert sorted(s["faster"] + s["slower"] + s["within noise"]) == sorted(part.index)
-        assert s["best_ratio"] == part["ratio"].max()
+        faster = part.loc[s["faster"], "ratio"]
+        assert s["best_ratio"] == (faster.max() if len(faster) else None)
     return True
 
 

@@ -168,7 +168,7 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
     Each bar runs from 1 to the plan's ratio, so a bar up is faster than ``none`` and a bar
     down slower; where a ``<column>_floor`` is given, a grey band 1 ± floor marks what the
     run's noise floor cannot tell from 1. Every panel gets its own y-range, wide enough for
-    all its bars and bands: no bar is cut off.
+    all its bars and bands: no bar is cut off. A plan has the same colour in every panel.
     """
     import matplotlib.pyplot as plt
 
@@ -177,12 +177,14 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
     axes = list(ax) if hasattr(ax, "__len__") else [ax]
     if len(axes) != len(tables):
         raise ValueError(f"got {len(axes)} axes for {len(tables)} tables")
+    plans = list(dict.fromkeys(p for t in tables.values() for p in t.index))
+    colour = {p: plt.get_cmap("tab10")(k % 10) for k, p in enumerate(plans)}  # same in every panel
     for a, (title, t) in zip(axes, tables.items(), strict=True):
         cols = [c for c in (*SPEED_COLUMNS, *PHASES) if c in t.columns]
         width = 0.8 / len(t.index)
         for i, plan in enumerate(t.index):
             xs = [j + (i - (len(t.index) - 1) / 2) * width for j in range(len(cols))]
-            a.bar(xs, t.loc[plan, cols] - 1.0, width, bottom=1.0, label=plan)
+            a.bar(xs, t.loc[plan, cols] - 1.0, width, bottom=1.0, label=plan, color=colour[plan])
         edges = [1.0] + [v for v in t[cols].to_numpy().ravel() if math.isfinite(v)]
         for j, col in enumerate(cols):
             if f"{col}_floor" in t.columns:
@@ -195,6 +197,6 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
         a.set_title(title, fontsize=9)
         pad = 0.05 * max(max(edges) - min(edges), 0.2)
         a.set_ylim(min(edges) - pad, max(edges) + pad)
+        a.legend(fontsize=7)
     axes[0].set_ylabel("time of none / time of plan")
-    axes[-1].legend(fontsize=7)
     return axes

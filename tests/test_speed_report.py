@@ -144,8 +144,9 @@ def test_speed_ratio_bars_all_lie_inside_their_own_axes():
     # sharey the second panel's limits won and the 0.45 bar of the first was cut off
     low = pd.DataFrame({"train_step": [1.0, 0.45], "latency_b1": [1.0, 1.9],
                         "latency_large": [1.0, 0.99]}, index=["none", "all"])  # fmt: skip
-    near = pd.DataFrame({"train_step": [1.0, 1.01], "latency_b1": [1.0, 0.98],
-                         "latency_large": [1.0, 1.02]}, index=["none", "all"])  # fmt: skip
+    near = pd.DataFrame({"train_step": [1.0, 0.99, 1.01], "latency_b1": [1.0, 1.0, 0.98],
+                         "latency_large": [1.0, 1.01, 1.02]},
+                        index=["none", "none twin", "all"])  # fmt: skip
     fig, axes = plt.subplots(1, 2)
     plot_speed_ratios({"low": low, "near": near}, ax=axes)
     fig.canvas.draw()
@@ -159,6 +160,8 @@ def test_speed_ratio_bars_all_lie_inside_their_own_axes():
             ext = p.get_window_extent(renderer)
             assert box.y0 - 1 <= ext.y0 and ext.y1 <= box.y1 + 1
     assert axes[0].get_ylim() != axes[1].get_ylim()  # each panel its own range
+    colours = [{c.get_label(): c.patches[0].get_facecolor() for c in ax.containers} for ax in axes]
+    assert colours[0]["all"] == colours[1]["all"]  # a plan keeps its colour across panels
     plt.close(fig)
 
 
