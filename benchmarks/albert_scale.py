@@ -33,13 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from _common import add_run_arguments, autocast, machine_info, print_info, set_up_run, write_json  # noqa: E402,I001
 
+from sharing_speed import infer_fn  # noqa: E402  (the sibling benchmark's closure)
+
 from course_lib.config import ModelConfig  # noqa: E402
 from course_lib.cost import analytic_flops, batch_loss, synthetic_batch  # noqa: E402
 from course_lib.measure import count_parameters  # noqa: E402
 from course_lib.model import build_model  # noqa: E402
+from course_lib.provenance import PEAK_BF16_FLOPS  # noqa: E402  (dense bf16 peaks)
 from course_lib.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
 
-PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L4": 121.0}  # dense
 TINY = dict(vocab_size=100, d_model=32, n_heads=2, d_ff=64, n_layers=2, max_len=16, embed_dim=8)
 PLANS = {"unshared": "none", "all": "all", "unshared_twin": "none"}
 
@@ -51,7 +53,7 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
-    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    return next((v / 1e12 for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
 
 
 def provenance(device: torch.device) -> dict:
@@ -85,16 +87,6 @@ def train_fn(model, ids, y, device):
             loss = batch_loss(model, ids, y)
         loss.backward()
         opt.step()
-
-    return fn
-
-
-def infer_fn(model, ids, device):
-    model.eval()
-
-    def fn():
-        with torch.inference_mode(), autocast(device):
-            model(ids)
 
     return fn
 
