@@ -1,24 +1,10 @@
-"""Notebook 11: every reference solution passes its self-check, and every check rejects a
-plausible wrong answer with the hint that names the mistake."""
-
-import pytest
+"""Notebook 11: plausible wrong answers (``WRONG``) and the hint each must get; tests/test_checks.py
+runs them, with the reference solutions and the "not attempted" line of every check."""
 
 from course_lib.exercises import load_solution, nb11
 from course_lib.measure import formula_parameter_count
 
 S11 = load_solution("11_choosing_a_strategy")
-
-SOLVED = [
-    (nb11.check_11_plans_within, S11.plans_within),
-    (nb11.check_11_claim_verdicts, S11.claim_verdicts),
-    (nb11.check_11_choose_plan, S11.choose_plan),
-]
-
-
-@pytest.mark.parametrize("check_fn, solution", SOLVED, ids=[c.__name__ for c, _ in SOLVED])
-def test_reference_solution_passes(check_fn, solution, capsys):
-    check_fn(solution)
-    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
 
 
 # ------------------------------------------------------------------ wrong answers
@@ -103,21 +89,3 @@ WRONG = [
     (nb11.check_11_choose_plan, choose_highest_loss, "lower is better"),
     (nb11.check_11_choose_plan, choose_never_none, "return None"),
 ]
-
-
-@pytest.mark.parametrize(
-    "check_fn, wrong, hint", WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, w, _ in WRONG]
-)
-def test_check_rejects_a_wrong_answer_with_its_hint(check_fn, wrong, hint):
-    with pytest.raises(AssertionError) as err:
-        check_fn(wrong)
-    assert hint in str(err.value), str(err.value)
-
-
-def test_not_attempted_is_one_neutral_line(capsys):
-    def my_todo(*args):
-        raise NotImplementedError
-
-    for check_fn, _ in SOLVED:
-        check_fn(my_todo)
-        assert capsys.readouterr().out.startswith("not attempted yet")

@@ -1,6 +1,5 @@
-"""Notebook 10's self-checks: the reference solutions pass, plausible mistakes get their hint."""
-
-import pytest
+"""Notebook 10: plausible wrong answers (``WRONG``) and the hint each must get;
+tests/test_checks.py runs them, with the reference solutions of every notebook."""
 
 from course_lib import count_parameters_per_use
 from course_lib.exercises import load_solution, nb10
@@ -8,20 +7,6 @@ from course_lib.sharing import SharingPlan
 from course_lib.vision import build_vit
 
 SOL = load_solution("10_beyond_text")
-
-
-@pytest.mark.parametrize(
-    "check_fn, solution",
-    [
-        (nb10.check_10_patchify, SOL.patchify),
-        (nb10.check_10_vit_parameter_count, SOL.vit_parameter_count),
-        (nb10.check_10_forward_flops, SOL.forward_flops),
-        (nb10.check_10_pick_plan, SOL.pick_plan),
-    ],
-)
-def test_reference_solutions_pass(check_fn, solution, capsys):
-    check_fn(solution)
-    assert capsys.readouterr().out.startswith(f"✓ {check_fn.__name__}: all ")
 
 
 def _plain_reshape(images, p):
@@ -73,9 +58,3 @@ WRONG = [
     (nb10.check_10_pick_plan, _smallest_that_fits, "not the smallest"),
     (nb10.check_10_pick_plan, _strict_budget, "exactly the budget fits"),
 ]
-
-
-@pytest.mark.parametrize("check_fn, wrong, hint", WRONG)
-def test_checks_reject_mistakes_with_their_hint(check_fn, wrong, hint):
-    with pytest.raises(AssertionError, match=hint):
-        check_fn(wrong)

@@ -1,9 +1,6 @@
 """Self-checks of notebook 02 (the Transformer block): LayerNorm, post-LN sublayer, counts, a shared layer.
 
-Each ``check_02_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
-usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
-``course_lib.exercises.framework``). Reference solutions: ``solutions/02_block.py``;
-``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/02_block.py``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Self-checks of notebook 07 (embeddings, factorized and tied): counts, break-even vocabulary, tying.
 
-Each ``check_07_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
-usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
-``course_lib.exercises.framework``). Reference solutions: ``solutions/07_embeddings_factorized_tied.py``;
-``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/07_embeddings_factorized_tied.py``.
 """
 
 from __future__ import annotations

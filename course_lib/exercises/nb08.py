@@ -1,9 +1,6 @@
 """Self-checks of notebook 08 (speed and memory): training-state bytes, FLOPs, paired timing ratios.
 
-Each ``check_08_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
-usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
-``course_lib.exercises.framework``). Reference solutions: ``solutions/08_speed_and_memory.py``;
-``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/08_speed_and_memory.py``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Self-checks of notebook 09 (depth for free): same parameters deeper, ACT halting, sequence accuracy.
 
-Each ``check_09_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
-usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
-``course_lib.exercises.framework``). Reference solutions: ``solutions/09_depth_for_free.py``;
-``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/09_depth_for_free.py``.
 """
 
 from __future__ import annotations

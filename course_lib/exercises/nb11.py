@@ -1,9 +1,6 @@
 """Self-checks of notebook 11 (choosing a strategy): plans within a budget, the blog's claims, capstone.
 
-Each ``check_11_name(fn)`` runs the learner's ``my_name`` on a few inputs, names the
-usual mistakes in an ``AssertionError`` and prints one line when all is well (framework:
-``course_lib.exercises.framework``). Reference solutions: ``solutions/11_choosing_a_strategy.py``;
-``tests/test_checks*.py`` show each passes and each check rejects plausible wrong answers.
+Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/11_choosing_a_strategy.py``.
 
 - ``check_11_plans_within(fn)``: which sharing plans of a model fit a parameter budget
   (unique parameters, embeddings included: ``course_lib.measure.formula_parameter_count``).
