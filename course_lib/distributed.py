@@ -36,7 +36,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .atomic import atomic_write
-from .config import ModelConfig
+from .config import MAX_SEED, ModelConfig
 from .cost import batch_loss, synthetic_batch
 from .model import build_model
 from .sharing import SharingPlan
@@ -139,6 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 < args.lr < float("inf"):
         p.error(f"--lr={args.lr} is not allowed: it must be a finite number > 0")
+    if not 0 <= args.seed <= MAX_SEED:
+        p.error(f"--seed={args.seed} is not allowed: it must be in [0, {MAX_SEED}]")
     for name in ("steps", "batch", "seq_len", "n_layers", "d_model"):
         if getattr(args, name) < 1:
             p.error(

@@ -246,6 +246,7 @@ CASES: list[tuple[str, Callable[[Path, pytest.MonkeyPatch], Any], type, str]] = 
     ("looped_batch_negative_seed", lambda t, e: looped.algorithmic_batch("copy", 2, 3, seed=-1), ValueError, "seed=-1"),
     ("ddp_lr_zero", lambda t, e: dist_error(t, "--lr", "0"), ValueError, "--lr=0.0 is not allowed"),
     ("ddp_lr_infinite", lambda t, e: dist_error(t, "--lr", "inf"), ValueError, "--lr=inf is not allowed"),
+    ("ddp_seed_negative", lambda t, e: dist_error(t, "--seed", "-1"), ValueError, "--seed=-1 is not allowed"),
     # data files: verified against SHA256SUMS, every split present, labels 0/1
     ("data_labels_flipped_refused", lambda t, e: (copied_data(t, e, {RT: flipped_rt()}), course_data.load_rotten_tomatoes())[1], ValueError, RT),
     ("data_tampered_names_checksum", lambda t, e: (copied_data(t, e, {RT: flipped_rt()}), course_data.classification_tensors())[1], ValueError, "does not match its checksum"),
