@@ -125,8 +125,10 @@ VERDICTS: dict[str, tuple[bool, str]] = {
     ),
     "speeds up inference at the same depth": (
         False,
-        "the GPU latency ratios sat within a few percent of 1 at batch 1 and at batch 256 "
-        "(section 2.3; notebook 08, section 7); only cache effects at batch 1 can help a little",
+        "the GPU latency ratios sat within a few percent of 1 (section 2.3; notebook 08, "
+        "section 8) and the FLOPs are the same (notebook 08, section 4); only a memory-bound "
+        "run at batch 1, where one block stays in cache and N blocks do not, was faster "
+        "(notebook 08, section 6)",
     ),
     "the Hadamard formula [W2;b2]=[W1;b1]⊙[W3;b3] is sharing": (
         False,
@@ -140,8 +142,8 @@ VERDICTS: dict[str, tuple[bool, str]] = {
     ),
     "always costs accuracy": (
         False,
-        "on Rotten Tomatoes every plan stayed within noise of the unshared model (section 2.1; "
-        "notebook 06); it did cost on the character LM, so: it depends on the task",
+        "it depends on the task: sharing everything cost clearly on the character LM, far "
+        "less or not measurably on Rotten Tomatoes (section 2.1; notebook 06)",
     ),
     "applies to vision transformers": (
         True,
