@@ -79,3 +79,8 @@ def test_a_student_notebook_runs_and_checks_the_learners_code(edition, monkeypat
     untouched = next(c for c in nb.cells if "def my_attention_weights" in c.source)
     assert outputs[id(untouched)].startswith("not attempted yet"), outputs[id(untouched)]
     assert "✓" not in outputs[id(untouched)]
+
+
+def test_make_student_runs_this_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nstudent: venv\n\t$(BIN)/python scripts/student_edition.py\n" in makefile
