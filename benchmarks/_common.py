@@ -12,15 +12,7 @@ from pathlib import Path
 
 import torch
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from course_lib.provenance import cpu_name  # the same CPU name the sweeps record
 
 
 def machine_info(device: torch.device) -> dict[str, str | int]:
