@@ -1,0 +1,61 @@
+"""Notebook 09's two experiments over several seeds, on the CPU, with provenance.
+
+    OMP_NUM_THREADS=1 python scripts/depth_seeds.py --seeds 0-4
+
+writes data/results/depth_text_cpu_seeds.csv (section 1: none N3, cycle N6 M3, sequence
+N6 M3 on Rotten Tomatoes, via ``course_lib.sweep.run_sweep``, resumable) and
+data/results/looped_copy_cpu_seeds.csv (section 4: looped ACT vs unshared on copy), each
+with a provenance JSON beside it. Notebook 09 trains seed 0 live and reads the rest here,
+so that its comparisons carry 95% intervals (``course_lib.stats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_lib.atomic import atomic_write  # noqa: E402
+from course_lib.depth import LOOPED_SEEDS_CSV, TEXT_SEEDS_CSV, looped_rows, text_runs  # noqa: E402
+from course_lib.provenance import provenance  # noqa: E402
+from course_lib.sweep import run_sweep  # noqa: E402
+from course_lib.sweep_presets import parse_seeds  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--out-dir", default=str(ROOT / "data" / "results"))
+    p.add_argument("--only", choices=("text", "looped"), default=None)
+    args = p.parse_args(argv)
+    seeds = parse_seeds(args.seeds)
+    torch.set_num_threads(1)  # as the notebook: one thread, bit for bit the same seed 0
+    out = Path(args.out_dir)
+    command = "python scripts/depth_seeds.py " + " ".join(argv or sys.argv[1:])
+    if args.only in (None, "text"):
+        cfgs, train = text_runs("FAST")
+        runs = [(cfg, train, "rotten_tomatoes") for cfg in cfgs.values()]
+        run_sweep(runs, out / TEXT_SEEDS_CSV, progress=False, seeds=seeds, command=command)
+    if args.only in (None, "looped"):
+        rows = []
+        for seed in seeds:
+            rows += looped_rows(seed)
+            print(f"looped seed {seed} done", flush=True)
+        df = pd.DataFrame(rows)
+        path = out / LOOPED_SEEDS_CSV
+        atomic_write(path, df.to_csv(index=False))
+        info = provenance(df, None, command)
+        atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
