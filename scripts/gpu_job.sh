@@ -8,9 +8,13 @@
 #      seed 0 is compared with the shipped single-worker data/results/full_sweep.csv
 #   3. benchmarks/albert_scale.py at ALBERT-base size -> albert_scale_gpu.json
 # Budget about 10 minutes on an H100/H200 (stage limits NB_SECONDS, SWEEP_SECONDS,
-# ALBERT_SECONDS); the single-worker FULL sweep trained for 355 s, hence the overlap. The GPU machine has no network: if Jupyter is missing there, the job
-# installs it from ./wheelhouse (build it here first: WHEEL_PY=3.12 bash scripts/gpu_job.sh
-# --wheelhouse). Run from the repository root (or a copy of it, without .git):
+# ALBERT_SECONDS); the single-worker FULL sweep trained for 355 s, hence the overlap.
+# The GPU machine has no network: if Jupyter is missing there, the job installs it from
+# build/wheelhouse (git-ignored; about 19 MB for Python 3.12). Build it here first with
+#   WHEEL_PY=3.12 bash scripts/gpu_job.sh --wheelhouse     (WHEELS_EXTRA="matplotlib ..." adds more)
+# and carry build/wheelhouse with the tree. The job checks first that every module the
+# notebooks import is there (torch, numpy, pandas, matplotlib, sklearn, ipywidgets) and
+# stops with the list of missing ones. Run from the repository root (or a copy of it, without .git):
 #   COURSE_GIT_COMMIT=$(git rev-parse HEAD) OUT=/tmp/out bash scripts/gpu_job.sh
 #   bash scripts/gpu_job.sh --dry-run     # on CPU: lists notebooks and runs, tiny ALBERT timing
 # Afterwards copy full_notebooks.json and the sweep files into data/results/ and
@@ -21,12 +25,13 @@ PY="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export COURSE_GIT_COMMIT="${COURSE_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
 SEEDS="${SEEDS:-0 1 2 3 4}"
-WHEELS=(nbclient nbformat ipykernel jupyter_client ipywidgets)
+WHEELS=(nbclient nbformat ipykernel jupyter_client ipywidgets ${WHEELS_EXTRA:-})
+WHEELHOUSE="${WHEELHOUSE:-build/wheelhouse}"
 
 if [ "${1:-}" = "--wheelhouse" ]; then  # here, with network: wheels for the GPU's Python
-  "$PY" -m pip download --dest wheelhouse --only-binary=:all: --platform manylinux2014_x86_64 \
+  "$PY" -m pip download --dest "$WHEELHOUSE" --only-binary=:all: --platform manylinux2014_x86_64 \
     --python-version "${WHEEL_PY:?set WHEEL_PY to the Python version of the GPU machine, e.g. 3.12}" "${WHEELS[@]}"
-  du -sh wheelhouse
+  du -sh "$WHEELHOUSE"
   exit $?
 fi
 DRY=0
@@ -53,8 +58,18 @@ if [ $DRY = 0 ] && ! "$PY" -c "import torch; assert torch.cuda.is_available()" 2
   log "no CUDA GPU: this job needs one (use --dry-run to check it on CPU)"; exit 2
 fi
 if ! "$PY" -c "import nbclient, ipykernel, ipywidgets" 2>/dev/null; then
-  log "installing Jupyter from ./wheelhouse (no network)"
-  "$PY" -m pip install --no-index --find-links wheelhouse "${WHEELS[@]}" || exit 3
+  log "installing Jupyter from $WHEELHOUSE (no network)"
+  PIP_BREAK_SYSTEM_PACKAGES=1 "$PY" -m pip install --no-index --find-links "$WHEELHOUSE" \
+    "${WHEELS[@]}" || exit 3  # a system Python 3.12 is "externally managed" (PEP 668)
+fi
+missing=$("$PY" - <<'PY'
+import importlib.util
+mods = ("torch", "numpy", "pandas", "matplotlib", "sklearn", "ipywidgets", "nbclient", "ipykernel")
+print(" ".join(m for m in mods if importlib.util.find_spec(m) is None))
+PY
+)
+if [ -n "$missing" ]; then
+  log "missing on this machine: $missing (add them to the wheelhouse: WHEELS_EXTRA)"; exit 3
 fi
 
 # 2. (started first) the FULL sweep, one worker per seed and dataset, on the one GPU
