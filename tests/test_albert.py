@@ -138,3 +138,25 @@ def test_albert_scale_benchmark_runs_tiny_on_cpu(tmp_path):
     assert payload["mfu"]["all"] is None  # no peak known on CPU
     with pytest.raises(SystemExit, match="--repeats=2"):
         bench.main(["--tiny", "--repeats", "2"])
+
+
+def test_load_local_albert_reads_a_saved_checkpoint_folder(tmp_path):
+    """The way notebook 05 tells learners to use pretrained weights: a local folder."""
+    from course_lib.albert import load_local_albert
+
+    hf_cfg, hf = random_albert(seed=4)
+    hf.save_pretrained(tmp_path / "st")  # config.json + model.safetensors
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "config.json").write_text(hf_cfg.to_json_string())
+    torch.save(hf.state_dict(), tmp_path / "bin" / "pytorch_model.bin")
+    ids = torch.randint(1, SMALL["vocab_size"], (2, 9))
+    with torch.no_grad():
+        ref = hf(input_ids=ids).last_hidden_state
+        for folder in ("st", "bin"):
+            ours = load_local_albert(tmp_path / folder)
+            assert (ours(ids) - ref).abs().max().item() <= 1e-5, folder
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_local_albert(tmp_path / "nothing")
+    (tmp_path / "bin" / "pytorch_model.bin").unlink()
+    with pytest.raises(FileNotFoundError, match="neither model.safetensors"):
+        load_local_albert(tmp_path / "bin")
