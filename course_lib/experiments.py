@@ -22,7 +22,15 @@ from typing import Any
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .data import char_lm_tensors, char_vocab_size, classification_tensors
+from .data import (
+    RT_FILE,
+    SHAKESPEARE_FILE,
+    _version,
+    char_lm_tensors,
+    char_vocab_size,
+    classification_tensors,
+    data_dir,
+)
 from .measure import count_parameters, count_parameters_per_use
 from .model import build_model
 from .own_data import ALLOWED, OwnData, check_own_run, own_data, own_tensors
@@ -112,8 +120,18 @@ def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> None:
         )
 
 
-@functools.lru_cache(maxsize=4)
 def _datasets(dataset: str | OwnData, vocab_size: int, max_len: int):
+    """The (train, val, test) tensors of ``dataset``, cached per data file version: a new
+    ``COURSE_DATA_DIR`` or a changed file is read again, never served from the cache."""
+    version = None
+    if not isinstance(dataset, OwnData):
+        name = RT_FILE if dataset == "rotten_tomatoes" else SHAKESPEARE_FILE
+        version = _version(data_dir() / name)
+    return _datasets_of(dataset, vocab_size, max_len, version)
+
+
+@functools.lru_cache(maxsize=4)
+def _datasets_of(dataset: str | OwnData, vocab_size: int, max_len: int, version: Any):
     if isinstance(dataset, OwnData):
         return own_tensors(dataset, vocab_size, max_len)
     if dataset == "rotten_tomatoes":

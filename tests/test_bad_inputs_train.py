@@ -480,6 +480,17 @@ def test_data_folder_change_mid_session_returns_the_new_data(tmp_path, monkeypat
     assert course_data.load_rotten_tomatoes() == shipped
 
 
+def test_experiment_tensors_follow_a_data_folder_change(tmp_path, monkeypatch):
+    """run_experiment's tensor cache is keyed by the data file too, not by the sizes alone."""
+    from course_lib.experiments import _datasets
+
+    shipped_train = _datasets("rotten_tomatoes", 200, 8)[0]  # cached now
+    copied_data(tmp_path, monkeypatch, {RT: rt_csv(ALL_SPLITS)}, sums=False)
+    assert len(_datasets("rotten_tomatoes", 200, 8)[0]) < len(shipped_train)
+    monkeypatch.delenv(DATA_DIR_ENV)
+    assert len(_datasets("rotten_tomatoes", 200, 8)[0]) == len(shipped_train)
+
+
 def test_tampered_copy_is_refused_and_the_restored_copy_loads(tmp_path, monkeypatch):
     folder = copied_data(tmp_path, monkeypatch, {RT: flipped_rt()})
     with pytest.raises(ValueError, match="rotten_tomatoes.csv.gz does not match its checksum"):
