@@ -127,9 +127,8 @@ def _panel(ax, agg: pd.DataFrame, y: str, larger: bool, name: str, colour: str) 
     _error_bars(ax, agg, y, color="black", lw=1.0)
     ax.scatter(agg[X_COL], agg[y], c=colours, s=MARKER_SIZE, edgecolors="black", linewidths=0.6,
                zorder=3)  # fmt: skip
-    lo, hi = agg["n"].min(), agg["n"].max()
-    seeds = "one seed each, no interval" if hi == 1 else (
-        f"mean of {lo}{'' if lo == hi else f' to {hi}'} seeds, 95% interval")  # fmt: skip
+    seeds = ("one seed each, no interval" if agg["n"].max() == 1
+             else f"mean of {_seed_range(agg)} seeds, 95% interval")  # fmt: skip
     handles = [Line2D([], [], ls="", marker="o", color="white", mec="black",
                       label=f"{name}: {seeds}")]  # fmt: skip
     front = agg[pareto_front(agg, X_COL, y, maximize_y=larger)].sort_values(X_COL)
@@ -301,7 +300,12 @@ def _shipped_handle(ship: pd.DataFrame):
     from matplotlib.lines import Line2D
 
     return Line2D([], [], ls="", marker="s", color="0.55", mfc="white", mec="0.45",
-                  label=f"shipped CPU runs: mean of {ship['n'].min()}+ seeds, 95% interval")  # fmt: skip
+                  label=f"shipped CPU runs: mean of {_seed_range(ship)} seeds, 95% interval")  # fmt: skip
+
+
+def _seed_range(agg: pd.DataFrame) -> str:
+    lo, hi = agg["n"].min(), agg["n"].max()
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
 
 
 def png_output(fig) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def test_headline_figure_with_the_shipped_cpu_seeds_beside_yours():
     axes = plot_params_vs_accuracy(mine, shipped_df=shipped, baseline=0.6)
     legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
     assert legend[0] == "yours: mean of 2 seeds, 95% interval"
-    assert legend[-1].startswith("shipped CPU runs: mean of 5+ seeds")
+    assert legend[-1].startswith("shipped CPU runs: mean of 5 seeds")
     assert {t.get_text() for t in axes[0].texts} == {"none", "all", "attention", "cycle M=3",
                                                      "worse", "baseline 0.600"}  # fmt: skip
     assert sum(t.get_text() == "worse" for t in axes[0].texts) == 1  # labelled once, shipped
