@@ -11,7 +11,10 @@ interleaved in one run so that a busy machine slows every contender alike:
 
 Printed as throughput ratios ours / torch (> 1: ours is faster): the median over rounds
 of t_torch / t_ours, each round timing every contender back to back (a busy spell of a
-shared machine then cancels out), beside the median time of each.
+shared machine then cancels out), beside the median time of each. PyTorch's encoder is
+also timed against an identical copy of itself (``torch twin``): how far that ratio
+strays from 1 is the run's noise floor (``course_lib.timing.noise_floor``, 4 rounds or
+more), and each ratio gets a verdict against it.
 fp32 on CPU, bf16 autocast on CUDA. Usage::
 
     python benchmarks/encoder_vs_torch.py                 # < 1 min on an idle 2-core CPU
@@ -22,6 +25,7 @@ fp32 on CPU, bf16 autocast on CUDA. Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -41,9 +45,9 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import compare_times, paired_ratio  # noqa: E402
 from course_lib.layers import MultiHeadSelfAttention  # noqa: E402
 from course_lib.model import LayerStack  # noqa: E402
+from course_lib.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
 
 MODES = ("forward_train", "forward_eval", "train_step")
 
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     x = x.to(device)
     models = {k: m.to(device) for k, m in build_models(args).items()}
     ref = models["torch"]
+    twin = "torch twin"  # an identical copy of the reference: its ratio to torch is noise
     with torch.no_grad():
         for m in models.values():
             m.eval()
@@ -219,9 +224,11 @@ def main(argv: list[str] | None = None) -> dict:
     results = {}
     print(f"{'mode':14s} {'sdpa ms':>9s} {'manual ms':>10s} {'torch ms':>9s}"
           f" {'sdpa/torch':>11s} {'manual/torch':>13s}   (throughput ratios, > 1 = ours faster)")  # fmt: skip
+    models[twin] = copy.deepcopy(ref)
     for mode in modes:
         fns = {k: make_fn(m, mode, x, device) for k, m in models.items()}
-        t = compare_times(fns, device, warmup=args.warmup, repeats=args.repeats)
+        t = compare_times(fns, device, args.warmup, args.repeats, args.clock)
+        floor = noise_floor(t["torch"], t[twin]) if args.repeats >= 4 else None
         ms = {k: 1e3 * v.median_s for k, v in t.items()}
         row = {
             "median_ms": ms,
@@ -229,10 +236,15 @@ def main(argv: list[str] | None = None) -> dict:
             "min_ms": {k: 1e3 * v.min_s for k, v in t.items()},
             "ratio_sdpa_vs_torch": paired_ratio(t["torch"], t["ours_sdpa"]),
             "ratio_manual_vs_torch": paired_ratio(t["torch"], t["ours_manual"]),
+            "noise_floor": floor,  # None below 4 rounds
         }
+        if floor is not None:
+            for k in ("sdpa", "manual"):
+                row[f"verdict_{k}_vs_torch"] = verdict(row[f"ratio_{k}_vs_torch"], floor)
         results[mode] = row
         print(f"{mode:14s} {ms['ours_sdpa']:9.1f} {ms['ours_manual']:10.1f} {ms['torch']:9.1f}"
-              f" {row['ratio_sdpa_vs_torch']:11.3f} {row['ratio_manual_vs_torch']:13.3f}")  # fmt: skip
+              f" {row['ratio_sdpa_vs_torch']:11.3f} {row['ratio_manual_vs_torch']:13.3f}"
+              + (f"   noise floor ±{floor:.3f}" if floor is not None else ""))  # fmt: skip
     payload = {"benchmark": "encoder_vs_torch", "machine": info, "config": vars(args),
                "max_abs_diff": diff, "torch_eval_fast_path": fast, "repeats": args.repeats,
                "results": results}  # fmt: skip

@@ -203,6 +203,11 @@ def test_encoder_benchmark_runs_and_models_are_identical(tmp_path, capsys):
         assert payload["torch_eval_fast_path"] is True
     assert set(payload["results"]) == {"forward_eval"}
     assert "ratio_sdpa_vs_torch" in payload["results"]["forward_eval"]
+    assert payload["results"]["forward_eval"]["noise_floor"] is None  # 1 round: no floor
+    row = bench.main(args[:-7] + ["4", "--warmup", "0", "--device", "cpu", "--modes",
+                                  "forward_train"])["results"]["forward_train"]  # fmt: skip
+    assert row["noise_floor"] >= 0
+    assert row["verdict_sdpa_vs_torch"] in ("faster", "slower", "within noise")
     assert out.exists() and "sdpa/torch" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--modes"):
         bench.main(args + ["--modes", "backward"])
