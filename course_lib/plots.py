@@ -224,6 +224,9 @@ def _panel_axes(ax, n_panels: int):
         return [ax]
     fig, spec = ax.figure, ax.get_subplotspec()  # one Axes given: split it in two
     ax.remove()
+    width, height = fig.get_size_inches()
+    if width < 5.5 * n_panels:  # each panel and its colour bar need about 5.5 inches
+        fig.set_size_inches(5.5 * n_panels + 1, height)
     grid = spec.subgridspec(1, n_panels, wspace=0.35)
     return [fig.add_subplot(grid[0, i]) for i in range(n_panels)]
 

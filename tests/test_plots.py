@@ -168,6 +168,7 @@ def test_crowded_gpu_sweep_labels_touch_no_marker_and_no_label():
     mine = seeded(results(), 3)
     axes = plot_params_vs_accuracy(mine, reference_df=gpu_runs(), ax=ax, baseline=0.578)
     assert len(axes) == 2 and ax not in fig.axes  # the one Axes given was split in two
+    assert fig.get_size_inches()[0] == 12  # widened: two panels and two colour bars
     assert len(axes[1].texts) == 15  # 14 runs and the baseline
     fig.tight_layout()  # what the notebooks do afterwards must not break the placement
     assert_labels_clear(fig)
