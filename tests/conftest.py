@@ -1,5 +1,7 @@
 """Fixtures shared by the test files."""
 
+import os
+
 import pytest
 import torch
 
@@ -11,3 +13,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """A test, or code it calls (``colab_setup`` sets COURSE_DATA_DIR), leaves the
+    environment as it found it, so no later test on the same worker reads another folder."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
