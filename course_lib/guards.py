@@ -155,17 +155,25 @@ def dataset_tensors(
     return x, y
 
 
-def check_output_path(path: str | os.PathLike, field: str, needs_bytes: int = 0) -> Path:
+def check_output_path(
+    path: str | os.PathLike, field: str, needs_bytes: int = 0, probe_bytes: int = 0
+) -> Path:
     """``path`` as a Path once a file can be written there; a ValueError naming ``field``
-    otherwise. Makes the missing folders, and probes with a temporary file (removed)."""
+    otherwise. Makes the missing folders, and probes with a temporary file (removed) into
+    which ``probe_bytes`` bytes are written and synced, so that a full disk shows now."""
     path = Path(path)
     try:
         if path.is_dir():
             raise ValueError(f"{field}={str(path)!r} is not allowed: it is a folder, not a file")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            if probe_bytes:
+                os.write(fd, b"\0" * probe_bytes)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as err:
         why = {
             errno.ENAMETOOLONG: "the name is too long for the file system",
@@ -175,7 +183,8 @@ def check_output_path(path: str | os.PathLike, field: str, needs_bytes: int = 0)
             errno.EPERM: "no permission to write there",
             errno.EROFS: "the file system is read-only",
             errno.ENOSPC: "the disk is full",
-        }.get(err.errno, err.strerror)
+        }.get(err.errno)
+        why = f"{why}: {err.strerror}" if why else err.strerror  # ours, then the OS's words
         raise ValueError(
             f"{field}={str(path)!r} is not allowed: it cannot be written ({why})"
         ) from None

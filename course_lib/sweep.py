@@ -27,7 +27,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from .experiments import (
     run_key,
     run_name,
 )
+from .guards import check_output_path
 from .provenance import device_label, provenance
 from .sweep_presets import Run, with_seeds
 from .train import TrainingDiverged
@@ -153,27 +153,11 @@ def check_results_path(csv_path: str | os.PathLike) -> Path:
     path = Path(csv_path)
     if path.suffix != ".csv":
         raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
-    if path.is_dir():
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: it is a folder, not a file")
     folder = next(p for p in path.absolute().parents if p.exists())  # nearest existing one
     if not folder.is_dir():
         raise ValueError(f"csv_path={str(path)!r} is not allowed: {folder} is a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(
-            dir=path.parent, prefix=failures_path(path).name + ".", suffix=".tmp"
-        )
-        try:
-            os.write(fd, b"\0" * 65536)  # a full disk shows here, not after an hour of training
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as err:
-        raise ValueError(
-            f"csv_path={str(path)!r} cannot be written ({err.strerror or err}): choose a "
-            "writable folder and a shorter name"
-        ) from None
+    # 64 KiB written and synced: a full disk shows here, not after an hour of training
+    check_output_path(path, "csv_path", probe_bytes=65536)
     _read_rows(path, RESULT_COLUMNS)
     _read_rows(failures_path(path), FAILURE_COLUMNS)
     return path
