@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from .config import ModelConfig
 from .measure import count_parameters, count_parameters_per_use
-from .timing import Timing, compare_times, median_time, paired_ratio  # noqa: F401 (re-exported)
+from .timing import median_time
 
 aten = torch.ops.aten
 
@@ -222,7 +222,7 @@ def activation_memory(model: nn.Module, ids: torch.Tensor, y: torch.Tensor) -> d
 
 
 # ------------------------------------------------------------------------------ time
-# The timing method lives in course_lib.timing; these names stay importable from here.
+# The timing method itself lives in course_lib.timing; here are the closures it times.
 
 
 def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], None]:

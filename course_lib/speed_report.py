@@ -4,7 +4,7 @@
 
 - ``load_benchmark(name)`` reads a shipped ``benchmarks/results/NAME.json`` and
   ``provenance(payload)`` says where it ran (device, torch, date), read from the file;
-- ``timing_results(times)`` turns ``cost.compare_times`` outputs into the same
+- ``timing_results(times)`` turns ``timing.compare_times`` outputs into the same
   ``{plan: {"train_step_ms", "train_step_ratio", ...}}`` form the benchmark writes, and
   ``speed_ratios(results)`` gives one table of ratios to ``none`` for either;
 - ``sweep_memory_speed(df)`` reads the FULL sweep (``data/results/full_sweep.csv``): peak
@@ -14,7 +14,7 @@
   second each bar runs from 1 to its ratio and a grey band shows the run's noise floor.
 
 A ratio is ``time_none / time_plan`` (> 1: the plan is faster than ``none``), the median
-over interleaved rounds (``cost.paired_ratio``).
+over interleaved rounds (``timing.paired_ratio``).
 """
 
 from __future__ import annotations

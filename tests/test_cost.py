@@ -8,17 +8,15 @@ from course_lib.cost import (
     activation_memory,
     analytic_flops,
     batch_loss,
-    compare_times,
     counted_flops,
     inference_fn,
     measure_plan,
-    median_time,
-    paired_ratio,
     rule_of_thumb_flops,
     synthetic_batch,
     train_step_fn,
     training_state_memory,
 )
+from course_lib.timing import Timing, compare_times, median_time, paired_ratio
 
 PLANS = [("none", None), ("all", None), ("cycle", 2), ("sequence", 2), ("attention", None)]
 B, T = 3, 16
@@ -166,8 +164,6 @@ def test_compare_times_interleaves_every_function():
 
 
 def test_paired_ratio_is_the_median_of_per_round_ratios():
-    from course_lib.cost import Timing
-
     slow = Timing(2.0, 1.0, 3, (1.0, 9.0, 2.0))  # round 2 hit a busy spell ...
     fast = Timing(1.0, 0.5, 3, (0.5, 4.5, 1.0))  # ... for both
     assert paired_ratio(slow, fast) == 2.0

@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.cost import Timing  # noqa: E402
 from course_lib.speed_report import (  # noqa: E402
     SWEEP_CSV,
     load_benchmark,
@@ -21,6 +20,7 @@ from course_lib.speed_report import (  # noqa: E402
     sweep_memory_speed,
     timing_results,
 )
+from course_lib.timing import Timing  # noqa: E402
 
 
 def test_shipped_gpu_benchmark_loads_with_its_provenance():
