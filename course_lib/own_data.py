@@ -16,12 +16,15 @@ content hash is part of its name, so a changed file gets new run keys in a sweep
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 import json
 import math
 import numbers
 import os
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,9 @@ from torch.utils.data import TensorDataset
 from .data import SHAKESPEARE_VAL_FRACTION, SPLITS, CharTokenizer, WordTokenizer, _windows
 
 SPLIT_FRACTIONS = {"val": 0.1, "test": 0.1}  # the rest is train
+# what pandas reads as a missing value: as a label these are no class (case as written)
+MISSING_MARKERS = ("#N/A", "#N/A N/A", "#NA", "-NaN", "-nan", "<NA>", "N/A", "NA", "NULL")
+MISSING_MARKERS += ("NaN", "None", "n/a", "nan", "null")
 ALLOWED = (
     "'rotten_tomatoes', 'shakespeare', a .csv path (text and label columns), a .txt path "
     "(a character LM), a pandas DataFrame, or course_lib.own_data.own_data(...)"
@@ -87,12 +93,30 @@ def own_text(text: str, name: str = "text") -> OwnData:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        raise ValueError(f"data file {path} is a folder, not a CSV file")
     try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+        _check_unique_columns(header, f"data file {path}")
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise ValueError(f"data file {path} is missing") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except PermissionError:
+        raise ValueError(f"data file {path} cannot be read (no permission)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"data file {path} cannot be read as CSV ({err})") from None
+
+
+def _check_unique_columns(columns: list[Any], source: str) -> None:
+    """Two columns of one name: pandas would rename the second (``text.1``) and the first
+    would be used without a word."""
+    twice = sorted({str(c) for c, n in Counter(columns).items() if n > 1})
+    if twice:
+        raise ValueError(
+            f"{source} has the column(s) {twice} more than once (columns {[str(c) for c in columns]}): "
+            "rename or remove the extra one, so that it is clear which to use"
+        )
 
 
 def _column(df: pd.DataFrame, column: Any, field_name: str, source: str) -> list[Any]:
@@ -137,7 +161,17 @@ def _is_number(value: Any) -> bool:
 
 
 def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Ids and class names; integer labels (7 or "7") keep their numeric order."""
+    """Ids and class names; integer labels (7 or "7") keep their numeric order. Names are
+    stripped of surrounding whitespace ("pos " is "pos"); "NA", "NULL" and the other
+    markers of a missing value are refused, with their rows."""
+    values = [v.strip() if isinstance(v, str) else v for v in values]
+    marked = [i for i, v in enumerate(values) if isinstance(v, str) and v in MISSING_MARKERS]
+    if marked:
+        found = sorted({values[i] for i in marked})
+        raise ValueError(
+            f"label_column={column!r} holds {found} in {source} ({len(marked)} rows, e.g. rows "
+            f"{marked[:5]}): these mark a missing label, not a class; fill or remove those rows"
+        )
     as_int = []
     for v in values:
         if isinstance(v, bool) or not (isinstance(v, numbers.Number) or _is_number(v)):
@@ -170,12 +204,53 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
     return tuple(index[n] for n in names), tuple(classes)
 
 
-def _splits(labels: tuple[int, ...], seed: int, source: str) -> tuple[str, ...]:
-    """80/10/10 within each class, reproducible from ``seed``."""
+def _first_rows(texts: tuple[str, ...]) -> list[int]:
+    """For each row, the first row holding the same text."""
+    first: dict[str, int] = {}
+    return [first.setdefault(t, i) for i, t in enumerate(texts)]
+
+
+def _report_repeats(texts: tuple[str, ...], labels: tuple[int, ...], source: str) -> None:
+    first = _first_rows(texts)
+    repeats = sum(f != i for i, f in enumerate(first))
+    if repeats:
+        seen: dict[int, set[int]] = {}
+        for i, f in enumerate(first):
+            seen.setdefault(f, set()).add(labels[i])
+        clash = sum(len(ys) > 1 for ys in seen.values())
+        warnings.warn(
+            f"{source}: {repeats} rows repeat the text of an earlier row ({len(seen)} distinct "
+            f"texts{f', {clash} of them under different labels' if clash else ''}); identical "
+            "texts are kept in one split, so no val/test text is also trained on",
+            stacklevel=3,
+        )
+
+
+def _check_overlap(texts: tuple[str, ...], splits: tuple[str, ...], source: str) -> None:
+    """A given split column must not put one text in train and in val/test."""
+    train = {t for t, s in zip(texts, splits, strict=True) if s == "train"}
+    shared = [
+        i for i, (t, s) in enumerate(zip(texts, splits, strict=True)) if s != "train" and t in train
+    ]
+    if shared:
+        raise ValueError(
+            f"{source}: {len(shared)} val/test rows repeat a text of the train split (e.g. rows "
+            f"{shared[:5]}): they would score memorised texts; remove the repeats "
+            "(df.drop_duplicates('text')), or leave out the split column so that own_data "
+            "keeps identical texts in one split"
+        )
+
+
+def _splits(
+    labels: tuple[int, ...], seed: int, source: str, texts: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """80/10/10 within each class, reproducible from ``seed``; a row whose text repeats an
+    earlier row's goes to that row's split."""
     rng = np.random.RandomState(seed)
     out = ["train"] * len(labels)
+    first = _first_rows(texts) if texts else list(range(len(labels)))
     for c in sorted(set(labels)):
-        rows = [i for i, y in enumerate(labels) if y == c]
+        rows = [i for i, y in enumerate(labels) if y == c and first[i] == i]
         rows = [rows[j] for j in rng.permutation(len(rows))]
         start = 0
         for split, fraction in SPLIT_FRACTIONS.items():
@@ -183,6 +258,7 @@ def _splits(labels: tuple[int, ...], seed: int, source: str) -> tuple[str, ...]:
             for i in rows[start : start + n]:
                 out[i] = split
             start += n
+    out = [out[f] for f in first]
     empty = [s for s in SPLITS if s not in out]
     if empty:
         raise ValueError(
@@ -215,6 +291,7 @@ def own_data(
         name, source, df = Path(data).name, f"data file {data}", _read_csv(Path(data))
     elif isinstance(data, pd.DataFrame):
         name, source, df = "dataframe", "the DataFrame", data
+        _check_unique_columns(list(df.columns), source)
     else:
         raise ValueError(f"dataset={_short(data)} is not allowed: give {ALLOWED}")
     if len(df) == 0:
@@ -231,8 +308,10 @@ def own_data(
                 f"split_column={split_column!r} in {source} holds {bad or sorted(set(splits))}: "
                 f"every row needs one of {SPLITS}, and each split a row"
             )
+        _check_overlap(texts, splits, source)
     else:
-        splits = _splits(labels, split_seed, source)
+        _report_repeats(texts, labels, source)
+        splits = _splits(labels, split_seed, source, texts)
     digest = _digest("classify", texts, [classes[y] for y in labels], splits)
     return OwnData(f"{name}@{digest}", "classify", classes, texts, labels, splits)
 

@@ -21,13 +21,14 @@ QUICK = TrainConfig(steps=40, batch_size=32, lr=3e-3, warmup_steps=4, device="cp
 
 
 def reviews(n=150, classes=("pos", "neg", "neu"), seed=0):
-    """Short texts whose words give their class away, plus filler words."""
+    """Short texts whose words give their class away, plus filler words and a number
+    (each text once: a repeated text would be kept in one split, with a warning)."""
     rng = np.random.RandomState(seed)
     rows = []
     for i in range(n):
         c = classes[i % len(classes)]
         words = rng.choice(WORDS[str(c)].split() if str(c) in WORDS else ["w"], 4).tolist()
-        rows.append({"review": " ".join(words + ["the", "film"]), "stars": c})
+        rows.append({"review": " ".join(words + ["the", "film", str(i)]), "stars": c})
     return pd.DataFrame(rows)
 
 
@@ -168,7 +169,7 @@ BAD = [
     ("numbers_as_texts", lambda: own_data(DF.assign(review=range(30)), "review", "stars"), "text_column='review' holds non-text values"),
     ("number_strings_as_texts", lambda: own_data(DF.assign(review=[str(i) for i in range(30)]), "review", "stars"), "holds only numbers"),
     ("fractional_labels", lambda: own_data(DF.assign(stars=[0.5, 1.0, 2.0] * 10), "review", "stars"), "labels must be names or integers"),
-    ("nan_string_label", lambda: own_data(DF.assign(stars=["nan", "1", "2"] * 10), "review", "stars"), "labels must be names or integers"),
+    ("nan_string_label", lambda: own_data(DF.assign(stars=["nan", "1", "2"] * 10), "review", "stars"), "mark a missing label"),
     ("list_labels", lambda: own_data(DF.assign(stars=[[1]] * 30), "review", "stars"), "labels must be names or integers"),
     ("no_rows", lambda: own_data(DF.iloc[:0], "review", "stars"), "the DataFrame has no rows"),
     ("too_few_rows", lambda: own_data(DF.iloc[:4], "review", "stars"), "too few rows (4)"),
