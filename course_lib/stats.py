@@ -13,6 +13,10 @@ The t quantile is computed here (regularised incomplete beta function, Numerical
 6.4, then bisection), so the package needs no scipy. References: Student (1908); Welch
 (1947), *The generalization of "Student's" problem when several different population
 variances are involved*.
+
+Rates of 0/1 outcomes (how many seeds diverged) get Wilson's score interval instead,
+which stays within [0, 1], and a difference of two rates Newcombe's interval built from
+two Wilson intervals (``wilson_ci``, ``rate_diff_ci``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import pandas as pd
 
@@ -86,7 +91,7 @@ class Interval:
     high: float
     n: int  # seeds (pairs, for a paired difference; the smaller side for Welch)
     level: float = 0.95
-    method: str = "t"  # "t" (one sample), "paired" or "welch"
+    method: str = "t"  # "t" (one sample), "paired", "welch"; rates: "wilson", "newcombe"
 
     @property
     def half_width(self) -> float:
@@ -160,6 +165,47 @@ def diff_ci(
     df = se2**2 / ((vx / len(xs)) ** 2 / (len(xs) - 1) + (vb / len(bs)) ** 2 / (len(bs) - 1))
     half = t_quantile(level, df) * math.sqrt(se2)
     return Interval(mx - mb, mx - mb - half, mx - mb + half, n, level, "welch")
+
+
+def _z(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level} is not allowed: it must lie strictly between 0 and 1")
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def _count(k: int, n: int, what: str) -> tuple[int, int]:
+    if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n:
+        raise ValueError(f"{what}: k={k!r}, n={n!r} are not allowed: pass whole counts")
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"{what}: k={k}, n={n} are not allowed: need 0 <= k <= n and n >= 1")
+    return int(k), int(n)
+
+
+def wilson_ci(k: int, n: int, level: float = 0.95) -> Interval:
+    """Rate k/n of 0/1 outcomes (seeds that diverged) with Wilson's score interval.
+
+    Unlike mean +- t * se, it never leaves [0, 1], and 0 of 5 still gets a width
+    (Wilson 1927, *Probable inference, the law of succession, and statistical inference*).
+    """
+    k, n = _count(k, n, "wilson_ci")
+    z = _z(level)
+    centre = (k + z * z / 2.0) / (n + z * z)
+    half = z / (n + z * z) * math.sqrt(k * (n - k) / n + z * z / 4.0)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return Interval(k / n, 0.0 if k == 0 else low, 1.0 if k == n else high, n, level, "wilson")
+
+
+def rate_diff_ci(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> Interval:
+    """Difference of two rates k1/n1 - k2/n2 with Newcombe's interval from the two
+    Wilson intervals (his method 10); it stays within [-1, 1]. It ignores any pairing
+    by seed, which can only widen it when the two sides' outcomes go together
+    (Newcombe 1998, *Interval estimation for the difference between independent
+    proportions*, Statistics in Medicine 17)."""
+    a, b = wilson_ci(k1, n1, level), wilson_ci(k2, n2, level)
+    d = a.mean - b.mean
+    low = d - math.sqrt((a.mean - a.low) ** 2 + (b.high - b.mean) ** 2)
+    high = d + math.sqrt((a.high - a.mean) ** 2 + (b.mean - b.low) ** 2)
+    return Interval(d, max(-1.0, low), min(1.0, high), min(n1, n2), level, "newcombe")
 
 
 def verdict(interval: Interval, larger_is_better: bool = True) -> str:

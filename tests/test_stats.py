@@ -13,9 +13,11 @@ from course_lib.stats import (
     difference_sentences,
     format_interval,
     mean_ci,
+    rate_diff_ci,
     t_cdf,
     t_quantile,
     verdict,
+    wilson_ci,
 )
 
 # Two-sided 95% critical values of Student's t (any printed table)
@@ -138,3 +140,48 @@ def test_compare_to_baseline_names_bad_input():
         compare_to_baseline(runs(), "accuracy", baseline="nope")
     with pytest.raises(ValueError, match="compare_to_baseline"):
         difference_sentences(pd.DataFrame({"verdict": ["better"]}))
+
+
+def test_wilson_matches_published_values_and_stays_in_0_1():
+    ci = wilson_ci(81, 263)  # Newcombe (1998), Table I: 0.2553 to 0.3662
+    assert (ci.low, ci.high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert ci.mean == pytest.approx(81 / 263) and ci.method == "wilson"
+    assert wilson_ci(0, 10).high == pytest.approx(0.2775, abs=1e-4) and wilson_ci(0, 10).low == 0
+    assert wilson_ci(10, 10).high == 1.0 and wilson_ci(10, 10).low == pytest.approx(0.7225, 1e-3)
+    for n in (1, 2, 5, 10, 37):
+        for k in range(n + 1):
+            r = wilson_ci(k, n)
+            assert 0.0 <= r.low <= k / n <= r.high <= 1.0, (k, n, r)
+            assert r.high - r.low > 0  # 0 of n is not certainty
+    assert wilson_ci(3, 5, level=0.99).low < wilson_ci(3, 5).low  # wider at a higher level
+
+
+def test_t_interval_of_a_rate_leaves_0_1_but_wilson_does_not():
+    flags = [1.0, 1.0, 1.0, 0.0, 0.0]  # 3 of 5 seeds diverged
+    assert mean_ci([1.0, 0.0, 0.0, 0.0, 0.0]).low < 0.0  # what the t interval did
+    assert 0.0 < wilson_ci(int(sum(flags)), len(flags)).low
+
+
+def test_rate_difference_is_newcombe_and_stays_in_minus1_1():
+    d = rate_diff_ci(56, 70, 48, 80)  # Newcombe (1998), Table II, method 10: 0.0524 to 0.3339
+    assert (d.low, d.high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert d.mean == pytest.approx(0.2) and d.method == "newcombe"
+    assert verdict(d) == "better"
+    for k1 in range(6):
+        for k2 in range(6):
+            r = rate_diff_ci(k1, 5, k2, 5)
+            assert -1.0 <= r.low <= (k1 - k2) / 5 <= r.high <= 1.0
+            assert (r.low > 0) == (r.high > 0 and verdict(r) == "better")
+    assert verdict(rate_diff_ci(2, 5, 0, 5)) == NO_DIFFERENCE  # one seed fewer
+    assert verdict(rate_diff_ci(0, 5, 0, 5)) == NO_DIFFERENCE
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [((6, 5), "0 <= k <= n"), ((-1, 5), "0 <= k <= n"), ((0, 0), "n >= 1"), ((1.5, 5), "whole")],
+)
+def test_rate_bad_counts_name_the_rule(args, field):
+    with pytest.raises(ValueError, match=field):
+        wilson_ci(*args)
+    with pytest.raises(ValueError, match="level=1"):
+        wilson_ci(1, 5, level=1.0)
