@@ -8,21 +8,36 @@ usual umask 022; ``mkstemp`` alone makes 0600), then renames it over ``path`` wi
 new one, never a mixture. If anything fails, or the writer is interrupted
 (``KeyboardInterrupt``), the temporary file is removed and ``path`` is left as it was.
 A process killed outright (SIGKILL) cannot clean up: ``temp_files(path)`` lists what such
-a kill left, for the next run to remove.
+a kill left, and ``remove_stale_temp_files(path)`` removes those whose writer (its PID is
+in the name) is no longer running, so the next save cleans up after a killed one.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
+STALE_AFTER_S = 60  # a temp file without a writer's PID is stale once this old
 
 
 def _temp_prefix(path: Path) -> str:
     return path.name + "."
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: keep its file
+    return True
 
 
 def _umask() -> int:
@@ -46,7 +61,8 @@ def atomic_write(
             f"data={type(data).__name__} is not allowed: pass str, bytes or a function of the "
             "temporary file's name"
         )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=TEMP_SUFFIX)
+    prefix = f"{_temp_prefix(path)}{os.getpid()}."  # the writer's PID: see remove_stale_temp_files
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TEMP_SUFFIX)
     try:
         if callable(data):
             os.close(fd)
@@ -72,3 +88,27 @@ def temp_files(path: str | os.PathLike) -> list[Path]:
         return []
     pattern = _temp_prefix(path) + "*" + TEMP_SUFFIX
     return sorted(p for p in path.parent.glob(pattern) if p.is_file())
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``atomic_write(path, ...)`` whose writer was killed: the
+    PID in the name runs no more (or, for a name without one, older than STALE_AFTER_S).
+    A concurrent writer's file is left alone. Returns the files removed."""
+    path = Path(path)
+    removed = []
+    for tmp in temp_files(path):
+        pid = tmp.name[len(_temp_prefix(path)) :].split(".", 1)[0]
+        if pid.isdigit() and len(tmp.name.split(".")) > len(path.name.split(".")) + 2:
+            stale = not _alive(int(pid))
+        else:
+            try:
+                stale = time.time() - tmp.stat().st_mtime > STALE_AFTER_S
+            except OSError:
+                continue
+        if stale:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(tmp)
+    return removed

@@ -6,7 +6,12 @@ model (the file could never be loaded) and a path that cannot be written; it cop
 storage to the CPU once, so a tensor shared by several layers is stored once, and writes
 through ``course_lib.atomic.atomic_write`` (a crash leaves the previous file, mode 0644).
 ``load_checkpoint`` rebuilds the model from the stored config, so shared layers are one
-tensor again, and names the file and the problem whenever something does not fit.
+tensor again, and names the file and the problem whenever something does not fit
+(another model's tensors, integer weights, NaN or infinite weights).
+
+A save never overwrites a file it did not write (a results CSV, a notebook): an existing
+file at ``path`` must be a course_lib checkpoint. Temp files that a killed save left are
+removed by the next save to the same path (``atomic.remove_stale_temp_files``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write
+from .atomic import atomic_write, remove_stale_temp_files
 from .config import ModelConfig
 from .guards import check_output_path
 from .model import build_model
@@ -78,18 +83,53 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
+def _is_checkpoint(path: Path) -> bool:
+    try:  # mmap: the tensors are not read, only the small header and the pickle
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a torch file at all
+        return False
+    return isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
+
+
+def check_checkpoint_target(path: str | os.PathLike, field: str, needs_bytes: int = 0) -> Path:
+    """``path`` (``~`` expanded) once a checkpoint may be written there: writable, and
+    either free or holding a course_lib checkpoint (never a file save_checkpoint did not
+    write, such as a results CSV); a ValueError naming ``field`` otherwise."""
+    path = check_output_path(Path(path).expanduser(), field, needs_bytes)
+    if path.exists() and not _is_checkpoint(path):
+        raise ValueError(
+            f"{field}={str(path)!r} is not allowed: it holds a file that is not a course_lib "
+            "checkpoint (a results CSV? data?), and a save would overwrite it; choose another "
+            "path, or delete that file first"
+        )
+    return path
+
+
+def _check_finite_weights(model: nn.Module, where: str) -> None:
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            n = int((~torch.isfinite(t)).sum())
+            raise ValueError(
+                f"{where} is not allowed: {name} holds {n} non-finite value(s) (NaN or inf); "
+                "the model diverged, and a checkpoint of it could only predict NaN"
+            )
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig) -> Path:
     """Write {format, version, config, state_dict} to ``path`` atomically (temp + rename,
     ``course_lib.atomic``), mode 0644 like the results CSVs.
 
     Refused before anything is written when ``cfg`` does not describe ``model`` (the file
-    could never be loaded) or when ``path`` cannot be written. A shared tensor appears
-    under several names in ``state_dict`` but is stored once.
+    could never be loaded), when a weight is NaN or infinite, when ``path`` cannot be
+    written or holds a file that is not a checkpoint. A shared tensor appears under
+    several names in ``state_dict`` but is stored once.
     """
     if not isinstance(cfg, ModelConfig):
         raise ValueError(f"cfg={type(cfg).__name__} is not allowed: pass the model's ModelConfig")
     check_config_fits(model, cfg, f"checkpoint {path}")
-    path = check_output_path(path, "checkpoint path", state_bytes(model))
+    _check_finite_weights(model, f"checkpoint {path}")
+    path = check_checkpoint_target(path, "checkpoint path", state_bytes(model))
+    remove_stale_temp_files(path)  # what a killed save to this path left behind
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -137,9 +177,29 @@ def _mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
             f"{unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}"
         )
     for k, v in expected.items():
+        if not torch.is_tensor(state[k]):
+            return f"{k} is a {type(state[k]).__name__}, not a tensor"
         if tuple(state[k].shape) != tuple(v.shape):
             return f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(v.shape)}"
     return None
+
+
+def _check_values(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Floating-point weights where the model has them (an int64 tensor would load as
+    truncated values, often all zero), and every one finite (NaN weights predict NaN)."""
+    for k, v in model.state_dict().items():
+        t = state[k]
+        if v.is_floating_point() and not t.is_floating_point():
+            raise ValueError(
+                f"checkpoint {path}: {k} is stored as {t.dtype}, the model needs a floating-point "
+                f"tensor ({v.dtype}); the file was not written by save_checkpoint"
+            )
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            n = int((~torch.isfinite(t)).sum())
+            raise ValueError(
+                f"checkpoint {path}: {k} holds {n} non-finite value(s) (NaN or inf): the model "
+                "had diverged when it was saved; retrain it (e.g. with a smaller lr)"
+            )
 
 
 def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -150,6 +210,7 @@ def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -
             f"checkpoint {path} does not fit the model: {problem} "
             "(saved from another plan, size or config?)"
         )
+    _check_values(path, model, state)
     first_name: dict[int, str] = {}  # parameters the model shares must agree in the file
     for name, p in model.named_parameters(remove_duplicate=False):
         other = first_name.setdefault(id(p), name)
@@ -168,7 +229,7 @@ def load_checkpoint(
     layers are one tensor again) unless ``model`` is given, which is then filled in place.
     Every problem raises ``ValueError`` naming the file and what is wrong.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     cfg, state = _read_checkpoint(path)
     if model is None:
         model = build_model(cfg)

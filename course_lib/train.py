@@ -26,13 +26,14 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .checkpoints import (  # noqa: F401 (load_checkpoint: re-exported for notebook 03)
+    check_checkpoint_target,
     check_config_fits,
     load_checkpoint,
     save_checkpoint,
     state_bytes,
 )
 from .config import TrainConfig
-from .guards import check_model_config, check_output_path, dataset_tensors
+from .guards import check_model_config, dataset_tensors
 from .runtime import get_device, seed_everything
 
 TASKS = ("classify", "lm")
@@ -220,7 +221,7 @@ def train_model(
     if checkpoint is not None:
         cfg = check_model_config(getattr(model, "cfg", None), "model.cfg")
         check_config_fits(model, cfg, f"checkpoint={str(checkpoint)!r}")
-        check_output_path(checkpoint, "checkpoint", state_bytes(model))
+        check_checkpoint_target(checkpoint, "checkpoint", state_bytes(model))
     device = get_device(train_cfg.device)
     seed_everything(train_cfg.seed)  # dropout masks repeat run to run
     model.to(device).train()

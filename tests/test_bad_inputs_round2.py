@@ -5,13 +5,27 @@ result. Own data, checkpoints, sweeps, training, the ALBERT loader, memory and D
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
+from torch.utils.data import TensorDataset
 
+from course_lib import ModelConfig, TrainConfig, build_model
+from course_lib.atomic import temp_files
 from course_lib.data import SPLITS as SPL
 from course_lib.own_data import own_data, own_tensors
+from course_lib.train import load_checkpoint, save_checkpoint, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
+QUICK = TrainConfig(steps=4, batch_size=4, warmup_steps=1, device="cpu")
 
 
 def texts_df(n=60, repeat=1, **extra):
@@ -86,3 +100,90 @@ def test_a_folder_named_like_a_csv_is_named(tmp_path):
     (tmp_path / "x.csv").mkdir()
     with pytest.raises(ValueError, match="x.csv is a folder, not a CSV file"):
         own_data(tmp_path / "x.csv")
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model(TINY)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_on_load_and_save(tmp_path):
+    model = tiny_model()
+    path = save_checkpoint(tmp_path / "m.pt", model, TINY)
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["head.weight"][0, 0] = float("nan")
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"m.pt: head.weight holds 1 non-finite value"):
+        load_checkpoint(path)
+    with torch.no_grad():
+        model.head.bias.fill_(float("inf"))
+    with pytest.raises(ValueError, match=r"head.bias holds 2 non-finite value"):
+        save_checkpoint(tmp_path / "bad.pt", model, TINY)
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_integer_weights_are_refused_not_loaded_as_zeros(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", tiny_model(), TINY)
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"] = {k: (v * 100).long() for k, v in payload["state_dict"].items()}
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"is stored as torch.int64, the model needs a floating"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("how", ["save_checkpoint", "train_model"])
+def test_a_save_never_overwrites_a_file_it_did_not_write(tmp_path, how):
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text("key,accuracy\nabc,0.7\n")
+    before = csv_path.read_bytes()
+    model = tiny_model()
+    with pytest.raises(ValueError, match="not a course_lib checkpoint"):
+        if how == "save_checkpoint":
+            save_checkpoint(csv_path, model, TINY)
+        else:
+            ds = TensorDataset(torch.randint(0, 100, (8, 8)), torch.randint(0, 2, (8,)))
+            train_model(model, ds, QUICK, progress=False, checkpoint=csv_path)
+    assert csv_path.read_bytes() == before
+    first = save_checkpoint(tmp_path / "m.pt", model, TINY)  # its own file: overwritten
+    assert save_checkpoint(first, tiny_model(1), TINY) == first
+
+
+KILLED_SAVE = """
+import sys, torch
+from course_lib import ModelConfig, build_model
+from course_lib.train import save_checkpoint
+cfg = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
+real_save = torch.save
+def slow_save(obj, f, *a, **k):
+    real_save(obj, f, *a, **k)
+    print("written", flush=True)
+    import time; time.sleep(60)
+torch.save = slow_save
+save_checkpoint(sys.argv[1], build_model(cfg), cfg)
+"""
+
+
+def test_a_kill_during_save_leaves_no_temp_file_after_the_next_save(tmp_path):
+    path = tmp_path / "m.pt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for _ in range(2):  # two killed saves
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_SAVE, str(path)], env=env, stdout=subprocess.PIPE
+        )
+        assert proc.stdout.readline().strip() == b"written"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert len(temp_files(path)) == 1 and not path.exists()  # the 2nd removed the 1st's
+    save_checkpoint(path, tiny_model(), TINY)
+    assert temp_files(path) == [] and load_checkpoint(path)[1] == TINY
+
+
+def test_a_concurrent_writers_temp_file_is_kept(tmp_path):
+    path = tmp_path / "m.pt"
+    mine = tmp_path / f"m.pt.{os.getpid()}.abcd1234.tmp"  # a live writer: this process
+    mine.write_bytes(b"x")
+    save_checkpoint(path, tiny_model(), TINY)
+    assert temp_files(path) == [mine]
