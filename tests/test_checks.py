@@ -116,6 +116,170 @@ def _save_and_leave_temp(model, path):
     os.replace(tmp, path)
 
 
+# ---- notebook 01, more mistakes (issue 17)
+
+
+def _k_dot_t(q, k):
+    return torch.softmax(q @ k.T / math.sqrt(q.size(-1)), dim=-1)
+
+
+def _no_transpose(q, k):
+    return torch.softmax(q @ k / math.sqrt(q.size(-1)), dim=-1)
+
+
+def _no_softmax(q, k):
+    return q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+
+
+def _times_sqrt_d(q, k):
+    return torch.softmax(q @ k.transpose(-2, -1) * math.sqrt(q.size(-1)), dim=-1)
+
+
+def _softmax_dim_1(q, k):
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=1)
+
+
+def _sqrt_of_tokens(q, k):
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-2)), dim=-1)
+
+
+def _keys_times_queries(q, k):
+    return torch.softmax(k @ q.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-1)
+
+
+def _mask_true_is_forbidden(t):
+    return torch.ones(t, t, dtype=torch.bool).triu(1)
+
+
+def _mask_all_true(t):
+    return torch.ones(t, t, dtype=torch.bool)
+
+
+def _additive_mask(t):
+    return torch.zeros(t, t).masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+
+
+def _mask_batched(t):
+    return torch.ones(t, t, dtype=torch.bool).tril()[None, None]
+
+
+def _padding_on_queries(ids, pad_id):
+    return (ids != pad_id)[:, None, :, None]
+
+
+def _padding_one_axis(ids, pad_id):
+    return (ids != pad_id)[:, None, :]
+
+
+def _padding_fixed_zero(ids, pad_id):
+    return (ids != 0)[:, None, None, :]
+
+
+def _padding_float(ids, pad_id):
+    return (ids != pad_id).float()[:, None, None, :]
+
+
+def _split_without_transpose(x, h):
+    b, t, d = x.shape
+    return x.view(b, t, h, d // h)
+
+
+def _split_features_first(x, h):
+    b, t, d = x.shape
+    return x.view(b, t, d // h, h).permute(0, 3, 1, 2)
+
+
+def _merge_by_view(x):
+    b, h, t, dh = x.shape
+    return x.transpose(1, 2).view(b, t, h * dh)
+
+
+def _merge_without_reshape(x):
+    return x.transpose(1, 2)
+
+
+# ---- notebook 02, more mistakes (issue 17)
+
+
+def _ln_parts(x, eps):
+    return x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=False)
+
+
+def _ln_eps_outside_sqrt(x, w, b, eps):
+    mean, var = _ln_parts(x, eps)
+    return (x - mean) / (torch.sqrt(var) + eps) * w + b
+
+
+def _ln_fixed_eps(x, w, b, eps):
+    return F.layer_norm(x, x.shape[-1:], w, b, 1e-5)
+
+
+def _ln_no_gamma(x, w, b, eps):
+    return F.layer_norm(x, x.shape[-1:], None, None, eps) + b
+
+
+def _ln_no_beta(x, w, b, eps):
+    return F.layer_norm(x, x.shape[-1:], None, None, eps) * w
+
+
+def _ln_no_keepdim(x, w, b, eps):
+    mean, var = x.mean(-1), x.var(-1, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps) * w + b
+
+
+def _ln_no_sqrt(x, w, b, eps):
+    mean, var = _ln_parts(x, eps)
+    return (x - mean) / (var + eps) * w + b
+
+
+def _ln_whole_tensor(x, w, b, eps):
+    return (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * w + b
+
+
+def _post_ln_f_of_norm(x, f, norm):
+    return f(norm(x))
+
+
+def _post_ln_no_norm(x, f, norm):
+    return x + f(x)
+
+
+def _post_ln_norm_f_only(x, f, norm):
+    return x + norm(f(x))
+
+
+def _post_ln_norm_x_only(x, f, norm):
+    return norm(x) + f(x)
+
+
+def _count_one_layernorm(d, ff):
+    return 4 * d * d + 2 * d * ff + 7 * d + ff
+
+
+def _count_three_projections(d, ff):
+    return 3 * d * d + 2 * d * ff + 8 * d + ff
+
+
+def _count_one_ffn_matrix(d, ff):
+    return 4 * d * d + d * ff + 9 * d + ff
+
+
+def _count_fc2_bias_d_ff(d, ff):
+    return 4 * d * d + 2 * d * ff + 8 * d + 2 * ff
+
+
+def _share_as_sequential(layer, n):
+    return nn.Sequential(*[layer] * n)
+
+
+def _share_new_layers(layer, n):
+    return nn.ModuleList(nn.Linear(4, 4) for _ in range(n))
+
+
+def _share_once(layer, n):
+    return nn.ModuleList([layer])
+
+
 WRONG = [
     (nb01.check_01_attention_weights, (_crashes,), "raised RuntimeError: shape mismatch"),
     (nb01.check_01_attention_weights, (_unscaled,), r"divide by sqrt\(d\)"),
@@ -136,6 +300,29 @@ WRONG = [
     ),
     (nb01.check_01_split_heads, (_split_by_direct_view, SOL01.merge_heads), "transpose"),
     (nb01.check_01_split_heads, (SOL01.split_heads, _merge_without_transpose), "undo"),
+    (nb01.check_01_attention_weights, (_k_dot_t,), r"k.T reverses all 4 of them"),
+    (nb01.check_01_attention_weights, (_no_transpose,), "need the keys transposed"),
+    (nb01.check_01_attention_weights, (_no_softmax,), "apply the softmax: those are the scaled"),
+    (nb01.check_01_attention_weights, (_times_sqrt_d,), "you multiplied"),
+    (nb01.check_01_attention_weights, (_softmax_dim_1,), "give softmax dim=-1 explicitly"),
+    (nb01.check_01_attention_weights, (_sqrt_of_tokens,), "not the number of tokens"),
+    (nb01.check_01_attention_weights, (_keys_times_queries,), "that is k @ q"),
+    (nb01.check_01_causal_mask, (_mask_true_is_forbidden,), "marked the forbidden"),
+    (nb01.check_01_causal_mask, (_mask_all_true,), "mask the future"),
+    (nb01.check_01_causal_mask, (_additive_mask,), "additive mask"),
+    (nb01.check_01_causal_mask, (_mask_batched,), r"has shape \(4, 4\)"),
+    (nb01.check_01_padding_mask, (_padding_on_queries,), "the keys are the LAST dimension"),
+    (nb01.check_01_padding_mask, (_padding_one_axis,), "add two new dimensions"),
+    (nb01.check_01_padding_mask, (_padding_fixed_zero,), "use the pad_id argument"),
+    (nb01.check_01_padding_mask, (_padding_float,), "boolean tensor"),
+    (nb01.check_01_split_heads, (_split_without_transpose, SOL01.merge_heads), "swap T and h"),
+    (
+        nb01.check_01_split_heads,
+        (_split_features_first, SOL01.merge_heads),
+        "head index comes before",
+    ),
+    (nb01.check_01_split_heads, (SOL01.split_heads, _merge_by_view), "not contiguous"),
+    (nb01.check_01_split_heads, (SOL01.split_heads, _merge_without_reshape), "merge_heads returns"),
     (nb02.check_02_layer_norm, (_unbiased_layer_norm,), "biased variance"),
     (nb02.check_02_layer_norm, (_layer_norm_without_affine,), "scale by weight"),
     (nb02.check_02_layer_norm, (_layer_norm_over_tokens,), "dim=-1"),
@@ -159,6 +346,24 @@ WRONG = [
         "deepcopy",
     ),
     (nb02.check_02_share_layer, (lambda layer, n: [layer] * n,), "nn.ModuleList"),
+    (nb02.check_02_layer_norm, (_ln_eps_outside_sqrt,), "eps INSIDE the square root"),
+    (nb02.check_02_layer_norm, (_ln_fixed_eps,), "use the eps argument"),
+    (nb02.check_02_layer_norm, (_ln_no_gamma,), "you forgot the scale"),
+    (nb02.check_02_layer_norm, (_ln_no_beta,), "you forgot the shift"),
+    (nb02.check_02_layer_norm, (_ln_no_keepdim,), "keepdim=True, so they stay"),
+    (nb02.check_02_layer_norm, (_ln_no_sqrt,), "not by the variance"),
+    (nb02.check_02_layer_norm, (_ln_whole_tensor,), "not over the whole tensor"),
+    (nb02.check_02_post_ln_sublayer, (_post_ln_f_of_norm,), "pre-LN without its residual"),
+    (nb02.check_02_post_ln_sublayer, (_post_ln_no_norm,), "apply the norm to the sum"),
+    (nb02.check_02_post_ln_sublayer, (_post_ln_norm_f_only,), "not only f"),
+    (nb02.check_02_post_ln_sublayer, (_post_ln_norm_x_only,), "add first, then normalise"),
+    (nb02.check_02_block_parameter_count, (_count_one_layernorm,), "TWO LayerNorms"),
+    (nb02.check_02_block_parameter_count, (_count_three_projections,), "four projections"),
+    (nb02.check_02_block_parameter_count, (_count_one_ffn_matrix,), "two matrices"),
+    (nb02.check_02_block_parameter_count, (_count_fc2_bias_d_ff,), "fc2 maps d_ff -> d"),
+    (nb02.check_02_share_layer, (_share_as_sequential,), "not an nn.Sequential"),
+    (nb02.check_02_share_layer, (_share_new_layers,), "you built new layers"),
+    (nb02.check_02_share_layer, (_share_once,), "the list holds n=3 entries"),
     (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids),), "add the position embeddings"),
     (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids) + pos(ids),), "not the token ids"),
     (nb03.check_03_lm_inputs_targets, (lambda s: (s, s),), r"\(B, T-1\)"),

@@ -54,14 +54,80 @@ def check_close(actual: Any, expected: torch.Tensor, hint: str, atol: float = 1e
     check(torch.allclose(actual.float(), expected.float(), atol=atol, rtol=1e-4), hint)
 
 
-def run(fn: Callable, *args: Any) -> Any:
-    """Call the learner's ``fn``; an exception becomes an ``AssertionError`` with a hint."""
+def describe(value: Any) -> str:
+    """A short description of an argument for a hint: a tensor's shape, a module's repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}".replace("torch.", "")
+    if isinstance(value, torch.nn.Module):
+        return " ".join(repr(value).split())[:60]
+    if hasattr(value, "shape") and hasattr(value, "columns"):  # a pandas DataFrame
+        return f"a table of {len(value)} rows, columns {list(value.columns)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def called_with(fn: Callable, args: tuple) -> str:
+    """``q = a float32 tensor of shape (2, 3, 7, 8), k = ...``: the call, named by ``fn``'s parameters."""
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    names = (names + [f"argument {i + 1}" for i in range(len(args))])[: len(args)]
+    return ", ".join(f"{n} = {describe(a)}" for n, a in zip(names, args, strict=True))
+
+
+Likely = Callable[[Exception], "str | None"] | str | None
+
+
+def if_error_says(*words: str, hint: str) -> Callable[[Exception], str | None]:
+    """A ``likely`` for ``run``: ``hint`` when the error message contains one of ``words``."""
+    return lambda e: hint if any(w in str(e) for w in words) else None
+
+
+def run(fn: Callable, *args: Any, likely: Likely = None) -> Any:
+    """Call the learner's ``fn``; an exception becomes an ``AssertionError`` with a hint.
+
+    The hint names the arguments' shapes, and ``likely`` (a string, or a function of the
+    exception returning one or None) names the probable mistake for this input.
+    """
     try:
         return fn(*args)
     except NotImplementedError:
         raise NotAttempted(getattr(fn, "__name__", "your function")) from None
     except Exception as e:  # the learner's bug, reported without a deep traceback
-        raise AssertionError(f"your function raised {type(e).__name__}: {e}") from None
+        cause = likely(e) if callable(likely) else likely
+        first = f"{cause}. " if cause else ""
+        raise AssertionError(
+            f"{first}Your function raised {type(e).__name__}: {e} "
+            f"(called with {called_with(fn, args)})"
+        ) from None
+
+
+def same(a: Any, b: Any, atol: float = 1e-5) -> bool:
+    """``a`` and ``b`` agree: tensors of one shape within ``atol``, numbers within ``atol``."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=1e-4, equal_nan=True))
+        )
+    if isinstance(a, bool | int | float) and isinstance(b, bool | int | float):
+        return abs(a - b) <= atol
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def name_mistake(got: Any, want: Any, mistakes: list[tuple[Any, str]], atol: float = 1e-5) -> None:
+    """Raise the hint of the first mistake whose result ``got`` reproduces (and ``want`` does not).
+
+    Each mistake is ``(what_that_mistake_returns, hint)``, computed on the check's input.
+    """
+    for result, hint in mistakes:
+        if same(got, result, atol) and not same(want, result, atol):
+            raise AssertionError(hint)
 
 
 def exercise(check_fn: Callable) -> Callable:

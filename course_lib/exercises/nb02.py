@@ -11,35 +11,75 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .framework import check, check_close, exercise, passed, run
+from .framework import check, check_close, exercise, if_error_says, name_mistake, passed, run
+
+
+def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> list:
+    """What the usual LayerNorm mistakes return on ``x``, each with its hint."""
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=False)
+    x_hat = (x - mean) / torch.sqrt(var + eps)
+    unbiased = x.var(-1, keepdim=True, unbiased=True)
+    return [
+        ((x - mean) / torch.sqrt(unbiased + eps) * w + b,
+         "use the biased variance (unbiased=False), as nn.LayerNorm does"),
+        (x_hat, "after normalising, scale by weight and add bias: y = x_hat * w + b"),
+        (x_hat + b, "you forgot the scale: multiply x_hat by weight (gamma) before adding bias"),
+        (x_hat * w, "you forgot the shift: add bias (beta) after scaling by weight"),
+        ((x - mean) / (torch.sqrt(var) + eps) * w + b,
+         "add eps INSIDE the square root: sqrt(var + eps), not sqrt(var) + eps"),
+        ((x - mean) / torch.sqrt(var) * w + b,
+         "add eps inside the square root: without it a token of (near) zero variance "
+         "divides by (almost) 0"),
+        ((x - mean) / torch.sqrt(var + 1e-5) * w + b,
+         f"use the eps argument (here {eps}), not a fixed 1e-5"),
+        ((x - mean) / (var + eps) * w + b,
+         "divide by the standard deviation sqrt(var + eps), not by the variance"),
+        ((x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * w + b,
+         "normalise each token on its own: mean and variance over dim=-1, not over the "
+         "whole tensor"),
+        ((x - x.mean(-2, keepdim=True)) / torch.sqrt(x.var(-2, keepdim=True, unbiased=False) + eps)
+         * w + b,
+         "normalise each token: mean and variance over dim=-1 (the features) with "
+         "keepdim=True, not over the tokens"),
+    ]  # fmt: skip
 
 
 @exercise
 def check_02_layer_norm(fn: Callable) -> None:
     """fn(x, weight, bias, eps) equals F.layer_norm over the last dimension."""
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(3, 5, 8, generator=g) * 3 + 1
     w, b = torch.randn(8, generator=g), torch.randn(8, generator=g)
-    out = run(fn, x, w, b, 1e-5)
-    want = F.layer_norm(x, (8,), w, b, 1e-5)
-    check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
-    check(out.shape == x.shape, f"the output has the input's shape {tuple(x.shape)}")
-    mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=True)
-    if torch.allclose(out, (x - mean) / torch.sqrt(var + 1e-5) * w + b, atol=1e-4):
-        raise AssertionError("use the biased variance (unbiased=False), as nn.LayerNorm does")
-    plain = F.layer_norm(x, (8,), None, None, 1e-5)
-    if torch.allclose(out, plain, atol=1e-4):
-        raise AssertionError("after normalising, scale by weight and add bias: y = x_hat * w + b")
-    check_close(
-        out, want, "normalise each token: mean and variance over dim=-1 with keepdim=True", 1e-4
-    )
+    cases = [  # ordinary tokens; then tokens of tiny variance, where eps matters
+        (torch.randn(3, 5, 8, generator=g) * 3 + 1, 1e-5),
+        (torch.randn(3, 5, 8, generator=g) * 1e-2 + 2, 1e-3),
+    ]
+    for x, eps in cases:
+        out = run(
+            fn,
+            x,
+            w,
+            b,
+            eps,
+            likely=if_error_says(
+                "must match",
+                hint=f"x is {tuple(x.shape)}: take the mean and variance with keepdim=True, so "
+                f"they stay {tuple(x.shape[:-1]) + (1,)} and broadcast against x",
+            ),
+        )
+        want = F.layer_norm(x, (8,), w, b, eps)
+        check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
+        check(out.shape == x.shape, f"the output has the input's shape {tuple(x.shape)}")
+        name_mistake(out, want, _layer_norm_mistakes(x, w, b, eps), atol=1e-4)
+        check_close(
+            out, want, "normalise each token: mean and variance over dim=-1 with keepdim=True", 1e-4
+        )
     const = torch.full((2, 8), 4.0)
     out = run(fn, const, w, b, 1e-5)
     check(
         torch.isfinite(out).all() and torch.allclose(out, b.expand(2, 8), atol=1e-4),
         "add eps inside the square root: a constant vector has variance 0",
     )
-    passed("check_02_layer_norm", 2)
+    passed("check_02_layer_norm", 3)
 
 
 @exercise
@@ -47,17 +87,22 @@ def check_02_post_ln_sublayer(fn: Callable) -> None:
     """fn(x, f, norm) -> norm(x + f(x)), the post-LN sublayer of BERT and ALBERT."""
     f, norm = nn.Linear(8, 8), nn.LayerNorm(8)
     nn.init.normal_(norm.weight, 1.0, 0.3)
+    nn.init.normal_(norm.bias, 0.0, 0.3)
     x = torch.randn(2, 4, 8) * 2
     with torch.no_grad():
         out = run(fn, x, f, norm)
         check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
         check(out.shape == x.shape, f"the output has the input's shape {tuple(x.shape)}")
-        if torch.allclose(out, x + f(norm(x)), atol=1e-5):
-            raise AssertionError(
-                "that is pre-LN, x + f(norm(x)); post-LN adds the residual first: norm(x + f(x))"
-            )
-        if torch.allclose(out, norm(f(x)), atol=1e-5):
-            raise AssertionError("keep the residual: add the input x to f(x) before the norm")
+        name_mistake(out, norm(x + f(x)), [
+            (x + f(norm(x)),
+             "that is pre-LN, x + f(norm(x)); post-LN adds the residual first: norm(x + f(x))"),
+            (norm(f(x)), "keep the residual: add the input x to f(x) before the norm"),
+            (f(norm(x)), "that is pre-LN without its residual; post-LN is norm(x + f(x))"),
+            (x + f(x), "apply the norm to the sum: post-LN ends with norm(x + f(x))"),
+            (x + norm(f(x)), "normalise the SUM x + f(x), not only f(x)"),
+            (norm(x) + f(x), "add first, then normalise: norm(x + f(x)), not norm(x) + f(x)"),
+            (norm(x + f(norm(x))), "f takes x itself in post-LN: norm(x + f(x))"),
+        ])  # fmt: skip
         check_close(out, norm(x + f(x)), "post-LN is norm(x + f(x))")
     passed("check_02_post_ln_sublayer", 1)
 
@@ -70,10 +115,16 @@ def check_02_block_parameter_count(fn: Callable) -> None:
         n = run(fn, d, ff)
         check(isinstance(n, int), f"return an int, got {type(n).__name__}")
         want = 4 * d * d + 2 * d * ff + 9 * d + ff
-        if n == want - 4 * d:
-            raise AssertionError("add the two LayerNorms: each holds d weights and d biases (+4d)")
-        if n == want - 5 * d - ff:
-            raise AssertionError("every Linear has a bias: Q, K, V, out (4d), fc1 (d_ff), fc2 (d)")
+        name_mistake(n, want, [
+            (want - 4 * d, "add the two LayerNorms: each holds d weights and d biases (+4d)"),
+            (want - 2 * d, "there are TWO LayerNorms, one per sublayer: 4d in all"),
+            (want - 5 * d - ff,
+             "every Linear has a bias: Q, K, V, out (4d), fc1 (d_ff), fc2 (d)"),
+            (want - d * d - d,
+             "attention has four projections, Q, K, V and the output: 4d^2 + 4d"),
+            (want - d * ff, "the FFN holds two matrices, d x d_ff and d_ff x d: 2*d*d_ff"),
+            (want - d + ff, "fc2 maps d_ff -> d, so its bias holds d numbers, not d_ff"),
+        ], atol=0)  # fmt: skip
         check(
             n == want,
             f"for d={d}, d_ff={ff} the block has {want:,} parameters, you gave {n:,}: "
@@ -86,15 +137,30 @@ def check_02_block_parameter_count(fn: Callable) -> None:
 def check_02_share_layer(fn: Callable) -> None:
     """fn(layer, n) -> nn.ModuleList holding the very same ``layer`` object n times."""
     layer = nn.Linear(4, 4)
-    for n in (1, 3):
+    for n in (3, 1):
         stack = run(fn, layer, n)
-        check(isinstance(stack, nn.ModuleList), "return an nn.ModuleList so PyTorch registers it")
-        check(len(stack) == n, f"the list holds n={n} entries, got {len(stack)}")
+        if isinstance(stack, nn.Sequential):
+            raise AssertionError(
+                "return an nn.ModuleList, not an nn.Sequential: the stack calls its layers "
+                "itself, one by one"
+            )
         check(
-            all(m is layer for m in stack),
-            "copy.deepcopy (what nn.TransformerEncoder does) makes new tensors: "
-            "put the very same module object in the list n times",
+            isinstance(stack, nn.ModuleList),
+            f"return an nn.ModuleList (a {type(stack).__name__} is not registered by PyTorch "
+            "as submodules): nn.ModuleList([layer] * n)",
         )
+        check(len(stack) == n, f"the list holds n={n} entries, got {len(stack)}")
+        if not all(m is layer for m in stack):
+            copies = all(
+                isinstance(m, nn.Linear) and torch.equal(m.weight, layer.weight) for m in stack
+            )
+            raise AssertionError(
+                "copy.deepcopy (what nn.TransformerEncoder does) makes new tensors: "
+                "put the very same module object in the list n times"
+                if copies
+                else "you built new layers with new weights: put the `layer` you were given "
+                "in the list n times"
+            )
         unique = sum(p.numel() for p in stack.parameters())
         check(unique == 20, f"parameters() counts a shared tensor once: 20, got {unique}")
     passed("check_02_share_layer", 2)
