@@ -20,7 +20,14 @@ import torch
 
 from .experiments import DATASETS, run_name
 from .own_data import adapt_runs, own_data
-from .sweep import check_results_path, failures_path, read_results, run_sweep
+from .sweep import (
+    FolderLocked,
+    RecordLost,
+    check_results_path,
+    failures_path,
+    read_results,
+    run_sweep,
+)
 from .sweep_presets import PRESET_NAMES, parse_seeds, preset_runs, training_flops, with_seeds
 
 
@@ -120,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         df = run_sweep(runs, args.out, progress=not args.quiet, preset=args.preset, command=command)
     except ValueError as err:  # e.g. a missing or corrupt data file
         parser.error(str(err))
+    except (FolderLocked, RecordLost) as err:  # a held lock, a full disk: not the arguments
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     print(f"{len(df)} records in {args.out}")
     failed = read_results(failures_path(args.out))
     if len(failed):  # a diverged run is no result: say so, and fail the command

@@ -160,8 +160,9 @@ def check_output_path(
 ) -> Path:
     """``path`` as a Path once a file can be written there; a ValueError naming ``field``
     otherwise. Makes the missing folders, and probes with a temporary file (removed) into
-    which ``probe_bytes`` bytes are written and synced, so that a full disk shows now."""
-    path = Path(path)
+    which ``probe_bytes`` bytes are written and synced, so that a full disk shows now.
+    ``~`` is expanded (a folder literally named ``~`` is never made)."""
+    path = Path(path).expanduser()
     try:
         if path.is_dir():
             raise ValueError(f"{field}={str(path)!r} is not allowed: it is a folder, not a file")

@@ -279,6 +279,8 @@ def own_data(
     a .txt path (character LM), or an ``OwnData`` (returned as it is)."""
     if isinstance(data, OwnData):
         return data
+    if isinstance(data, str | os.PathLike) and Path(data).suffix in (".txt", ".csv"):
+        data = Path(data).expanduser()
     if isinstance(data, str | os.PathLike) and Path(data).suffix == ".txt":
         path = Path(data)
         try:

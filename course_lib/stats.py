@@ -245,6 +245,12 @@ def compare_to_baseline(
             raise ValueError(f"column {col!r} is missing: the table has {list(df.columns)}")
     if baseline not in set(df[by]):
         raise ValueError(f"baseline={baseline!r} is not a value of {by!r}: {sorted(set(df[by]))}")
+    if "dataset" in df.columns and df["dataset"].nunique() > 1:  # never pool two datasets
+        found = sorted(str(d) for d in df["dataset"].dropna().unique())
+        raise ValueError(
+            f"df holds runs on {len(found)} datasets {found}: compare one at a time, "
+            f"e.g. df[df['dataset'] == {found[0]!r}]"
+        )
     has_seed = seed in df.columns
     base = df[df[by] == baseline]
     rows = {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -56,6 +57,7 @@ except ImportError:  # pragma: no cover
 SCHEMA = "course_lib.sweep/2"
 FAILURE_COLUMNS = ("key", "name", "dataset", "seed", "error", "model_config", "train_config")
 METRICS = ("accuracy", "val_accuracy", "val_loss", "final_train_loss")
+LOCK_WAIT_S = 120.0  # the longest wait for another sweep's lock on the results folder
 
 
 def provenance_path(csv_path: str | os.PathLike) -> Path:
@@ -128,14 +130,14 @@ def _append(path: Path, record: dict[str, Any], columns: tuple[str, ...]) -> Non
 
 def append_record(csv_path: str | os.PathLike, record: dict[str, Any]) -> None:
     """Add one row to the results CSV ``csv_path`` (created with ``RESULT_COLUMNS``)."""
-    path = Path(csv_path)
+    path = Path(csv_path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     _append(path, record, RESULT_COLUMNS)
 
 
 def read_results(csv_path: str | os.PathLike) -> pd.DataFrame:
     """A results or failures CSV as a DataFrame, run keys as strings, cut lines left out."""
-    path = Path(csv_path)
+    path = Path(csv_path).expanduser()
     if not path.exists():
         return pd.DataFrame()
     raw = path.read_bytes()
@@ -149,8 +151,9 @@ def read_results(csv_path: str | os.PathLike) -> pd.DataFrame:
 def check_results_path(csv_path: str | os.PathLike) -> Path:
     """``csv_path`` as a Path, or a ValueError naming the problem before any training: it
     must end in .csv, be no folder, its folder writable (a file is written and removed
-    there), and, if it exists, be a sweep CSV with this version's columns."""
-    path = Path(csv_path)
+    there), and, if it exists, be a sweep CSV with this version's columns. ``~`` is
+    expanded."""
+    path = Path(csv_path).expanduser()
     if path.suffix != ".csv":
         raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
     folder = next(p for p in path.absolute().parents if p.exists())  # nearest existing one
@@ -191,15 +194,82 @@ def _check_owner(path: Path, preset: str | None) -> dict[str, Any] | None:
     return info
 
 
+class RecordLost(OSError):
+    """A run finished but its record could not be written (a full disk): the sweep stops,
+    every record written before it kept, and says which run was lost and why."""
+
+    def __init__(self, err: OSError, label: str, target: Path, n_kept: int):
+        why = "the disk is full" if err.errno == errno.ENOSPC else err.strerror
+        super().__init__(
+            err.errno,
+            f"{label}: trained, but its record could not be written to {target} ({why}); "
+            f"this run is lost, the {n_kept} runs recorded before it are kept; free some space "
+            "and rerun the same sweep to redo it",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class FolderLocked(TimeoutError):
+    """Another live process held a sweep folder's lock for longer than LOCK_WAIT_S."""
+
+
+def lock_holder(folder: Path) -> str:
+    """Who holds the ``flock`` on ``folder``: PID, command and how long it has run, read
+    from /proc (Linux); "another process" where that cannot be read."""
+    try:
+        inode, dev = os.stat(folder).st_ino, os.stat(folder).st_dev
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].count(":") == 2:
+                major, minor, ino = parts[5].split(":")
+                if int(ino) == inode and os.makedev(int(major, 16), int(minor, 16)) == dev:
+                    return _describe(int(parts[4]))
+    except (OSError, ValueError):
+        pass
+    return "another process"
+
+
+def _describe(pid: int) -> str:
+    proc = Path(f"/proc/{pid}")
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()[:80]
+        ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return f"process {pid}"
+    return f"process {pid} ({command!r}, running for {age:.0f} s)"
+
+
 @contextlib.contextmanager
-def folder_lock(folder: Path):
-    """An exclusive ``flock`` on ``folder`` while the block runs (released by a kill too)."""
+def folder_lock(folder: Path, wait_s: float | None = None):
+    """An exclusive ``flock`` on ``folder`` while the block runs (released by a kill too).
+
+    Waits at most ``wait_s`` (``LOCK_WAIT_S``) for another writer: a sweep holds the lock
+    for one append, so a longer hold is a process stuck or stopped; ``FolderLocked``
+    then names its PID and how long it has run."""
     if fcntl is None:  # pragma: no cover
         yield
         return
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - start
+                if waited >= wait_s:
+                    raise FolderLocked(
+                        f"results folder {folder} is locked by {lock_holder(folder)}, held for "
+                        f"over {waited:.0f} s: another sweep (or a stopped one) is writing there; "
+                        "wait for it to end, or stop that process, then rerun"
+                    ) from None
+                time.sleep(min(0.05 * 2 ** min(waited, 5), 1.0))
         yield
     finally:
         os.close(fd)
@@ -304,11 +374,18 @@ def run_sweep(
         target = failures_path(path) if error else path
         with folder_lock(folder):
             if key not in _finished(path):  # a concurrent sweep may have recorded it
-                if error:
-                    _append(target, _failure(record, error), FAILURE_COLUMNS)
-                else:
-                    _append(target, record, RESULT_COLUMNS)
-                _write_provenance(path, preset, command)
+                try:
+                    if error:
+                        _append(target, _failure(record, error), FAILURE_COLUMNS)
+                    else:
+                        _append(target, record, RESULT_COLUMNS)
+                except OSError as err:  # a full disk: every earlier record is kept
+                    raise RecordLost(err, label, target, len(_finished(path))) from None
+                try:
+                    _write_provenance(path, preset, command)
+                except OSError as err:  # the record is in; the next sweep repairs the JSON
+                    print(f"{label}: recorded, but {provenance_path(path).name} not updated "
+                          f"({err.strerror}); the next sweep brings it up to date")  # fmt: skip
         if progress and error:
             print(f"{label}: FAILED ({error}); recorded in {target.name}")
         elif progress:

@@ -78,8 +78,10 @@ def parse_seeds(text: str) -> list[int]:
     seeds: set[int] = set()
     try:
         for part in str(text).split(","):
-            lo, _, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if hi else int(lo)
+            lo, dash, hi = part.strip().partition("-")
+            if dash and not hi.strip():  # "0-": a range with no end is no seed list
+                raise ValueError
+            first, last = int(lo), int(hi) if dash else int(lo)
             if first < 0 or last < first or last >= 2**32:
                 raise ValueError
             seeds.update(range(first, last + 1))

@@ -5,10 +5,12 @@ result. Own data, checkpoints, sweeps, training, the ALBERT loader, memory and D
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -20,7 +22,11 @@ from torch.utils.data import TensorDataset
 from course_lib import ModelConfig, TrainConfig, build_model
 from course_lib.atomic import temp_files
 from course_lib.data import SPLITS as SPL
+from course_lib.experiments import record_stub
 from course_lib.own_data import own_data, own_tensors
+from course_lib.stats import compare_to_baseline
+from course_lib.sweep import FolderLocked, RecordLost, read_results, run_sweep
+from course_lib.sweep_presets import parse_seeds
 from course_lib.train import load_checkpoint, save_checkpoint, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,3 +193,100 @@ def test_a_concurrent_writers_temp_file_is_kept(tmp_path):
     mine.write_bytes(b"x")
     save_checkpoint(path, tiny_model(), TINY)
     assert temp_files(path) == [mine]
+
+
+# ------------------------------------------------------------------ sweeps
+
+RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
+RUN = (RT, TrainConfig(steps=10, batch_size=32, warmup_steps=2, device="cpu"), "rotten_tomatoes")
+
+
+def stand_in(model_cfg, train_cfg, dataset, progress=True):
+    return record_stub(model_cfg, train_cfg, dataset) | {"accuracy": 0.5 + train_cfg.seed / 100}
+
+
+@pytest.mark.parametrize("text", ["0-", "3-", "0-4,5-", "-"])
+def test_a_seed_range_without_an_end_is_an_error(text):
+    with pytest.raises(ValueError, match=f"seeds={text!r} is not allowed"):
+        parse_seeds(text)
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
+
+
+def test_a_home_path_is_expanded_everywhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    df = run_sweep([RUN], "~/r.csv", progress=False, run_fn=stand_in, seeds=[0])
+    assert len(df) == 1 and (tmp_path / "r.csv").is_file()
+    assert len(read_results("~/r.csv")) == 1
+    assert save_checkpoint("~/m.pt", tiny_model(), TINY) == tmp_path / "m.pt"
+    assert load_checkpoint("~/m.pt")[1] == TINY
+    texts_df().to_csv(tmp_path / "d.csv", index=False)
+    assert own_data("~/d.csv").n_classes == 2
+    assert not (tmp_path / "~").exists()
+
+
+def test_an_analysis_never_pools_two_datasets():
+    runs = pd.DataFrame(
+        {
+            "name": ["none", "all"] * 6,
+            "seed": [0, 0, 1, 1, 2, 2] * 2,
+            "accuracy": 0.6,
+            "dataset": ["rotten_tomatoes"] * 6 + ["my.csv@1a2b3c4d5e6f"] * 6,
+        }  # fmt: skip
+    )
+    with pytest.raises(ValueError, match=r"holds runs on 2 datasets \['my.csv@1a2b3c4d5e6f', "):
+        compare_to_baseline(runs, "accuracy", "none")
+    one = compare_to_baseline(runs[runs["dataset"] == "rotten_tomatoes"], "accuracy", "none")
+    assert one.loc["all", "n"] == 3 and one.loc["all", "method"] == "paired"
+
+
+def test_a_full_disk_mid_sweep_keeps_the_finished_results(tmp_path, monkeypatch):
+    import course_lib.sweep as sweep_module
+
+    real, calls = sweep_module._append, []
+
+    def fills_up(path, record, columns):
+        calls.append(path)
+        if len(calls) == 3:  # the third record: the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, record, columns)
+
+    monkeypatch.setattr(sweep_module, "_append", fills_up)
+    with pytest.raises(RecordLost) as err:
+        run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in, seeds=[0, 1, 2, 3])
+    assert "[3/4] none N2 on rotten_tomatoes (seed 2): trained, but its record" in str(err.value)
+    assert "(the disk is full); this run is lost, the 2 runs recorded before it" in str(err.value)
+    assert read_results(tmp_path / "r.csv")["seed"].tolist() == [0, 1]
+    monkeypatch.setattr(sweep_module, "_append", real)  # space freed: the rerun completes
+    df = run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in, seeds=[0, 1, 2, 3])
+    assert df["seed"].tolist() == [0, 1, 2, 3]
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_held_lock_is_reported_with_its_holder_within_the_wait(tmp_path, monkeypatch):
+    import course_lib.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "LOCK_WAIT_S", 1.0)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        start = time.monotonic()
+        with pytest.raises(FolderLocked) as err:
+            run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in)
+        assert time.monotonic() - start < 10
+        assert f"is locked by process {holder.pid} (" in str(err.value)
+        assert "running for" in str(err.value) and "held for over 1 s" in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in)) == 1
