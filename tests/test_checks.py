@@ -280,6 +280,101 @@ def _share_once(layer, n):
     return nn.ModuleList([layer])
 
 
+# ---- notebook 03, more mistakes (issue 17)
+
+
+def _embed_positions_of_batch(ids, tok, pos):
+    return tok(ids) + pos(torch.arange(ids.size(0)))
+
+
+def _embed_whole_table(ids, tok, pos):
+    return tok(ids) + pos.weight
+
+
+def _embed_concatenated(ids, tok, pos):
+    t = ids.size(1)
+    return torch.cat([tok(ids), pos(torch.arange(t)).expand(ids.size(0), t, -1)], -1)
+
+
+def _embed_multiplied(ids, tok, pos):
+    return tok(ids) * pos(torch.arange(ids.size(1)))
+
+
+def _embed_from_one(ids, tok, pos):
+    return tok(ids) + pos(torch.arange(1, ids.size(1) + 1))
+
+
+def _targets_as_list(s):
+    return [s[:, :-1], s[:, 1:]]
+
+
+def _targets_batch_sliced(s):
+    return s[:-1], s[1:]
+
+
+def _targets_full_inputs(s):
+    return s, s[:, 1:]
+
+
+def _targets_shift_two(s):
+    return s[:, :-2], s[:, 2:]
+
+
+def _train_step_no_backward(model, x, y, opt):
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    opt.step()
+    return loss.item()
+
+
+def _train_step_before_backward(model, x, y, opt):
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    opt.step()
+    loss.backward()
+    return loss.item()
+
+
+def _train_step_nll(model, x, y, opt):
+    loss = F.nll_loss(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _train_step_softmax_first(model, x, y, opt):
+    loss = F.cross_entropy(torch.softmax(model(x), -1), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _train_step_arguments_swapped(model, x, y, opt):
+    loss = F.cross_entropy(y, model(x))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _save_parameter_list(model, path):
+    tmp = str(path) + ".tmp"
+    torch.save(list(model.parameters()), tmp)
+    os.replace(tmp, path)
+
+
+def _save_never_replaced(model, path):
+    torch.save(model.state_dict(), str(path) + ".tmp")
+
+
+def _save_wrapped(model, path):
+    tmp = str(path) + ".tmp"
+    torch.save({"model": model.state_dict()}, tmp)
+    os.replace(tmp, path)
+
+
 WRONG = [
     (nb01.check_01_attention_weights, (_crashes,), "raised RuntimeError: shape mismatch"),
     (nb01.check_01_attention_weights, (_unscaled,), r"divide by sqrt\(d\)"),
@@ -375,6 +470,23 @@ WRONG = [
     (nb03.check_03_save_weights, (_save_directly,), "temporary file first"),
     (nb03.check_03_save_weights, (_save_module_object,), "not the model object"),
     (nb03.check_03_save_weights, (_save_and_leave_temp,), "leftover files"),
+    (nb03.check_03_embed, (_embed_positions_of_batch,), "not B = ids.size"),
+    (nb03.check_03_embed, (_embed_whole_table,), "not all max_len = 8 rows"),
+    (nb03.check_03_embed, (_embed_concatenated,), "concatenating doubles"),
+    (nb03.check_03_embed, (_embed_multiplied,), "not multiply"),
+    (nb03.check_03_embed, (_embed_from_one,), "positions start at 0"),
+    (nb03.check_03_lm_inputs_targets, (_targets_as_list,), "not a list"),
+    (nb03.check_03_lm_inputs_targets, (_targets_batch_sliced,), "sliced the batch dimension"),
+    (nb03.check_03_lm_inputs_targets, (_targets_full_inputs,), "drop the LAST token"),
+    (nb03.check_03_lm_inputs_targets, (_targets_shift_two,), "not by two"),
+    (nb03.check_03_train_step, (_train_step_no_backward,), r"call loss.backward\(\), then"),
+    (nb03.check_03_train_step, (_train_step_before_backward,), "though gradients were computed"),
+    (nb03.check_03_train_step, (_train_step_nll,), "nll_loss expects log-probabilities"),
+    (nb03.check_03_train_step, (_train_step_softmax_first,), "do not softmax first"),
+    (nb03.check_03_train_step, (_train_step_arguments_swapped,), "the logits .* come first"),
+    (nb03.check_03_save_weights, (_save_parameter_list,), "a list of parameters loses"),
+    (nb03.check_03_save_weights, (_save_never_replaced,), r"finish with os.replace"),
+    (nb03.check_03_save_weights, (_save_wrapped,), "not wrapped"),
 ]
 
 

@@ -92,15 +92,18 @@ def run(fn: Callable, *args: Any, likely: Likely = None) -> Any:
     """
     try:
         return fn(*args)
-    except NotImplementedError:
-        raise NotAttempted(getattr(fn, "__name__", "your function")) from None
+    except NotImplementedError as e:
+        if not e.args:  # the stub's bare `raise NotImplementedError`, not one from PyTorch
+            raise NotAttempted(getattr(fn, "__name__", "your function")) from None
+        error: Exception = e
     except Exception as e:  # the learner's bug, reported without a deep traceback
-        cause = likely(e) if callable(likely) else likely
-        first = f"{cause}. " if cause else ""
-        raise AssertionError(
-            f"{first}Your function raised {type(e).__name__}: {e} "
-            f"(called with {called_with(fn, args)})"
-        ) from None
+        error = e
+    cause = likely(error) if callable(likely) else likely
+    first = f"{cause}. " if cause else ""
+    raise AssertionError(
+        f"{first}Your function raised {type(error).__name__}: {error} "
+        f"(called with {called_with(fn, args)})"
+    ) from None
 
 
 def same(a: Any, b: Any, atol: float = 1e-5) -> bool:

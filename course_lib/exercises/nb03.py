@@ -16,7 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .framework import check, check_close, exercise, passed, run
+from .framework import check, check_close, exercise, if_error_says, name_mistake, passed, run
+
+
+def _embed_raised(e: Exception) -> str:
+    """The likely cause when the learner's embedding raises on ids of shape (B, T) = (3, 4)."""
+    if "(3)" in str(e):
+        return (
+            "the positions run along T = ids.size(1) = 4, not B = ids.size(0) = 3: "
+            "pos_emb(torch.arange(ids.size(1)))"
+        )
+    if "(8)" in str(e):
+        return (
+            "embed only the T = 4 positions of this batch, torch.arange(ids.size(1)), not "
+            "all max_len = 8 rows of the table"
+        )
+    return "ids is (B, T) = (3, 4): tok_emb(ids) is (B, T, d), pos_emb(torch.arange(T)) is (T, d)"
 
 
 @exercise
@@ -25,17 +40,22 @@ def check_03_embed(fn: Callable) -> None:
     tok, pos = nn.Embedding(10, 6), nn.Embedding(8, 6)
     ids = torch.tensor([[1, 2, 3, 4], [4, 3, 2, 1], [7, 7, 7, 7]])
     with torch.no_grad():
-        x = run(fn, ids, tok, pos)
-        want = tok(ids) + pos(torch.arange(4))
+        x = run(fn, ids, tok, pos, likely=_embed_raised)
+        p = pos(torch.arange(4))
+        want = tok(ids) + p
         check(isinstance(x, torch.Tensor), f"return a tensor, got {type(x).__name__}")
+        if x.shape == (3, 4, 12):
+            raise AssertionError("add the two embeddings; concatenating doubles the width d")
         check(x.shape == want.shape, f"expected shape (B, T, d) = {tuple(want.shape)}")
-        if torch.allclose(x, tok(ids)):
-            raise AssertionError(
-                "add the position embeddings pos_emb(torch.arange(T)): without them the model "
-                "cannot tell the order of the tokens"
-            )
-        if torch.allclose(x, tok(ids) + pos(ids)):
-            raise AssertionError("positions are 0..T-1 (torch.arange(T)), not the token ids")
+        name_mistake(x, want, [
+            (tok(ids),
+             "add the position embeddings pos_emb(torch.arange(T)): without them the model "
+             "cannot tell the order of the tokens"),
+            (tok(ids) + pos(ids), "positions are 0..T-1 (torch.arange(T)), not the token ids"),
+            (tok(ids) * p, "add the position embeddings to the token embeddings, not multiply"),
+            (tok(ids) + pos(torch.arange(1, 5)),
+             "positions start at 0: torch.arange(T), not 1..T"),
+        ])  # fmt: skip
         check_close(x, want, "x = tok_emb(ids) + pos_emb(torch.arange(T))")
     passed("check_03_embed", 1)
 
@@ -45,10 +65,20 @@ def check_03_lm_inputs_targets(fn: Callable) -> None:
     """fn(seqs) -> (x, y) with x = seqs[:, :-1] and y = seqs[:, 1:] (next-token targets)."""
     seqs = torch.arange(12).view(2, 6)
     out = run(fn, seqs)
+    if isinstance(out, list) and len(out) == 2:
+        raise AssertionError("return a tuple (x, y), not a list")
     check(isinstance(out, tuple) and len(out) == 2, "return a pair (inputs, targets)")
     x, y = out
     want_x, want_y = seqs[:, :-1], seqs[:, 1:]
     check(isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), "return two tensors (x, y)")
+    if x.shape == (1, 6) or y.shape == (1, 6):
+        raise AssertionError(
+            "you sliced the batch dimension: shift along time, seqs[:, :-1] and seqs[:, 1:]"
+        )
+    if x.shape == seqs.shape and y.shape == want_y.shape:
+        raise AssertionError("the inputs drop the LAST token: x = seqs[:, :-1], as long as y")
+    if torch.equal(x, seqs[:, :-2]) and torch.equal(y, seqs[:, 2:]):
+        raise AssertionError("the target is the NEXT token: shift by one, not by two")
     check(x.shape == want_x.shape and y.shape == want_y.shape, "x and y are (B, T-1) each")
     if torch.equal(x, want_y) and torch.equal(y, want_x):
         raise AssertionError("you swapped them: inputs are seqs[:, :-1], targets seqs[:, 1:]")
@@ -67,18 +97,49 @@ def check_03_train_step(fn: Callable) -> None:
     for step in range(2):
         x, y = torch.randn(5, 6), torch.randint(0, 3, (5,))
         before = [p.detach().clone() for p in model.parameters()]
-        loss = run(fn, model, x, y, opt)
+        logits = model(x).detach()
+        loss = run(
+            fn,
+            model,
+            x,
+            y,
+            opt,
+            likely=if_error_says(
+                "Expected floating point",
+                "expected scalar type Long",
+                "must be",
+                "not implemented for 'Long'",
+                hint="F.cross_entropy(logits, targets): the logits (B, classes) come first, "
+                "the integer targets (B,) second",
+            ),
+        )
         ref_loss = F.cross_entropy(ref(x), y)
         ref_opt.zero_grad()
         ref_loss.backward()
         ref_opt.step()
+        if isinstance(loss, torch.Tensor):
+            raise AssertionError(
+                f"return loss.item(), a Python float, not a {'tensor' if loss.dim() == 0 else 'tensor of shape ' + str(tuple(loss.shape))}"
+            )
         check(isinstance(loss, float), f"return loss.item(), a float, not {type(loss).__name__}")
+        name_mistake(loss, ref_loss.item(), [
+            (F.nll_loss(logits, y).item(),
+             "F.nll_loss expects log-probabilities; use F.cross_entropy(model(x), y) on the logits"),
+            (F.cross_entropy(torch.softmax(logits, -1), y).item(),
+             "F.cross_entropy takes the raw logits and applies log_softmax itself: do not "
+             "softmax first"),
+            (F.mse_loss(logits, F.one_hot(y, 3).float()).item(),
+             "this is classification: the loss is F.cross_entropy(model(x), y), not a squared error"),
+        ])  # fmt: skip
         check(abs(loss - ref_loss.item()) < 1e-5, "the loss is F.cross_entropy(model(x), y)")
         params = list(model.parameters())
-        check(
-            any(not torch.equal(a, b) for a, b in zip(params, before, strict=True)),
-            "the weights did not change: call loss.backward(), then optimizer.step()",
-        )
+        if all(torch.equal(a, b) for a, b in zip(params, before, strict=True)):
+            raise AssertionError(
+                "the weights did not change: call loss.backward(), then optimizer.step()"
+                if all(p.grad is None for p in params)
+                else "the weights did not change, though gradients were computed: call "
+                "optimizer.step() after loss.backward()"
+            )
         if not all(
             torch.allclose(a, b, atol=1e-6) for a, b in zip(params, ref.parameters(), strict=True)
         ):
@@ -99,7 +160,17 @@ def check_03_save_weights(fn: Callable) -> None:
         path = Path(tmp) / "weights.pt"
         with mock.patch.object(torch, "save", wraps=torch.save) as spy:
             run(fn, model, path)
-        check(path.is_file(), f"the file {path.name} was not written")
+        if not path.is_file():
+            others = sorted(p.name for p in Path(tmp).iterdir())
+            raise AssertionError(
+                f"the file {path.name} was not written"
+                + (
+                    f"; you left {others}: finish with os.replace(tmp, path), which moves the "
+                    "temporary file to the real name"
+                    if others
+                    else ""
+                )
+            )
         targets = [os.fspath(c.args[1]) for c in spy.call_args_list if len(c.args) > 1]
         check(
             os.fspath(path) not in targets,
@@ -113,6 +184,20 @@ def check_03_save_weights(fn: Callable) -> None:
                 "save model.state_dict() (tensors only), not the model object: "
                 "torch.load(..., weights_only=True) refuses pickled modules"
             ) from None
+        if isinstance(state, list | tuple):
+            raise AssertionError(
+                "save model.state_dict(), a dict name -> tensor: a list of parameters loses "
+                "the names that load_state_dict needs"
+            )
+        if (
+            isinstance(state, dict)
+            and len(state) == 1
+            and isinstance(next(iter(state.values())), dict)
+        ):
+            raise AssertionError(
+                "save model.state_dict() itself, not wrapped in another dict: "
+                "model.load_state_dict(torch.load(path)) must work as it is"
+            )
         check(
             isinstance(state, dict) and set(state) == {"weight", "bias"}, "save model.state_dict()"
         )
