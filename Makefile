@@ -57,7 +57,8 @@ format: venv
 execute: venv
 	COURSE_MODE=FAST $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
 
-# Static HTML of every notebook with its stored outputs (no execution), in build/site/.
+# The course site in build/site/ (Sphinx + MyST-NB + sphinx-book-theme, site/conf.py): every
+# notebook with its stored outputs (nothing executed), offline search, launch buttons.
 site: venv
 	$(BIN)/python scripts/build_site.py
 

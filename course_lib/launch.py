@@ -33,8 +33,10 @@ BRANCH = "main"
 DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data reads the shipped data from here if set
 COLAB_DIR = "/content/" + REPO.split("/")[1]  # where the Colab cell clones the repository
 
-BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_HOST = "https://mybinder.org"  # also the site's launch buttons (site/conf.py)
+COLAB_HOST = "https://colab.research.google.com"
+BINDER_BADGE = f"{BINDER_HOST}/badge_logo.svg"
+COLAB_BADGE = f"{COLAB_HOST}/assets/colab-badge.svg"
 NEVER_INSTALL = ("torch",)  # Colab's own build stays; a pip torch would be a multi-GB CUDA wheel
 _NOTEBOOK = re.compile(r"^(?:notebooks/)?(\d\d_[a-z0-9_]+\.ipynb)$")
 
@@ -55,7 +57,7 @@ def _notebook_path(notebook: str) -> str:
 
 def binder_url(notebook: str | None = None) -> str:
     """mybinder.org link opening JupyterLab, at ``notebook`` when given."""
-    base = f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}"
+    base = f"{BINDER_HOST}/v2/gh/{REPO}/{BRANCH}"
     if notebook is None:
         return base + "?urlpath=lab"
     return base + "?labpath=" + quote(_notebook_path(notebook), safe="")
@@ -63,9 +65,7 @@ def binder_url(notebook: str | None = None) -> str:
 
 def colab_url(notebook: str) -> str:
     """Google Colab link that opens ``notebook`` straight from GitHub."""
-    return (
-        f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{_notebook_path(notebook)}"
-    )
+    return f"{COLAB_HOST}/github/{REPO}/blob/{BRANCH}/{_notebook_path(notebook)}"
 
 
 def badges_markdown(notebook: str | None = None) -> str:

@@ -1,10 +1,18 @@
-"""scripts/build_site.py renders every notebook with its STORED outputs (no execution)."""
+"""The course site (scripts/build_site.py, site/conf.py): Sphinx + MyST-NB from STORED outputs.
 
+Also the study-time tables of docs/teaching.md and the README, which must agree with the
+notebooks' headers. The site is built once into build/site-test/ and shared with
+tests/test_site_browser.py (rebuilt only when an input changed).
+"""
+
+import hashlib
 import html
 import re
 import sys
+from base64 import b64decode
 from pathlib import Path
 
+import jinja2
 import nbformat
 import pytest
 
@@ -13,9 +21,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
 import study_time as study_time_script  # noqa: E402
 
+from course_lib import launch  # noqa: E402
 from course_lib.exercises import study_time  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SITE_TEST = ROOT / "build" / "site-test"
+REMOTE = re.compile(r"^(https?:)?//")
 
 
 def stored_outputs(nb) -> tuple[list[str], list[str]]:
@@ -30,22 +41,32 @@ def stored_outputs(nb) -> tuple[list[str], list[str]]:
     return lines, pngs
 
 
+def article(page: str) -> str:
+    """The page's main article, without the sidebars and header."""
+    m = re.search(r'<article class="bd-article">(.*?)</article>', page, re.S)
+    assert m, "no <article class='bd-article'> in the page"
+    return m.group(1)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    build_site.main(["--out", str(out)])
-    return out
+def site():
+    return build_site.ensure_built(SITE_TEST)
 
 
-def test_index_links_every_notebook_in_course_order(site):
-    index = (site / "index.html").read_text()
-    links = re.findall(r"<a href='(\d\d_\w+\.html)'>", index)
-    assert links == [p.stem + ".html" for p in NOTEBOOKS]
+def test_sidebar_lists_every_page_in_course_order(site):
+    nav = re.search(
+        r'<nav class="[^"]*bd-docs-nav[^"]*"[^>]*>(.*?)</nav>',
+        (site / "index.html").read_text(),
+        re.S,
+    )
+    links = re.findall(r'class="reference internal" href="([^"#]+)"', nav.group(1))
+    expected = [p.stem + ".html" for p in NOTEBOOKS] + ["teaching.html", "answer_key.html"]
+    if build_site.GLOSSARY.is_file():
+        expected.append("glossary.html")
+    assert [x for x in links if x != "#"] == expected
     for p in NOTEBOOKS:
         title = build_site.notebook_title(nbformat.read(p, as_version=4), p.stem)
-        assert html.escape(title) in index
-    if build_site.GUIDE.is_file():
-        assert "teaching.html" in index and (site / "teaching.html").is_file()
+        assert html.escape(title, quote=False) in nav.group(1)
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -54,9 +75,122 @@ def test_each_page_shows_the_stored_outputs(site, nb_path):
     lines, pngs = stored_outputs(nbformat.read(nb_path, as_version=4))
     assert lines or pngs, f"{nb_path.name} has no stored outputs to show"
     for line in lines[:3]:
-        assert html.escape(line, quote=False) in page, line
-    for png in pngs:
-        assert png[:200] in page  # the figure itself, embedded in the page
+        assert html.escape(line, quote=False) in html.unescape(page) or line in page, line
+    images = set(re.findall(r'<img [^>]*src="(_images/[^"]+\.png)"', page))
+    shipped = {hashlib.sha256((site / i).read_bytes()).hexdigest() for i in images}
+    for png in pngs:  # the figure itself, as an image file the page shows
+        assert hashlib.sha256(b64decode(png)).hexdigest() in shipped
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_each_page_opens_with_its_lesson(site, nb_path):
+    """Title and goal come first; the set-up cells are one collapsed cell; no badge cell."""
+    body = article((site / (nb_path.stem + ".html")).read_text())
+    first_cell = body.find('<div class="cell')
+    assert body.find("<h1>") < first_cell and body.find("<strong>Goal.</strong>") < first_cell
+    assert re.match(r'<div class="cell tag_hide-cell', body[first_cell:]), nb_path.name
+    assert body.count("tag_hide-cell") == 1
+    assert build_site.SETUP_PROMPT in body and "google.colab" in body
+    assert "badge_logo.svg" not in body and "colab-badge.svg" not in body
+
+
+def test_setup_cells_merge_into_one():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("[![Binder](x.svg)](y)", id="launch-badges"),
+        nbformat.v4.new_markdown_cell("# 98 · Title\n\n**Goal.** Learn."),
+        nbformat.v4.new_code_cell("import sys", metadata={"tags": ["colab-setup"]}),
+        nbformat.v4.new_code_cell('import platform\n\nprint(f"{platform.python_version()}")'),
+        nbformat.v4.new_code_cell("import torch\nfrom torch import nn"),
+        nbformat.v4.new_code_cell("x = 1  # not set-up: it stays in view"),
+    ]
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", text="3.11\n")]
+    out = build_site.lesson_first(nb)
+    assert [c.cell_type for c in out.cells] == ["markdown", "markdown", "code", "code"]
+    assert "remove-cell" in out.cells[0].metadata["tags"]
+    merged = out.cells[2]
+    assert merged.metadata["tags"] == [build_site.SETUP_TAG]
+    assert "import sys" in merged.source and "from torch import nn" in merged.source
+    assert [o.text for o in merged.outputs] == ["3.11\n"]
+    assert out.cells[3].source.startswith("x = 1") and len(nb.cells) == 6  # input untouched
+
+
+def test_widget_views_become_static_stand_ins(site):
+    """No widget JavaScript or view; the quizzes' stored question, figures and a line for
+    the explorer, the training panel and the quiz buttons instead."""
+    pages = {p.stem: (site / (p.stem + ".html")).read_text() for p in NOTEBOOKS}
+    for name, page in pages.items():
+        assert "widget-view+json" not in page and "widget-state+json" not in page, name
+        assert "embed-amd" not in page and "require.js" not in page, name
+        assert "it/s]" not in page, f"{name}: a progress bar"
+    assert "SharingExplorer(" in pages["04_what_sharing_means"]
+    assert "TrainingPanel(" in pages["06_training_with_sharing"]
+    assert "course-widget-static" in pages["04_what_sharing_means"]
+
+
+def test_quizzes_show_their_question_on_the_static_pages(site):
+    """A static page cannot run a widget: each quiz's question and choices are there as HTML."""
+    asked = 0
+    for p in NOTEBOOKS:
+        page = (site / (p.stem + ".html")).read_text()
+        for cell in nbformat.read(p, as_version=4).cells:
+            for qid in re.findall(r'^quiz\("(\d\d-[a-z0-9-]+)"\)', cell.source, re.M):
+                assert f"Predict, then run</b> ({qid})" in page, f"{p.name}: {qid}"
+                assert f"QuizWidget(&#x27;{qid}&#x27;" in page or f"QuizWidget('{qid}'" in page
+                asked += 1
+    assert asked >= 4
+
+
+def test_nothing_remote_is_loaded_at_view_time(site):
+    """Scripts, styles, images, fonts: all from the site itself. Only <a> links go out."""
+    for page in site.glob("*.html"):
+        text = page.read_text()
+        for tag, attr in re.findall(r"<(script|link|img|iframe|source|embed)\b([^>]*)>", text):
+            for url in re.findall(r'\b(?:src|href|srcset)="([^"]+)"', attr):
+                if tag == "link" and re.search(r'rel="(?:canonical|alternate)"', attr):
+                    continue
+                assert not REMOTE.match(url), f"{page.name}: <{tag}> loads {url}"
+        assert "cdn." not in re.sub(r'<a [^>]*href="[^"]*"', "", text), page.name
+    for css in (site / "_static").rglob("*.css"):
+        remote = re.findall(r"""(?:url\(|@import)\s*['"]?(https?:)?//""", css.read_text())
+        assert not remote, f"{css.relative_to(site)} loads a remote resource"
+    assert (site / "_static" / "mathjax" / "MathJax.js").is_file()
+
+
+def test_launch_buttons_and_download_come_from_the_repository_address(site):
+    for p in NOTEBOOKS:
+        page = (site / (p.stem + ".html")).read_text()
+        assert html.escape(launch.binder_url(p.name)) in page, p.name
+        assert html.escape(launch.colab_url(p.name)) in page, p.name
+        assert f'href="_sources/{p.name}"' in page, p.name
+        assert (site / "_sources" / p.name).read_bytes() == p.read_bytes()
+    assert launch.repo_url() in (site / "index.html").read_text()
+
+
+def test_search_index_covers_the_notebooks(site):
+    index = (site / "searchindex.js").read_text()
+    for p in NOTEBOOKS:
+        assert f'"{p.stem}"' in index, p.name
+    assert '"sandwich"' in index  # a term of notebook 05 (the browser test searches it)
+
+
+def test_teachers_pages(site):
+    guide = (site / "teaching.html").read_text()
+    assert "Teaching with this course" in guide and 'href="answer_key.html"' in guide
+    key = article((site / "answer_key.html").read_text())
+    assert "Teachers’ edition: the answer key." in key or "Teachers' edition" in key
+    assert (site / "glossary.html").is_file() == build_site.GLOSSARY.is_file()
+
+
+def test_language_switch_renders_other_editions_only():
+    """The hook for the Chinese edition: nothing with one edition, links with two."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "site" / "_templates"))
+    tpl = env.get_template("language-switch.html")
+    one = [{"lang": "en", "label": "English", "root": ""}]
+    assert tpl.render(course_editions=one, course_edition="en", pagename="05_x").strip() == ""
+    two = [*one, {"lang": "zh_CN", "label": "中文", "root": "zh/"}]
+    out = tpl.render(course_editions=two, course_edition="en", pagename="05_x")
+    assert 'href="zh/05_x.html"' in out and "中文" in out and "English" not in out
 
 
 def test_nothing_is_executed(tmp_path):
@@ -73,7 +207,7 @@ def test_nothing_is_executed(tmp_path):
     path = tmp_path / "99_stored.ipynb"
     nbformat.write(nb, path)
     out = tmp_path / "site"
-    build_site.main(["--out", str(out), str(path)])
+    build_site.main(["--out", str(out), "--jobs", "1", str(path)])
     assert "stored-output-42" in (out / "99_stored.html").read_text()
     assert "99 · A stored notebook" in (out / "index.html").read_text()
 
@@ -87,6 +221,12 @@ def test_bad_paths_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         build_site.main(["--out", str(tmp_path / "o"), str(tmp_path / "missing.ipynb")])
     assert "not an existing .ipynb" in capsys.readouterr().err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(SystemExit):
+        build_site.main(["--out", str(tmp_path / "mine"), str(NOTEBOOKS[0])])
+    assert "not a site" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_teaching_guide_study_times_match_the_notebooks():
@@ -134,15 +274,3 @@ def test_teaching_guide_says_what_is_true_of_the_exercises():
     assert "empty cell above the check" not in text
     assert "(answer_key.md)" in text and (ROOT / "docs" / "answer_key.md").is_file()
     assert "90-minute core path" in text
-
-
-def test_quizzes_show_their_question_on_the_static_pages(site):
-    """A static page cannot run a widget: each quiz's question and choices are there as HTML."""
-    asked = 0
-    for p in NOTEBOOKS:
-        page = (site / (p.stem + ".html")).read_text()
-        for cell in nbformat.read(p, as_version=4).cells:
-            for qid in re.findall(r'^quiz\("(\d\d-[a-z0-9-]+)"\)', cell.source, re.M):
-                assert f"Predict, then run</b> ({qid})" in page, f"{p.name}: {qid}"
-                asked += 1
-    assert asked >= 4
