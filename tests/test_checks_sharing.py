@@ -4,8 +4,10 @@ tests/test_checks.py runs them, with the reference solutions of every notebook."
 import copy
 
 import torch
+from torch import nn
 
 from course_lib.exercises import load_solution, nb04, nb05
+from course_lib.widgets import explore
 
 S04 = load_solution("04_what_sharing_means")
 S05 = load_solution("05_sharing_strategies")
@@ -138,6 +140,113 @@ def _saving_percent(table):
     return table.assign(saving=100 * (1 - table["unique"] / table["per_use"]))
 
 
+# ---- notebook 04, more mistakes (issue 17)
+
+
+def _numpy_count(model):
+    import numpy as np
+
+    return np.sum([p.numel() for p in model.parameters()])
+
+
+def _dedupe_by_value(model):
+    kept = []
+    for _, p in model.named_parameters(remove_duplicate=False):
+        if not any(q.shape == p.shape and torch.equal(q, p) for q in kept):
+            kept.append(p)
+    return sum(p.numel() for p in kept)
+
+
+def _grad_on_the_layer_itself(layer, x):
+    layer(torch.relu(layer(x))).sum().backward()
+    return layer.weight.grad
+
+
+def _grad_without_relu(layer, x):
+    first, second = copy.deepcopy(layer), copy.deepcopy(layer)
+    second(first(x)).sum().backward()
+    return first.weight.grad + second.weight.grad
+
+
+def _grad_of_mean(layer, x):
+    first, second = copy.deepcopy(layer), copy.deepcopy(layer)
+    second(torch.relu(first(x))).mean().backward()
+    return first.weight.grad + second.weight.grad
+
+
+def _grad_of_bias(layer, x):
+    first, second = copy.deepcopy(layer), copy.deepcopy(layer)
+    second(torch.relu(first(x))).sum().backward()
+    return first.bias.grad + second.bias.grad
+
+
+def _shared_tensor_count(m1, m2):
+    ptrs = {p.data_ptr() for p in m1.parameters()}
+    return sum(1 for p in m2.parameters() if p.data_ptr() in ptrs)
+
+
+def _shared_counted_twice(m1, m2):
+    return 2 * S04.shared_elements(m1, m2)
+
+
+def _shared_whole_module_if_any(m1, m2):
+    shared = S04.shared_elements(m1, m2) > 0
+    return sum(p.numel() for p in m1.parameters()) if shared else 0
+
+
+def _shared_as_bool(m1, m2):
+    return S04.shared_elements(m1, m2) > 0
+
+
+def _hadamard_matmul(l1, l3):
+    return l1.weight @ l3.weight, l1.bias * l3.bias
+
+
+def _hadamard_sum(l1, l3):
+    return l1.weight + l3.weight, l1.bias + l3.bias
+
+
+def _hadamard_bias_copied(l1, l3):
+    return l1.weight * l3.weight, l1.bias
+
+
+def _hadamard_as_layer(l1, l3):
+    layer = nn.Linear(4, 3)
+    layer.weight, layer.bias = nn.Parameter(l1.weight * l3.weight), nn.Parameter(l1.bias * l3.bias)
+    return layer
+
+
+def _counts_per_use_of_m(d, d_ff, n, m):
+    unique = S04.cycle_block_counts(d, d_ff, n, m)[0]
+    return unique, unique
+
+
+def _counts_without_layernorms(d, d_ff, n, m):
+    block = 4 * d * d + 2 * d * d_ff + 5 * d + d_ff
+    return m * block, n * block
+
+
+def _counts_as_list(d, d_ff, n, m):
+    return list(S04.cycle_block_counts(d, d_ff, n, m))
+
+
+def _counts_matrices_only(d, d_ff, n, m):
+    block = 4 * d * d + 2 * d * d_ff
+    return m * block, n * block
+
+
+def _blocks_strictly_below(budget, n=12):
+    best = 0
+    for m in range(1, n + 1):
+        if explore("cycle", n_layers=n, n_blocks=m).param_mb < budget:
+            best = m
+    return best
+
+
+def _blocks_none_when_nothing_fits(budget, n=12):
+    return S04.max_blocks_within(budget, n) or None
+
+
 WRONG = [
     (nb04.check_04_count_unique, _per_use_count, "counted every alias"),
     (nb04.check_04_count_unique, _tensor_count, "not the tensors"),
@@ -147,12 +256,32 @@ WRONG = [
     (nb04.check_04_shared_elements, _equal_values, "equal values are not sharing"),
     (nb04.check_04_shared_elements, _same_shapes, "compare memory (data_ptr)"),
     (nb04.check_04_hadamard_weights, _matmul_weights, "W2 has W1's shape"),
-    (nb04.check_04_hadamard_weights, _detached, "keep W2 connected"),
+    (nb04.check_04_hadamard_weights, _detached, "keep W2 and b2 connected"),
     (nb04.check_04_cycle_block_counts, _swapped_counts, "swapped"),
     (nb04.check_04_cycle_block_counts, _n_blocks_stored, "stores only M blocks"),
     (nb04.check_04_max_blocks_within, _over_budget, "over the"),
     (nb04.check_04_max_blocks_within, _ignores_n_layers, "0 <= M <= 6"),
-    (nb04.check_04_max_blocks_within, _always_one_block, "a larger M fits"),
+    (nb04.check_04_max_blocks_within, _always_one_block, "SMALLEST M"),
+    (nb04.check_04_count_unique, _numpy_count, "return a Python int"),
+    (nb04.check_04_count_unique, _dedupe_by_value, "equal values are not one tensor"),
+    (nb04.check_04_grad_via_copies, _grad_on_the_layer_itself, "ran `layer` itself"),
+    (nb04.check_04_grad_via_copies, _grad_without_relu, "you left out the relu"),
+    (nb04.check_04_grad_via_copies, _grad_of_mean, r"not its .mean\(\)"),
+    (nb04.check_04_grad_via_copies, _grad_of_bias, "not of the bias"),
+    (nb04.check_04_shared_elements, _shared_tensor_count, "not the tensors"),
+    (nb04.check_04_shared_elements, _shared_counted_twice, "not once in each module"),
+    (nb04.check_04_shared_elements, _shared_whole_module_if_any, "not the whole module"),
+    (nb04.check_04_shared_elements, _shared_as_bool, "not whether any are"),
+    (nb04.check_04_hadamard_weights, _hadamard_matmul, r"\(3, 4\) @ \(3, 4\) does not fit"),
+    (nb04.check_04_hadamard_weights, _hadamard_sum, "a product, not a sum"),
+    (nb04.check_04_hadamard_weights, _hadamard_bias_copied, "not a copy of b1"),
+    (nb04.check_04_hadamard_weights, _hadamard_as_layer, "not a layer"),
+    (nb04.check_04_cycle_block_counts, _counts_per_use_of_m, "per-use counts every one"),
+    (nb04.check_04_cycle_block_counts, _counts_without_layernorms, "include both LayerNorms"),
+    (nb04.check_04_cycle_block_counts, _counts_as_list, "not a list"),
+    (nb04.check_04_cycle_block_counts, _counts_matrices_only, "more than its matrices"),
+    (nb04.check_04_max_blocks_within, _blocks_strictly_below, "use <=, not <"),
+    (nb04.check_04_max_blocks_within, _blocks_none_when_nothing_fits, r"return 0 \(not None\)"),
     (nb05.check_05_albert_stack_params, _albert_swapped, "shares the attention sublayer"),
     (nb05.check_05_albert_stack_params, _albert_no_layernorms, "you left out the LayerNorms"),
     (nb05.check_05_block_map, _cycle_for_all, "that is CYCLE"),

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..layers import block_parameter_count
 from ..widgets import explore
-from .framework import check, check_close, exercise, passed, run
+from .framework import check, check_close, exercise, if_error_says, name_mistake, passed, run
 
 
 @exercise
@@ -21,23 +21,35 @@ def check_04_count_unique(fn: Callable) -> None:
     """fn(model) -> parameters with each shared tensor counted once."""
     shared = nn.Linear(6, 6)
     net = nn.Sequential(nn.Linear(3, 6), shared, nn.ReLU(), shared, nn.Linear(6, 2))
-    want = sum(p.numel() for p in net.parameters())
-    per_use = sum(p.numel() for _, p in net.named_parameters(remove_duplicate=False))
-    for model, expected in ((net, want), (nn.Linear(4, 5), 25)):
+    twins = nn.Sequential(shared, copy.deepcopy(shared))  # equal values, separate tensors
+    for model in (net, nn.Linear(4, 5), twins):
         n = run(fn, model)
-        check(isinstance(n, int), f"return an int, got {type(n).__name__}")
-        if n == per_use and model is net:
+        tensors = list({id(p): p for p in model.parameters()}.values())
+        want = sum(p.numel() for p in tensors)
+        if type(n).__module__ == "numpy":
             raise AssertionError(
-                "you counted every alias: the shared Linear is used twice but stored once; "
-                "keep one entry per tensor, e.g. a dict keyed by id(p)"
+                f"return a Python int, int(...): numpy gave a {type(n).__name__}, which "
+                "prints alike but is another type"
             )
-        tensors = {id(p): p for p in model.parameters()}.values()
-        if n == len(tensors):
-            raise AssertionError("count the numbers in each tensor (p.numel()), not the tensors")
-        if n == sum(p.numel() for p in tensors if p.dim() > 1):
-            raise AssertionError("count the biases too: every parameter tensor, not only weights")
-        check(n == expected, f"expected {expected} unique parameters, got {n}")
-    passed("check_04_count_unique", 2)
+        check(isinstance(n, int), f"return an int, got {type(n).__name__}")
+        per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+        by_value = []
+        for p in tensors:
+            if not any(q.shape == p.shape and torch.equal(q, p) for q in by_value):
+                by_value.append(p)
+        name_mistake(n, want, [
+            (per_use,
+             "you counted every alias: the shared Linear is used twice but stored once; "
+             "keep one entry per tensor, e.g. a dict keyed by id(p)"),
+            (len(tensors), "count the numbers in each tensor (p.numel()), not the tensors"),
+            (sum(p.numel() for p in tensors if p.dim() > 1),
+             "count the biases too: every parameter tensor, not only weights"),
+            (sum(p.numel() for p in by_value),
+             "equal values are not one tensor: a deep copy holds its own numbers; key by "
+             "id(p) (the object), not by the values"),
+        ], atol=0)  # fmt: skip
+        check(n == want, f"expected {want} unique parameters, got {n}")
+    passed("check_04_count_unique", 3)
 
 
 @exercise
@@ -51,15 +63,31 @@ def check_04_grad_via_copies(fn: Callable) -> None:
     shared(torch.relu(shared(x))).sum().backward()
     want = shared.weight.grad
     check(isinstance(g, torch.Tensor), f"return a tensor, got {type(g).__name__}")
+    if g.shape == layer.bias.shape:
+        raise AssertionError(
+            f"return the gradient of layer.weight, shape {tuple(want.shape)}, not of the bias"
+        )
     check(g.shape == want.shape, f"the gradient has the weight's shape {tuple(want.shape)}")
     check(torch.equal(layer.weight, before), "leave `layer` unchanged: work on deep copies")
+    check(
+        layer.weight.grad is None,
+        "work on two deep copies, copy.deepcopy(layer): your function ran `layer` itself and "
+        "left a gradient in layer.weight.grad",
+    )
     first, second = copy.deepcopy(layer), copy.deepcopy(layer)
     second(torch.relu(first(x))).sum().backward()
-    for one in (first.weight.grad, second.weight.grad):
-        if torch.allclose(g, one, atol=1e-5):
-            raise AssertionError("that is one use's gradient: a shared weight gets the SUM of both")
-    if torch.allclose(g, want / 2, atol=1e-5):
-        raise AssertionError("add the two gradients, do not average them")
+    plain = copy.deepcopy(layer)
+    plain(plain(x)).sum().backward()
+    averaged = copy.deepcopy(layer)
+    averaged(torch.relu(averaged(x))).mean().backward()
+    name_mistake(g, want, [
+        (first.weight.grad, "that is one use's gradient: a shared weight gets the SUM of both"),
+        (second.weight.grad, "that is one use's gradient: a shared weight gets the SUM of both"),
+        (want / 2, "add the two gradients, do not average them"),
+        (plain.weight.grad,
+         "the computation is second(relu(first(x))).sum(): you left out the relu"),
+        (averaged.weight.grad, "backpropagate the .sum() of the output, not its .mean()"),
+    ])  # fmt: skip
     check_close(g, want, "gradient = first.weight.grad + second.weight.grad")
     passed("check_04_grad_via_copies", 1)
 
@@ -70,20 +98,31 @@ def check_04_shared_elements(fn: Callable) -> None:
     a = nn.Linear(10, 20)
     tied = nn.Linear(10, 20)
     tied.weight = a.weight  # the weight is shared, the bias is not
+    usual = {  # what the usual mistakes return, case by case
+        "tensors": "count the numbers (p.numel()) held in shared memory, not the tensors",
+        "double": "count each shared number once, not once in each module",
+        "bool": "return how MANY numbers are shared, an int, not whether any are",
+    }
     cases = [
-        (a, a, 220, "a module shares all its 220 numbers with itself"),
-        (
-            a,
-            copy.deepcopy(a),
-            0,
-            "equal values are not sharing: compare memory (data_ptr), not values",
-        ),
-        (a, nn.Linear(20, 5), 0, "Linear(10, 20) and Linear(20, 5) share nothing"),
-        (a, tied, 200, "only the 200 weight numbers are shared here, not the bias"),
-    ]
-    for m1, m2, want, hint in cases:
+        (a, a, 220, "a module shares all its 220 numbers with itself",
+         {2: usual["tensors"], 440: usual["double"],
+          0: "p.data is a new Python object every time you ask: compare the Parameters "
+             "themselves (`is`) or p.data_ptr(), never id(p.data)"}),
+        (a, copy.deepcopy(a), 0,
+         "equal values are not sharing: compare memory (data_ptr), not values", {}),
+        (a, nn.Linear(20, 5), 0, "Linear(10, 20) and Linear(20, 5) share nothing", {}),
+        (a, tied, 200, "only the 200 weight numbers are shared here, not the bias",
+         {1: usual["tensors"], 400: usual["double"],
+          220: "count the numbers of the shared tensors only (here the weight), not the "
+               "whole module because one tensor is shared"}),
+    ]  # fmt: skip
+    for m1, m2, want, hint, mistakes in cases:
         n = run(fn, m1, m2)
+        if isinstance(n, bool):
+            raise AssertionError(usual["bool"])
         check(isinstance(n, int), f"return an int, got {type(n).__name__}")
+        if n != want and n in mistakes:
+            raise AssertionError(mistakes[n])
         check(n == want, f"{hint}: expected {want}, got {n}")
     passed("check_04_shared_elements", len(cases))
 
@@ -92,18 +131,49 @@ def check_04_shared_elements(fn: Callable) -> None:
 def check_04_hadamard_weights(fn: Callable) -> None:
     """fn(l1, l3) -> (W1 ⊙ W3, b1 ⊙ b3), still connected to l1 and l3 for gradients."""
     l1, l3 = nn.Linear(4, 3), nn.Linear(4, 3)
-    out = run(fn, l1, l3)
-    check(isinstance(out, tuple) and len(out) == 2, "return a pair (W2, b2)")
+    out = run(
+        fn,
+        l1,
+        l3,
+        likely=if_error_says(
+            "cannot be multiplied",
+            "mat1 and mat2",
+            "size mismatch",
+            hint="⊙ is the elementwise product, l1.weight * l3.weight; `@` is a matrix "
+            "product, and (3, 4) @ (3, 4) does not fit",
+        ),
+    )
+    if isinstance(out, nn.Module):
+        raise AssertionError("return the pair of tensors (W2, b2), not a layer")
+    check(isinstance(out, tuple | list) and len(out) == 2, "return a pair (W2, b2)")
     w2, b2 = out
-    check(isinstance(w2, torch.Tensor) and w2.shape == (3, 4), "W2 has W1's shape (3, 4)")
+    check(isinstance(w2, torch.Tensor), f"W2 is a tensor, got {type(w2).__name__}")
+    if w2.shape in ((3, 3), (4, 4)):
+        raise AssertionError(
+            f"W2 has W1's shape (3, 4), got {tuple(w2.shape)}: that is a matrix product; "
+            "⊙ multiplies entry by entry, l1.weight * l3.weight"
+        )
+    check(w2.shape == (3, 4), "W2 has W1's shape (3, 4)")
     check(isinstance(b2, torch.Tensor) and b2.shape == (3,), "b2 has b1's shape (3,)")
-    if torch.allclose(w2, l1.weight) or torch.allclose(w2, l3.weight):
-        raise AssertionError("W2 is the elementwise product W1 * W3, not a copy of one of them")
-    check_close(w2, l1.weight * l3.weight, "⊙ is the elementwise product: l1.weight * l3.weight")
-    check_close(b2, l1.bias * l3.bias, "the bias too: b2 = l1.bias * l3.bias")
+    with torch.no_grad():
+        name_mistake(w2, l1.weight * l3.weight, [
+            (l1.weight, "W2 is the elementwise product W1 * W3, not a copy of one of them"),
+            (l3.weight, "W2 is the elementwise product W1 * W3, not a copy of one of them"),
+            (l1.weight + l3.weight, "⊙ is a product, not a sum: l1.weight * l3.weight"),
+        ])  # fmt: skip
+        check_close(
+            w2, l1.weight * l3.weight, "⊙ is the elementwise product: l1.weight * l3.weight"
+        )
+        name_mistake(b2, l1.bias * l3.bias, [
+            (l1.bias, "the bias too: b2 = l1.bias * l3.bias, not a copy of b1"),
+            (l3.bias, "the bias too: b2 = l1.bias * l3.bias, not a copy of b3"),
+            (l1.bias + l3.bias, "the bias is a product too, not a sum: l1.bias * l3.bias"),
+        ])  # fmt: skip
+        check_close(b2, l1.bias * l3.bias, "the bias too: b2 = l1.bias * l3.bias")
     check(
-        w2.requires_grad and w2.grad_fn is not None,
-        "keep W2 connected to W1 and W3 (no .detach(), no torch.no_grad()) so gradients flow",
+        w2.requires_grad and w2.grad_fn is not None and b2.grad_fn is not None,
+        "keep W2 and b2 connected to l1 and l3 (no .detach(), no torch.no_grad(), no "
+        "nn.Parameter(...)) so gradients flow",
     )
     passed("check_04_hadamard_weights", 3)
 
@@ -113,6 +183,8 @@ def check_04_cycle_block_counts(fn: Callable) -> None:
     """fn(d, d_ff, n_layers, n_blocks) -> (unique, per_use) block parameters of CYCLE."""
     for d, ff, n, m in ((256, 1024, 12, 3), (64, 256, 6, 2), (768, 3072, 12, 1)):
         out = run(fn, d, ff, n, m)
+        if isinstance(out, list) and len(out) == 2:
+            raise AssertionError("return a tuple (unique, per_use), not a list")
         check(isinstance(out, tuple) and len(out) == 2, "return a pair (unique, per_use)")
         block = block_parameter_count(d, ff)
         want = (m * block, n * block)
@@ -120,6 +192,19 @@ def check_04_cycle_block_counts(fn: Callable) -> None:
             raise AssertionError("swapped: unique counts the M stored blocks, per-use the N uses")
         if out[0] == want[1]:
             raise AssertionError("unique parameters: CYCLE stores only M blocks, not N")
+        if m < n and out[1] == want[0]:
+            raise AssertionError(
+                "per-use counts every one of the N layers: a block used by N/M layers "
+                "counts N/M times"
+            )
+        for wrong_block, hint in (
+            (block - 4 * d, "include both LayerNorms in a block: 2 x (d weights + d biases)"),
+            (block - 5 * d - ff, "include every bias: 4d in attention, d_ff + d in the FFN"),
+            (4 * d * d + 2 * d * ff, "one block is more than its matrices: add the biases and "
+             "LayerNorms, 9d + d_ff"),
+        ):  # fmt: skip
+            if out == (m * wrong_block, n * wrong_block):
+                raise AssertionError(hint)
         check(
             out[0] == want[0],
             f"unique = M x one block; one block holds 4d^2 + 2*d*d_ff + 9d + d_ff = {block:,} "
@@ -132,10 +217,14 @@ def check_04_cycle_block_counts(fn: Callable) -> None:
 @exercise
 def check_04_max_blocks_within(fn: Callable) -> None:
     """fn(budget_mb, n_layers) -> the largest M whose CYCLE model fits the budget (0: none)."""
-    for budget, n in ((10.0, 12), (20.0, 12), (4.0, 12), (100.0, 6)):
+    exact = explore("cycle", n_layers=12, n_blocks=5).param_mb  # a budget M = 5 fits exactly
+    for budget, n in ((10.0, 12), (20.0, 12), (4.0, 12), (100.0, 6), (exact, 12)):
         sizes = {m: explore("cycle", n_layers=n, n_blocks=m).param_mb for m in range(1, n + 1)}
-        want = max([m for m, mb in sizes.items() if mb <= budget], default=0)
+        fits = [m for m, mb in sizes.items() if mb <= budget]
+        want = max(fits, default=0)
         m = run(fn, budget, n)
+        if m is None and want == 0:
+            raise AssertionError(f"budget {budget} MB: no M fits, return 0 (not None)")
         check(isinstance(m, int), f"return an int, got {type(m).__name__}")
         check(0 <= m <= n, f"M counts the blocks of N={n} layers: 0 <= M <= {n}, got {m}")
         if m > want:
@@ -143,5 +232,13 @@ def check_04_max_blocks_within(fn: Callable) -> None:
                 f"M={m} needs {sizes[m]:.2f} MB, over the {budget} MB budget: "
                 "compare explore(...).param_mb with the budget"
             )
+        if budget == exact and m == want - 1:
+            raise AssertionError(
+                f"M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, not <"
+            )
+        if len(fits) > 1 and m == min(fits):
+            raise AssertionError(
+                f"M={m} is the SMALLEST M that fits {budget} MB; the question asks for the largest"
+            )
         check(m == want, f"a larger M fits {budget} MB at N={n}: expected {want}, got {m}")
-    passed("check_04_max_blocks_within", 4)
+    passed("check_04_max_blocks_within", 5)
