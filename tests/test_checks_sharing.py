@@ -247,6 +247,152 @@ def _blocks_none_when_nothing_fits(budget, n=12):
     return S04.max_blocks_within(budget, n) or None
 
 
+# ---- notebook 05, more mistakes (issue 17)
+
+
+def _albert_float(strategy, d, d_ff, n):
+    return float(S05.albert_stack_params(strategy, d, d_ff, n))
+
+
+def _albert_shared_half_only(strategy, d, d_ff, n):
+    attn, ffn = 4 * d * d + 6 * d, 2 * d * d_ff + d_ff + 3 * d
+    return {"none": n * (attn + ffn), "all": attn + ffn, "attention": attn, "ffn": ffn}[strategy]
+
+
+def _albert_one_block_for_none(strategy, d, d_ff, n):
+    if strategy == "none":
+        return S05.albert_stack_params("all", d, d_ff, n)
+    return S05.albert_stack_params(strategy, d, d_ff, n)
+
+
+def _albert_other_half_once(strategy, d, d_ff, n):
+    if strategy in ("attention", "ffn"):
+        return S05.albert_stack_params("all", d, d_ff, n)
+    return S05.albert_stack_params(strategy, d, d_ff, n)
+
+
+def _map_one_based(strategy, n, m):
+    return [b + 1 for b in S05.block_map(strategy, n, m)]
+
+
+def _map_sequence_by_m(strategy, n, m):
+    if strategy == "sequence":
+        return [i // m for i in range(n)]
+    return S05.block_map(strategy, n, m)
+
+
+def _map_cycle_as_sequence(strategy, n, m):
+    if strategy == "cycle":
+        return S05.block_map("sequence", n, m)
+    return S05.block_map(strategy, n, m)
+
+
+def _map_rev_last_m_layers(strategy, n, m):
+    if strategy == "cycle_rev":
+        return [i % m for i in range(n - m)] + list(range(m - 1, -1, -1))
+    return S05.block_map(strategy, n, m)
+
+
+def _map_rev_partial_ends_on_zero(strategy, n, m):
+    if strategy == "cycle_rev":
+        last = n - (n // m) * m or m
+        return [i % m for i in range(n - last)] + list(range(last - 1, -1, -1))
+    return S05.block_map(strategy, n, m)
+
+
+def _map_rev_as_cycle(strategy, n, m):
+    if strategy == "cycle_rev":
+        return S05.block_map("cycle", n, m)
+    return S05.block_map(strategy, n, m)
+
+
+def _map_generator(strategy, n, m):
+    return (b for b in S05.block_map(strategy, n, m))
+
+
+def _repeat_nested(m, r):
+    return [[b] * r for b in range(m)]
+
+
+def _repeat_forgot_repeats(m, r):
+    return list(range(m))
+
+
+def _repeat_one_based(m, r):
+    return [b + 1 for b in S05.repeat_plan(m, r)]
+
+
+def _repeat_roles_swapped(m, r):
+    return [i // m for i in range(m * r)]
+
+
+def _ut_first_step_only(block, x, steps):
+    x = x + steps[0]
+    for _ in range(steps.size(0)):
+        x = block(x)
+    return x
+
+
+def _ut_step_after_block(block, x, steps):
+    for t in range(steps.size(0)):
+        x = block(x) + steps[t]
+    return x
+
+
+def _ut_extra_residual(block, x, steps):
+    for t in range(steps.size(0)):
+        x = x + block(x + steps[t])
+    return x
+
+
+def _sandwich_one_based(n):
+    return [b + 1 for b in S05.sandwich_ids(n)]
+
+
+def _sandwich_no_sharing(n):
+    return list(range(n))
+
+
+def _sandwich_first_shared(n):
+    return [0] * (n - 1) + [1]
+
+
+def _lora_transposed_delta(x, w, b, a, bb):
+    return x @ (w + a.T @ bb.T).T + b
+
+
+def _lora_a_times_b(x, w, b, a, bb):
+    return x @ (w + a @ bb).T + b
+
+
+def _lora_delta_only(x, w, b, a, bb):
+    return x @ (bb @ a).T + b
+
+
+def _lora_minus_delta(x, w, b, a, bb):
+    return x @ (w - bb @ a).T + b
+
+
+def _lora_bias_twice(x, w, b, a, bb):
+    return x @ (w + bb @ a).T + 2 * b
+
+
+def _saving_in_place(table):
+    table["saving"] = 1 - table["unique"] / table["per_use"]
+
+
+def _saving_column_only(table):
+    return 1 - table["unique"] / table["per_use"]
+
+
+def _saving_upside_down(table):
+    return table.assign(saving=1 - table["per_use"] / table["unique"])
+
+
+def _saving_count(table):
+    return table.assign(saving=table["per_use"] - table["unique"])
+
+
 WRONG = [
     (nb04.check_04_count_unique, _per_use_count, "counted every alias"),
     (nb04.check_04_count_unique, _tensor_count, "not the tensors"),
@@ -296,4 +442,34 @@ WRONG = [
     (nb05.check_05_lora_linear, _lora_without_bias, "keep the shared bias"),
     (nb05.check_05_add_saving, _kept_share, "1 minus it"),
     (nb05.check_05_add_saving, _saving_percent, "not a percentage"),
+    (nb05.check_05_albert_stack_params, _albert_float, "not the float"),
+    (nb05.check_05_albert_stack_params, _albert_shared_half_only, "keeps its own FFN sublayer"),
+    (nb05.check_05_albert_stack_params, _albert_one_block_for_none, "'none' shares nothing"),
+    (nb05.check_05_albert_stack_params, _albert_other_half_once, "N x its count"),
+    (nb05.check_05_block_map, _map_one_based, "block ids start at 0"),
+    (nb05.check_05_block_map, _map_sequence_by_m, r"block i\*M // N"),
+    (nb05.check_05_block_map, _map_cycle_as_sequence, "that is SEQUENCE"),
+    (nb05.check_05_block_map, _map_rev_last_m_layers, "counts down from M-1"),
+    (nb05.check_05_block_map, _map_rev_partial_ends_on_zero, "the last round is partial"),
+    (nb05.check_05_block_map, _map_rev_as_cycle, "CYCLE-REV runs its last round in reverse"),
+    (nb05.check_05_block_map, _map_generator, r"wrap it in list"),
+    (nb05.check_05_repeat_plan, _repeat_nested, "not a list of lists"),
+    (nb05.check_05_repeat_plan, _repeat_forgot_repeats, "M x repeats = 12 ids"),
+    (nb05.check_05_repeat_plan, _repeat_one_based, "block ids start at 0"),
+    (nb05.check_05_repeat_plan, _repeat_roles_swapped, "swapped roles"),
+    (nb05.check_05_ut_forward, _ut_first_step_only, "before EVERY step"),
+    (nb05.check_05_ut_forward, _ut_step_after_block, "BEFORE the block"),
+    (nb05.check_05_ut_forward, _ut_extra_residual, "no extra x"),
+    (nb05.check_05_sandwich_ids, _sandwich_one_based, "start at 0"),
+    (nb05.check_05_sandwich_ids, _sandwich_no_sharing, "share the middle"),
+    (nb05.check_05_sandwich_ids, _sandwich_first_shared, "FIRST layer keeps its own"),
+    (nb05.check_05_lora_linear, _lora_transposed_delta, r"A.T @ B.T is its transpose"),
+    (nb05.check_05_lora_linear, _lora_a_times_b, "A @ B does not fit"),
+    (nb05.check_05_lora_linear, _lora_delta_only, "keep the shared weight"),
+    (nb05.check_05_lora_linear, _lora_minus_delta, "ADD the delta"),
+    (nb05.check_05_lora_linear, _lora_bias_twice, "add the bias once"),
+    (nb05.check_05_add_saving, _saving_in_place, "returned None"),
+    (nb05.check_05_add_saving, _saving_column_only, "not the column alone"),
+    (nb05.check_05_add_saving, _saving_upside_down, "upside down"),
+    (nb05.check_05_add_saving, _saving_count, "not the count saved"),
 ]

@@ -14,7 +14,7 @@ from torch import nn
 from ..layers import attention_parameter_count, ffn_parameter_count
 from ..sharing import block_index
 from ..variants import sandwich_plan
-from .framework import check, check_close, exercise, passed, run
+from .framework import check, check_close, exercise, name_mistake, passed, run
 
 
 @exercise
@@ -26,6 +26,10 @@ def check_05_albert_stack_params(fn: Callable) -> None:
             "ffn": n * attn + ffn}  # fmt: skip
     for strategy, expected in want.items():
         got = run(fn, strategy, d, ff, n)
+        if isinstance(got, float) and got == int(got):
+            raise AssertionError(
+                f"{strategy}: return an int, not the float {got}: count with integers (//, not /)"
+            )
         check(isinstance(got, int), f"return an int, got {type(got).__name__}")
         if (
             strategy in ("attention", "ffn")
@@ -34,6 +38,17 @@ def check_05_albert_stack_params(fn: Callable) -> None:
             raise AssertionError(
                 f"'{strategy}' shares the {strategy} sublayer (one copy) and keeps N of the other"
             )
+        other = "FFN" if strategy == "attention" else "attention"
+        if strategy in ("attention", "ffn") and got in (
+            attn + ffn,
+            {"attention": attn, "ffn": ffn}[strategy],
+        ):
+            raise AssertionError(
+                f"'{strategy}' shares only the {strategy} sublayer: each of the N = {n} layers "
+                f"keeps its own {other} sublayer, N x its count"
+            )
+        if strategy == "none" and got == attn + ffn:
+            raise AssertionError(f"'none' shares nothing: it stores N = {n} whole blocks")
         norms = (n if strategy in ("none", "ffn") else 1) + (
             n if strategy in ("none", "attention") else 1
         )
@@ -48,6 +63,13 @@ def check_05_albert_stack_params(fn: Callable) -> None:
     passed("check_05_albert_stack_params", 4)
 
 
+CYCLE_REV_RULE = (
+    "CYCLE-REV: the first ceil(N/M) - 1 rounds run 0 .. M-1 as in CYCLE; the last round "
+    "holds the remaining layers (all M of them when M divides N, fewer otherwise) and "
+    "counts down from M-1: M-1, M-2, ... until the layers run out"
+)
+
+
 @exercise
 def check_05_block_map(fn: Callable) -> None:
     """fn(strategy, n_layers, n_blocks) -> list of block ids, Takase & Kiyono's orders."""
@@ -57,16 +79,47 @@ def check_05_block_map(fn: Callable) -> None:
     for s, n, m in cases:
         ids = run(fn, s, n, m)
         want = [block_index(s, i, n, m) for i in range(n)]
-        check(isinstance(ids, list | tuple), f"return a list, got {type(ids).__name__}")
+        check(
+            isinstance(ids, list | tuple),
+            f"return a list, got {type(ids).__name__}" + (
+                ": wrap it in list(...)" if hasattr(ids, "__iter__") else ""),
+        )  # fmt: skip
         ids = list(ids)
         check(len(ids) == n, f"one id per layer: {n} ids, got {len(ids)}")
+        if ids == [b + 1 for b in want]:
+            raise AssertionError("block ids start at 0: blocks 0 .. M-1, not 1 .. M")
+        if any(not isinstance(b, int) or not 0 <= b < m for b in ids):
+            raise AssertionError(
+                f"{s} with N={n}, M={m}: every id names one of the M blocks, 0 .. {m - 1}; "
+                f"got {ids}"
+                + ("; SEQUENCE gives block i*M // N to layer i" if s == "sequence" else "")
+            )
         if s == "cycle_rev" and ids == [m - 1 - i % m for i in range(n)]:
             raise AssertionError(
                 "only the LAST round runs in reverse; the earlier rounds are 0..M-1"
             )
+        if s == "cycle_rev" and n % m:
+            last = n - (n // m) * m  # layers in the partial last round
+            ends_on_zero = [i % m for i in range(n - last)] + list(range(last - 1, -1, -1))
+            last_m = [i % m for i in range(n - m)] + list(range(m - 1, -1, -1))
+            if ids in (ends_on_zero, last_m):
+                raise AssertionError(
+                    f"N={n} is not a multiple of M={m}, so the last round is partial. "
+                    + CYCLE_REV_RULE
+                )
+        if s == "cycle_rev" and ids == [i % m for i in range(n)]:
+            raise AssertionError("that is CYCLE; CYCLE-REV runs its last round in reverse")
         if s == "sequence" and ids == [i % m for i in range(n)]:
             raise AssertionError("that is CYCLE; SEQUENCE uses each block for consecutive layers")
-        check(ids == want, f"{s} with N={n}, M={m}: expected {want}, got {ids}")
+        if s == "cycle" and ids == [block_index("sequence", i, n, m) for i in range(n)]:
+            raise AssertionError(
+                "that is SEQUENCE; CYCLE runs the blocks in turn, 0, 1, .., M-1, 0, 1, .."
+            )
+        check(
+            ids == want,
+            f"{s} with N={n}, M={m}: expected {want}, got {ids}"
+            + (f". {CYCLE_REV_RULE}" if s == "cycle_rev" else ""),
+        )
     passed("check_05_block_map", len(cases))
 
 
@@ -74,7 +127,11 @@ def check_05_block_map(fn: Callable) -> None:
 def check_05_repeat_plan(fn: Callable) -> None:
     """fn(n_blocks, repeats) -> block ids with each block repeated in a row (MobileLLM)."""
     for m, r in ((6, 2), (3, 3), (4, 1)):
-        ids = list(run(fn, m, r))
+        ids = run(fn, m, r)
+        check(hasattr(ids, "__iter__"), f"return a list of ids, got {type(ids).__name__}")
+        ids = list(ids)
+        if ids and isinstance(ids[0], list | tuple):
+            raise AssertionError("return one flat list of M x repeats ids, not a list of lists")
         want = [block_index("sequence", i, m * r, m) for i in range(m * r)]
         if r > 1 and ids == [i % m for i in range(m * r)]:
             raise AssertionError("that is CYCLE (0, 1, 2, 0, 1, 2); repeat each block in a row")
@@ -82,6 +139,15 @@ def check_05_repeat_plan(fn: Callable) -> None:
             raise AssertionError(
                 f"that is no sharing: N = {m * r} layers but only M = {m} blocks, "
                 f"each used by {r} layers in a row"
+            )
+        if r > 1 and len(ids) == m:
+            raise AssertionError(f"one id per layer: M x repeats = {m * r} ids, got {len(ids)}")
+        if ids == [b + 1 for b in want]:
+            raise AssertionError("block ids start at 0: blocks 0 .. M-1")
+        if r > 1 and ids == [i // m for i in range(m * r)]:
+            raise AssertionError(
+                "swapped roles: each of the M = n_blocks blocks runs `repeats` times, "
+                "block i // repeats at layer i"
             )
         check(ids == want, f"M={m}, {r} repeats: expected {want}, got {ids}")
     passed("check_05_repeat_plan", 3)
@@ -94,19 +160,25 @@ def check_05_ut_forward(fn: Callable) -> None:
     x, steps = torch.randn(2, 3, 6), torch.randn(4, 6)
     with torch.no_grad():
         y = run(fn, block, x, steps)
-        want = x
+        want, no_steps, first_only, after, residual = x, x, x + steps[0], x, x
         for t in range(4):
             want = block(want + steps[t])
-        no_steps = x
-        for _ in range(4):
             no_steps = block(no_steps)
+            first_only = block(first_only)
+            after = block(after) + steps[t]
+            residual = residual + block(residual + steps[t])
         check(isinstance(y, torch.Tensor) and y.shape == x.shape, "return a tensor shaped like x")
-        if torch.allclose(y, no_steps, atol=1e-5):
-            raise AssertionError(
-                "add step_emb[t] before each step: that tells the block which step it is"
-            )
-        if torch.allclose(y, block(x + steps[0]), atol=1e-5):
-            raise AssertionError("apply the block N = step_emb.size(0) times, not once")
+        name_mistake(y, want, [
+            (no_steps, "add step_emb[t] before each step: that tells the block which step it is"),
+            (block(x + steps[0]), "apply the block N = step_emb.size(0) times, not once"),
+            (first_only,
+             "add a step's own embedding before EVERY step: step_emb[t] at step t, not only "
+             "step_emb[0] at the start"),
+            (after, "add step_emb[t] BEFORE the block at step t: x = block(x + step_emb[t])"),
+            (residual,
+             "the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
+             "no extra x + ..."),
+        ])  # fmt: skip
         check_close(y, want, "for t in range(N): x = block(x + step_emb[t])")
     passed("check_05_ut_forward", 1)
 
@@ -114,16 +186,25 @@ def check_05_ut_forward(fn: Callable) -> None:
 @exercise
 def check_05_sandwich_ids(fn: Callable) -> None:
     """fn(n_layers) -> [0, 1, ..., 1, 2]: own first and last layer, shared middle."""
-    for n in (3, 6, 12):
+    for n in (6, 3, 12):
         ids = list(run(fn, n))
         want = list(sandwich_plan(n).attn_ids)
         check(len(ids) == n, f"one id per layer: {n} ids, got {len(ids)}")
+        if ids == [b + 1 for b in want]:
+            raise AssertionError("block ids start at 0: the three blocks are 0, 1 and 2")
+        if n > 3 and len(set(ids)) == n:
+            raise AssertionError(
+                "share the middle: layers 1 .. N-2 all use ONE block (id 1); only the first "
+                "and the last layer own theirs"
+            )
         if n > 2 and ids[0] == ids[-1]:
             raise AssertionError(
                 "the first and the last layer each keep their OWN weights: three blocks, 0 ... 2"
             )
         if ids[-1] == ids[-2]:
             raise AssertionError("the LAST layer keeps its own weights too (a third block)")
+        if ids[0] == ids[1]:
+            raise AssertionError("the FIRST layer keeps its own weights too (block 0)")
         check(ids == want, f"N={n}: expected {want}, got {ids}")
     passed("check_05_sandwich_ids", 3)
 
@@ -134,15 +215,28 @@ def check_05_lora_linear(fn: Callable) -> None:
     w, b = torch.randn(5, 4), torch.randn(5)
     a, bb = torch.randn(2, 4), torch.randn(5, 2)
     x = torch.randn(3, 4)
-    y = run(fn, x, w, b, a, bb)
+    y = run(
+        fn,
+        x,
+        w,
+        b,
+        a,
+        bb,
+        likely="weight is (out, in) = (5, 4), A is (r, in) = (2, 4), B is (out, r) = (5, 2): "
+        "the delta B @ A has weight's shape (5, 4) (A.T @ B.T is its transpose, (4, 5); "
+        "A @ B does not fit), and x, (3, 4), multiplies the transposed weight, (4, 5)",
+    )
     want = x @ (w + bb @ a).T + b
     check(
         isinstance(y, torch.Tensor) and y.shape == want.shape, f"expected shape {tuple(want.shape)}"
     )
-    if torch.allclose(y, x @ w.T + b, atol=1e-5):
-        raise AssertionError("add the layer's low-rank delta B @ A to the shared weight")
-    if torch.allclose(y, x @ (w + bb @ a).T, atol=1e-5):
-        raise AssertionError("keep the shared bias: + bias")
+    name_mistake(y, want, [
+        (x @ w.T + b, "add the layer's low-rank delta B @ A to the shared weight"),
+        (x @ (w + bb @ a).T, "keep the shared bias: + bias"),
+        (x @ (bb @ a).T + b, "keep the shared weight: the layer uses weight + B @ A, not B @ A alone"),
+        (x @ (w - bb @ a).T + b, "ADD the delta to the shared weight: weight + B @ A"),
+        (x @ (w + bb @ a).T + 2 * b, "add the bias once"),
+    ], atol=1e-4)  # fmt: skip
     check_close(y, want, "y = x @ (weight + B @ A).T + bias", atol=1e-4)
     passed("check_05_lora_linear", 1)
 
@@ -154,13 +248,34 @@ def check_05_add_saving(fn: Callable) -> None:
         {"unique": [100, 25, 60], "per_use": [100, 100, 120]}, index=["a", "b", "c"]
     )
     out = run(fn, table.copy())
+    if out is None:
+        raise AssertionError(
+            "return the table: your function returned None (table.assign(...) returns a new "
+            "table, and a function that changes its argument must still `return` it)"
+        )
+    if isinstance(out, pd.Series):
+        raise AssertionError("return the whole table with the new column, not the column alone")
     check(isinstance(out, pd.DataFrame), f"return a DataFrame, got {type(out).__name__}")
-    check("saving" in out.columns, "add a column named 'saving'")
+    check(
+        "saving" in out.columns, f"add a column named 'saving'; the columns are {list(out.columns)}"
+    )
+    check(
+        list(out.columns[:2]) == ["unique", "per_use"] and len(out) == 3,
+        "keep the table's rows and columns and add 'saving'",
+    )
     got = out["saving"].round(6).tolist()
-    if got == [0.0, 75.0, 50.0]:
-        raise AssertionError("saving is a fraction in [0, 1], not a percentage")
-    if got == [1.0, 0.25, 0.5]:
-        raise AssertionError("that is unique / per_use, the share kept; saving is 1 minus it")
+    mistakes = {
+        (0.0, 75.0, 50.0): "saving is a fraction in [0, 1], not a percentage",
+        (1.0, 0.25, 0.5): "that is unique / per_use, the share kept; saving is 1 minus it",
+        (0.0, -3.0, -1.0): "upside down: saving = 1 - unique / per_use, not 1 - per_use / unique",
+        (
+            0.0,
+            75.0,
+            60.0,
+        ): "saving is a share of per_use, 1 - unique / per_use, not the count saved",
+    }
+    if tuple(got) in mistakes:
+        raise AssertionError(mistakes[tuple(got)])
     check(
         got == [0.0, 0.75, 0.5],
         f"saving = 1 - unique / per_use: expected [0.0, 0.75, 0.5], got {got}",
