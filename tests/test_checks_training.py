@@ -163,6 +163,110 @@ def _head_module_replaced(model):
     model.lm_head = model.embed.tok_emb
 
 
+# ---- notebook 06, more mistakes (issue 17)
+
+
+def _majority_label(train, test):
+    return int(torch.bincount(train).argmax())
+
+
+def _majority_on_train(train, test):
+    majority = torch.bincount(train).argmax()
+    return (train == majority).float().mean().item()
+
+
+def _minority(train, test):
+    return (test == torch.bincount(train).argmin()).float().mean().item()
+
+
+def _majority_tensor(train, test):
+    return (test == torch.bincount(train).argmax()).float().mean()
+
+
+def _cost_by_name(results):
+    none = results.loc[results["name"] == "none", "accuracy"].iloc[0]
+    return pd.Series(100 * (results["accuracy"] - none).to_numpy(), index=results["name"])
+
+
+def _cost_as_frame(results):
+    return S06.sharing_cost(results).to_frame("cost")
+
+
+def _cost_default_index(results):
+    return S06.sharing_cost(results).reset_index(drop=True)
+
+
+def _cost_relative(results):
+    none = results.loc[results["sharing"] == "none", "accuracy"].iloc[0]
+    return pd.Series(100 * (results["accuracy"] / none - 1).to_numpy(), index=results["name"])
+
+
+def _noise_outside(results, n_test):
+    keep = set(S06.within_noise(results, n_test))
+    return [n for n in results["name"] if n not in keep]
+
+
+def _noise_best_only(results, n_test):
+    return [results.loc[results["accuracy"].idxmax(), "name"]]
+
+
+def _noise_as_series(results, n_test):
+    keep = S06.within_noise(results, n_test)
+    return results.loc[results["name"].isin(keep), "name"]
+
+
+def _noise_from_mean(results, n_test):
+    mean = results["accuracy"].mean()
+    se = math.sqrt(mean * (1 - mean) / n_test)
+    return list(results.loc[results["accuracy"] >= mean - se, "name"])
+
+
+def _noise_in_percent(results, n_test):
+    best = 100 * results["accuracy"].max()
+    return [math.sqrt(best * (1 - best) / n_test)]
+
+
+def _norm_as_tensor(model):
+    return torch.tensor(S06.global_grad_norm(model))
+
+
+def _norm_sum_of_norms(model):
+    return sum(p.grad.norm().item() for p in model.parameters() if p.grad is not None)
+
+
+def _norm_of_weights(model):
+    return math.sqrt(sum(p.detach().pow(2).sum().item() for p in model.parameters()))
+
+
+def _norm_without_none_check(model):
+    return math.sqrt(sum(p.grad.pow(2).sum().item() for p in model.parameters()))
+
+
+def _norm_max_entry(model):
+    return max(p.grad.abs().max().item() for p in model.parameters() if p.grad is not None)
+
+
+def _reinit_new_embedding(model, std):
+    emb = model.embed
+    emb.tok_emb = nn.Embedding(*emb.tok_emb.weight.shape)
+    emb.pos_emb = nn.Embedding(*emb.pos_emb.weight.shape)
+    S06.reinit_embeddings(model, std)
+
+
+def _reinit_positional_std(model, std):
+    nn.init.normal_(model.embed.tok_emb.weight, std)
+    nn.init.normal_(model.embed.pos_emb.weight, std)
+
+
+def _reinit_uniform(model, std):
+    nn.init.uniform_(model.embed.tok_emb.weight, -std, std)
+    nn.init.uniform_(model.embed.pos_emb.weight, -std, std)
+
+
+def _reinit_variance(model, std):
+    S06.reinit_embeddings(model, std**2)
+
+
 WRONG = [
     (nb06.check_06_majority_baseline, _test_majority, "TRAINING labels"),
     (nb06.check_06_majority_baseline, _percent_baseline, "not a percentage"),
@@ -177,6 +281,28 @@ WRONG = [
     (nb06.check_06_reinit_embeddings, _reinit_everything, "change only the two embedding"),
     (nb06.check_06_reinit_embeddings, _fixed_std, "use the std argument"),
     (nb06.check_06_reinit_embeddings, _tokens_only, "pos_emb.weight did not change"),
+    (nb06.check_06_majority_baseline, _majority_label, "that is the majority label"),
+    (nb06.check_06_majority_baseline, _majority_on_train, "measure on the TEST labels"),
+    (nb06.check_06_majority_baseline, _minority, "not argmin"),
+    (nb06.check_06_majority_baseline, _majority_tensor, r"Python float \(.item\(\)\)"),
+    (nb06.check_06_sharing_cost, _cost_by_name, "its name need not be 'none'"),
+    (nb06.check_06_sharing_cost, _cost_as_frame, "not a DataFrame"),
+    (nb06.check_06_sharing_cost, _cost_default_index, "pd.Series"),
+    (nb06.check_06_sharing_cost, _cost_relative, "not a relative change"),
+    (nb06.check_06_within_noise, _noise_outside, "not the ones outside"),
+    (nb06.check_06_within_noise, _noise_best_only, "not only the best"),
+    (nb06.check_06_within_noise, _noise_as_series, "not a Series"),
+    (nb06.check_06_within_noise, _noise_from_mean, "measure from the BEST"),
+    (nb06.check_06_within_noise, _noise_in_percent, "fractions in"),
+    (nb06.check_06_global_grad_norm, _norm_as_tensor, "not a tensor"),
+    (nb06.check_06_global_grad_norm, _norm_sum_of_norms, "not the sum of each tensor's norm"),
+    (nb06.check_06_global_grad_norm, _norm_of_weights, "not of the weights"),
+    (nb06.check_06_global_grad_norm, _norm_without_none_check, "grad is None"),
+    (nb06.check_06_global_grad_norm, _norm_max_entry, "not the largest entry"),
+    (nb06.check_06_reinit_embeddings, _reinit_new_embedding, "is a new tensor"),
+    (nb06.check_06_reinit_embeddings, _reinit_positional_std, "passes std as the MEAN"),
+    (nb06.check_06_reinit_embeddings, _reinit_uniform, "that is nn.init.uniform_"),
+    (nb06.check_06_reinit_embeddings, _reinit_variance, "not the variance"),
     (nb06.check_06_rank_correlation, _pearson, "Pearson's correlation of the values"),
     (nb06.check_06_rank_correlation, _ranks_of_y_only, "rank BOTH series"),
     (nb06.check_06_rank_correlation, _ranks_without_ties, "ties get average ranks"),

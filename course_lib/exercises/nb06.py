@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import SHARING_STRATEGIES, ModelConfig
 from ..model import build_model
-from .framework import check, exercise, passed, run
+from .framework import check, exercise, if_error_says, name_mistake, passed, run
 
 BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 
@@ -30,6 +30,11 @@ def check_06_majority_baseline(fn: Callable) -> None:
         got = run(fn, train, test)
         majority = int(torch.bincount(train).argmax())
         want = (test == majority).float().mean().item()
+        if isinstance(got, int | torch.Tensor) and not isinstance(got, bool) and got == majority:
+            raise AssertionError(
+                f"that is the majority label ({majority}); return the test ACCURACY of always "
+                "predicting it"
+            )
         check(isinstance(got, float), f"return a Python float (.item()), got {type(got).__name__}")
         if got > 1:
             raise AssertionError("return a fraction in [0, 1], not a percentage")
@@ -38,6 +43,12 @@ def check_06_majority_baseline(fn: Callable) -> None:
                 "decide the class from the TRAINING labels: predicting the test set's own "
                 "majority (or always 1) peeks at answers you would not have"
             )
+        name_mistake(got, want, [
+            ((train == majority).float().mean().item(),
+             "measure on the TEST labels: that is the accuracy on the training labels"),
+            ((test == 1 - majority).float().mean().item(),
+             "predict the MOST frequent training label: bincount(...).argmax(), not argmin"),
+        ], atol=1e-6)  # fmt: skip
         check(abs(got - want) < 1e-6, f"expected {want:.3f}, got {got:.3f}")
     passed("check_06_majority_baseline", len(cases))
 
@@ -45,13 +56,33 @@ def check_06_majority_baseline(fn: Callable) -> None:
 @exercise
 def check_06_sharing_cost(fn: Callable) -> None:
     """fn(results) -> Series by name: accuracy minus the ``none`` plan's, in points."""
-    table = pd.DataFrame({"name": ["all", "none", "cycle M=2"],
+    table = pd.DataFrame({"name": ["all", "unshared", "cycle M=2"],
                           "sharing": ["all", "none", "cycle"],
                           "accuracy": [0.69, 0.72, 0.74]})  # fmt: skip
-    got = run(fn, table.copy())
+    got = run(
+        fn,
+        table.copy(),
+        likely="find the unshared plan by its sharing column, results['sharing'] == 'none': "
+        "its name need not be 'none' (here it is 'unshared')",
+    )
+    if isinstance(got, pd.DataFrame):
+        raise AssertionError("return a pandas Series (one number per plan), not a DataFrame")
     check(isinstance(got, pd.Series), f"return a pandas Series, got {type(got).__name__}")
+    if list(got.index) == list(range(len(table))):
+        raise AssertionError(
+            "index the Series by the plans' names: pd.Series(values, index=results['name'])"
+        )
     check(list(got.index) == list(table["name"]), "index the Series by the plans' names")
     values = [round(float(v), 6) for v in got]
+    if any(math.isnan(v) for v in values):
+        raise AssertionError(
+            "you got NaN: find the unshared plan by its sharing column, results['sharing'] == "
+            "'none', and take its accuracy as a number (.iloc[0]) before subtracting"
+        )
+    if values == [round(100 * (a / 0.72 - 1), 6) for a in (0.69, 0.72, 0.74)]:
+        raise AssertionError(
+            "a difference in percentage points (plan - none) x 100, not a relative change"
+        )
     if values == [3.0, 0.0, -2.0]:
         raise AssertionError("the sign: plan minus none, so a plan worse than none is negative")
     if values == [-0.03, 0.0, 0.02]:
@@ -64,6 +95,7 @@ def check_06_sharing_cost(fn: Callable) -> None:
 
 
 NOISE_CASES = [  # (accuracies of plans a, b, c ..., n_test): 1 and 2 standard errors differ
+    ([0.493, 0.511, 0.631, 0.721, 0.586, 0.711], 20),  # each usual mistake keeps other plans
     ([0.75, 0.74, 0.70, 0.738], 1276),  # one SE = 1.2 points
     ([0.80, 0.79, 0.775, 0.76, 0.70], 400),  # one SE = 2.0 points
     ([0.60, 0.55, 0.59, 0.57], 100),  # one SE = 4.9 points: the best minus 0.049
@@ -77,38 +109,65 @@ def _within(accuracies: list[float], n_test: int, k: float = 1.0) -> set[str]:
     return {chr(97 + i) for i, a in enumerate(accuracies) if a >= best - k * se}
 
 
+def _noise_mistakes(accuracies: list[float], n_test: int) -> list[tuple[set[str], str]]:
+    """The plans each usual mistake keeps, with its hint."""
+    names = [chr(97 + i) for i in range(len(accuracies))]
+    best = max(accuracies)
+    mean = sum(accuracies) / len(accuracies)
+
+    def keep(floor: float) -> set[str]:
+        return {n for n, a in zip(names, accuracies, strict=True) if a >= floor}
+
+    return [
+        (_within(accuracies, n_test, k=2),
+         "one standard error, not two: keep the plans with accuracy >= best - se"),
+        (keep(best - best * (1 - best) / n_test),
+         "the standard error is the SQUARE ROOT of p(1 - p) / n: "
+         f"sqrt({best}*{1 - best:.2f}/{n_test}) = {(best * (1 - best) / n_test) ** 0.5:.3f}"),
+        (keep(best - (best * (1 - best)) ** 0.5),
+         "divide by n_test inside the square root: more test examples, less noise"),
+        (set(names) - _within(accuracies, n_test),
+         "keep the plans WITHIN one standard error of the best (accuracy >= best - se), "
+         "not the ones outside"),
+        ({names[accuracies.index(best)]},
+         "keep every plan within one standard error of the best, not only the best"),
+        (keep(mean - (mean * (1 - mean) / n_test) ** 0.5),
+         "measure from the BEST accuracy: keep accuracy >= best - se(best), not the mean"),
+    ]  # fmt: skip
+
+
 @exercise
 def check_06_within_noise(fn: Callable) -> None:
     """fn(results, n_test) -> names with accuracy >= best - sqrt(best(1-best)/n_test)."""
+    wrong = []  # the cases answered wrongly where two mistakes give the same names
     for accuracies, n_test in NOISE_CASES:
         names = [chr(97 + i) for i in range(len(accuracies))]
         table = pd.DataFrame({"name": names, "accuracy": accuracies})
-        got = run(fn, table.copy(), n_test)
+        got = run(
+            fn,
+            table.copy(),
+            n_test,
+            likely=if_error_says(
+                "math domain",
+                hint="accuracies are fractions in [0, 1] here, so p(1 - p) >= 0",
+            ),
+        )
+        if isinstance(got, pd.Series | pd.DataFrame):
+            raise AssertionError(
+                "return a list of the names, list(results.loc[keep, 'name']), not a "
+                f"{type(got).__name__}"
+            )
         check(isinstance(got, list | tuple), f"return a list of names, got {type(got).__name__}")
         want = _within(accuracies, n_test)
-        if set(got) != want and set(got) == _within(accuracies, n_test, k=2):
-            raise AssertionError(
-                "one standard error, not two: keep the plans with accuracy >= best - se"
-            )
-        best = max(accuracies)
-        if set(got) != want and set(got) == {
-            n
-            for n, a in zip(names, accuracies, strict=True)
-            if a >= best - best * (1 - best) / n_test
-        }:
-            raise AssertionError(
-                "the standard error is the SQUARE ROOT of p(1 - p) / n: "
-                f"sqrt({best}*{1 - best:.2f}/{n_test}) = {(best * (1 - best) / n_test) ** 0.5:.3f}"
-            )
-        if set(got) == set(names) and want != set(names):
-            raise AssertionError(
-                "divide by n_test inside the square root: more test examples, less noise"
-            )
-        check(
-            set(got) == want,
-            f"accuracies {accuracies}, n_test={n_test}: expected {sorted(want)}, got {sorted(got)}; "
-            "se = sqrt(best * (1 - best) / n_test), keep accuracy >= best - se",
+        if set(got) == want:
+            continue
+        hints = {h for kept, h in _noise_mistakes(accuracies, n_test) if kept == set(got) != want}
+        if len(hints) == 1:  # this input tells that mistake from the others
+            raise AssertionError(hints.pop())
+        wrong.append(
+            f"accuracies {accuracies}, n_test={n_test}: expected {sorted(want)}, got {sorted(got)}"
         )
+    check(not wrong, f"{wrong[0] if wrong else ''}; se = sqrt(best * (1 - best) / n_test), keep accuracy >= best - se")  # fmt: skip
     passed("check_06_within_noise", len(NOISE_CASES))
 
 
@@ -125,8 +184,28 @@ def check_06_global_grad_norm(fn: Callable) -> None:
     want = math.sqrt(
         sum(p.grad.pow(2).sum().item() for p in net.parameters() if p.grad is not None)
     )
-    got = run(fn, net)
+    got = run(
+        fn,
+        net,
+        likely=if_error_says(
+            "NoneType",
+            hint="skip the parameters whose .grad is None (here the `unused` Linear, which "
+            "never ran): `if p.grad is not None`",
+        ),
+    )
+    if isinstance(got, torch.Tensor):
+        raise AssertionError("return a Python float (.item() or math.sqrt of floats), not a tensor")
     check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    name_mistake(got, want, [
+        (sum(g.norm().item() for g in grads),
+         "square the entries and sum them all before the root: sqrt(sum of p.grad ** 2), not "
+         "the sum of each tensor's norm"),
+        (math.sqrt(sum(p.detach().pow(2).sum().item() for p in net.parameters())),
+         "the norm of the GRADIENTS, p.grad, not of the weights"),
+        (max(g.abs().max().item() for g in grads),
+         "the global norm is the square root of the sum of squares, not the largest entry"),
+    ], atol=1e-6)  # fmt: skip
     per_use = math.sqrt(
         sum(p.grad.pow(2).sum().item()
             for _, p in net.named_parameters(remove_duplicate=False) if p.grad is not None)
@@ -152,6 +231,7 @@ def check_06_reinit_embeddings(fn: Callable) -> None:
                       init="he")  # fmt: skip
     for std in (0.02, 0.1):
         model = build_model(cfg)
+        objects = dict(model.named_parameters())
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         run(fn, model, std)
         after = dict(model.named_parameters())
@@ -162,6 +242,28 @@ def check_06_reinit_embeddings(fn: Callable) -> None:
                 not torch.equal(after[name], before[name]),
                 f"{name} did not change: nn.init.normal_(it, mean=0.0, std=std) re-draws it",
             )
+            check(
+                after[name] is objects[name],
+                f"{name} is a new tensor: re-draw the existing one in place with "
+                "nn.init.normal_(...); a new Embedding or Parameter is not the tensor an "
+                "optimizer already holds",
+            )
+            mean = after[name].mean().item()
+            if abs(mean - std) < 0.2 * std + 0.05 and abs(got - 1) < 0.15:
+                raise AssertionError(
+                    f"{name} has mean {mean:.3f} and std {got:.3f}: nn.init.normal_(w, std) "
+                    "passes std as the MEAN; write nn.init.normal_(w, mean=0.0, std=std)"
+                )
+            if after[name].abs().max().item() <= std and abs(got / std - 3**-0.5) < 0.1:
+                raise AssertionError(
+                    f"{name} lies within [-{std}, {std}]: that is nn.init.uniform_; draw from "
+                    "the normal distribution, nn.init.normal_(w, mean=0.0, std=std)"
+                )
+            if abs(got / std**2 - 1) < 0.15:
+                raise AssertionError(
+                    f"{name} has std {got:.4f} = std**2: std is the standard deviation, "
+                    "pass std=std, not the variance"
+                )
             check(
                 abs(got / std - 1) < 0.15,
                 f"{name} has std {got:.3f}, expected {std}: use the std argument",
