@@ -50,8 +50,10 @@ DOCS = ROOT / "docs"
 GUIDE = DOCS / "teaching.md"
 ANSWER_KEY = DOCS / "answer_key.md"
 GLOSSARY = DOCS / "glossary.md"  # optional: a page when present
+DOC_PAGES = {GUIDE: "teaching.md", ANSWER_KEY: "answer_key.md", GLOSSARY: "glossary.md"}
 DEFAULT_OUT = ROOT / "build" / "site"
 STAMP = ".course-site-stamp"
+WARNINGS = ".sphinx-warnings"  # what sphinx-build printed (warnings and errors)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PROGRESS_BAR = re.compile(r"\d+%\|")  # tqdm's text form: "train:  0%|   | 0/150 ..."
@@ -190,17 +192,17 @@ def site_links(text: str, pages: set[str]) -> str:
 
 def prepare_source(src: Path, notebooks: list[Path]) -> list[str]:
     """Lay out the site's source folder ``src``; return its page names in course order."""
-    docs = [p for p in (GUIDE, ANSWER_KEY, GLOSSARY) if p.is_file()]
-    pages = {p.name for p in notebooks} | {p.name for p in docs}
+    docs = {p: name for p, name in DOC_PAGES.items() if p.is_file()}
+    pages = {p.name for p in notebooks} | set(docs.values())
     for nb_path in notebooks:
         nb = nbformat.read(nb_path, as_version=4)
         nbformat.write(static_widgets(lesson_first(nb)), src / nb_path.name)
-    for doc in docs:
+    for doc, name in docs.items():
         text = site_links(doc.read_text(encoding="utf-8"), pages)
         if doc == ANSWER_KEY:
             head, _, rest = text.partition("\n")
             text = f"{head}\n\n{TEACHERS_BANNER}{rest}"
-        (src / doc.name).write_text(text, encoding="utf-8")
+        (src / name).write_text(text, encoding="utf-8")
     index = (SITE_CONF / "index.md").read_text(encoding="utf-8")
     missing = [d for d in ("teaching", "answer_key") if not (src / f"{d}.md").is_file()]
     for name in missing:  # a checkout without docs/ still builds
@@ -208,7 +210,7 @@ def prepare_source(src: Path, notebooks: list[Path]) -> list[str]:
     if (src / "glossary.md").is_file():
         index += "\n```{toctree}\n:caption: Reference\n:maxdepth: 1\n\nglossary\n```\n"
     (src / "index.md").write_text(index, encoding="utf-8")
-    return ["index", *(p.stem for p in notebooks), *(d.stem for d in docs)]
+    return ["index", *(p.stem for p in notebooks), *(Path(n).stem for n in docs.values())]
 
 
 def _mathjax_dir() -> Path:
@@ -239,9 +241,11 @@ def build_site(out: Path, notebooks: list[Path], jobs: str = "auto") -> list[str
         cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", jobs, "-c"]
         cmd += [str(SITE_CONF), "-d", str(Path(tmp) / "doctrees"), str(src), str(new)]
         result = subprocess.run(cmd, capture_output=True, text=True)
-        sys.stderr.write(result.stderr)
+        log = result.stderr.replace(f"{src}{os.sep}", "")  # name pages, not the temp folder
+        sys.stderr.write(log)
         if result.returncode != 0:
             raise RuntimeError(f"sphinx-build failed (exit {result.returncode}); see above")
+        (new / WARNINGS).write_text(log)  # tests/test_site.py wants it empty
         shutil.copytree(_mathjax_dir(), new / "_static" / "mathjax")
         for nb_path in notebooks:  # the download button gives the notebook as committed
             shutil.copyfile(nb_path, new / "_sources" / nb_path.name)

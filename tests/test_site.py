@@ -69,6 +69,30 @@ def test_sidebar_lists_every_page_in_course_order(site):
         assert html.escape(title, quote=False) in nav.group(1)
 
 
+def test_the_build_has_no_warnings(site):
+    """A broken link, a missing page or a bad cell would be a Sphinx warning."""
+    assert (site / build_site.WARNINGS).read_text() == ""
+
+
+def test_a_glossary_becomes_a_page_when_present(tmp_path, monkeypatch):
+    glossary = tmp_path / "glossary.md"
+    glossary.write_text(
+        "# Glossary\n\n[04](../notebooks/04_what_sharing_means.ipynb), [guide](teaching.md), "
+        "[README](../README.md#set-up)\n"
+    )
+    pages = {**build_site.DOC_PAGES, glossary: "glossary.md"}
+    del pages[build_site.GLOSSARY]
+    monkeypatch.setattr(build_site, "DOC_PAGES", pages)
+    src = tmp_path / "src"
+    src.mkdir()
+    names = build_site.prepare_source(src, NOTEBOOKS[4:5])
+    assert names == ["index", NOTEBOOKS[4].stem, "teaching", "answer_key", "glossary"]
+    assert ":caption: Reference" in (src / "index.md").read_text()
+    text = (src / "glossary.md").read_text()
+    assert "(04_what_sharing_means.ipynb)" in text and "(teaching.md)" in text
+    assert f"({launch.repo_url()}/blob/{launch.BRANCH}/README.md#set-up)" in text
+
+
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_each_page_shows_the_stored_outputs(site, nb_path):
     page = (site / (nb_path.stem + ".html")).read_text()
