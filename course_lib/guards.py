@@ -10,6 +10,7 @@ the argument and what is allowed instead of a deep traceback or, worse, a wrong 
   checked before the work whose result it will hold.
 - ``check_model_config``: a ``ModelConfig`` where one is expected, not a dict of its fields.
 - ``check_token_ids``: what a model's forward pass checks (cheap) before embedding ids.
+- ``check_trainable``: a model ``train_model`` can train (a head for the task, not float16).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def check_token_ids(ids: torch.Tensor, vocab_size: int, max_len: int) -> None:
         raise ValueError(
             f"ids of shape {tuple(ids.shape)} and dtype {ids.dtype} are not allowed: "
             "a model takes (batch, T) integer token ids"
+        )
+    if ids.dtype not in (torch.long, torch.int32):
+        raise ValueError(
+            f"ids of dtype {ids.dtype} are not allowed: token ids must be torch.long "
+            "(convert with ids.long())"
         )
     if ids.size(1) > max_len:
         raise ValueError(
@@ -127,8 +133,11 @@ def dataset_tensors(
                 f"{field} inputs hold {int(bad.sum())} non-finite value(s) (NaN or inf), the "
                 f"first in item {_first(bad)}: fix or drop those items before training"
             )
-    if y.is_floating_point() or y.dtype == torch.bool:
+    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
         raise ValueError(f"{field} targets are {y.dtype}: they must be integer class ids (long)")
+    y = y.long()  # int32 or uint8 labels: the same ids as cross_entropy needs them
+    if not x.is_floating_point() and not x.is_complex():
+        x = x.long()  # uint8 or int16 token ids: an embedding takes long
     cfg = getattr(model, "cfg", None)
     if isinstance(cfg, ModelConfig) and not x.is_floating_point():
         _check_range(x, cfg.vocab_size, "inputs", field, "vocab_size")
@@ -153,6 +162,31 @@ def dataset_tensors(
     if n_classes:
         _check_range(y, n_classes, "targets", field, "n_classes")
     return x, y
+
+
+def check_trainable(model: nn.Module, device: torch.device, task: str) -> None:
+    """Weights and a model ``train_model`` can train: float32 (or bfloat16/float64), not
+    float16; a model with a head for ``task`` (not an encoder-only ``task="encode"``)."""
+    cfg = getattr(model, "cfg", None)
+    own_task = getattr(cfg, "task", None)
+    if own_task == "encode":
+        raise ValueError(
+            "model is an encoder-only model (cfg.task='encode', hidden states, no head): "
+            "train_model needs a head; build it with task='classify' or task='lm'"
+        )
+    if own_task in ("classify", "lm") and own_task != task:
+        raise ValueError(
+            f"task={task!r} is not allowed for this model: it was built with "
+            f"task={own_task!r}; pass task={own_task!r}"
+        )
+    half = sorted({n for n, p in model.named_parameters() if p.dtype == torch.float16})
+    if half:
+        raise ValueError(
+            f"model weights are torch.float16 (e.g. {half[0]}): a dtype that cannot be trained "
+            f"on {device.type} (float16 overflows without loss scaling, at any lr); call "
+            "model.float() first"
+            + (" (amp=True already computes in bfloat16 on CUDA)" if device.type == "cuda" else "")
+        )
 
 
 def check_output_path(

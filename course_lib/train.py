@@ -6,7 +6,10 @@ gradient-norm clipping, bfloat16 autocast on CUDA only (CPU float32 stays the re
 a ``tqdm.auto`` progress bar. With sharing, a shared weight's gradient is the sum of its
 gradients over every layer that uses it (notebook 06): clipping acts on that sum.
 
-A run whose loss or gradient becomes NaN or infinite stops with ``TrainingDiverged``.
+A run whose loss or gradient becomes NaN or infinite stops with ``TrainingDiverged``, and so
+does one whose loss stays finite but explodes: above ``LOSS_GROWTH_LIMIT`` times the loss
+of step 0 at any step, or ending above ``FINAL_GROWTH_LIMIT`` times it. Weights the device
+cannot train (float16, which overflows without loss scaling at any lr) are refused first.
 Checkpoints live in ``course_lib.checkpoints`` (``save_checkpoint`` and ``load_checkpoint``
 are importable from here too, as notebook 03 shows).
 """
@@ -33,12 +36,14 @@ from .checkpoints import (  # noqa: F401 (load_checkpoint: re-exported for noteb
     state_bytes,
 )
 from .config import TrainConfig
-from .guards import check_model_config, dataset_tensors
+from .guards import check_model_config, check_trainable, dataset_tensors
 from .runtime import get_device, seed_everything
 
 TASKS = ("classify", "lm")
 TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
 CUDA_CHECK_EVERY = 16  # on CUDA, losses are checked for NaN every 16 steps (one sync each)
+LOSS_GROWTH_LIMIT = 100.0  # a loss 100x that of step 0 is exploding, finite or not
+FINAL_GROWTH_LIMIT = 10.0  # a run whose last 10 losses average 10x step 0's has diverged
 
 
 class TrainingDiverged(RuntimeError):
@@ -173,11 +178,32 @@ def _divergence(
     window = torch.stack([torch.stack(losses[first:]), torch.stack(norms[first:])]).float().cpu()
     finite = torch.isfinite(window)
     if bool(finite.all()):
+        start = float(losses[0])  # the untrained model's loss: what training must not exceed
+        grown = (window[0] > LOSS_GROWTH_LIMIT * start).nonzero()
+        if start > 0 and len(grown):
+            i = int(grown[0, 0])
+            what = (
+                f"the loss grew from {start:.3g} at step 0 to {float(window[0, i]):.3g} "
+                f"(over {LOSS_GROWTH_LIMIT:g}x: finite, but exploding)"
+            )
+            return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
         return None
     i = int((~finite.all(0)).nonzero()[0, 0])
     loss, norm = window[:, i].tolist()
     what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {norm}"
     return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
+
+
+def _check_final_loss(losses: list[float], lr: float, peak: float) -> None:
+    """A run that ends far above where it started learned nothing but to blow up."""
+    last = losses[-10:]
+    end = sum(last) / len(last)
+    if len(losses) > 10 and losses[0] > 0 and end > FINAL_GROWTH_LIMIT * losses[0]:
+        what = (
+            f"the loss ended at {end:.3g} (mean of the last 10 steps), over "
+            f"{FINAL_GROWTH_LIMIT:g}x its {losses[0]:.3g} at step 0"
+        )
+        raise TrainingDiverged(len(losses) - 1, lr, what, peak_lr=peak)
 
 
 def _check_weights(model: nn.Module, step: int, lr: float, peak: float) -> None:
@@ -215,6 +241,8 @@ def train_model(
     _check_task(task)
     if not isinstance(train_cfg, TrainConfig):
         raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
+    device = get_device(train_cfg.device)
+    check_trainable(model, device, task)  # before the data: the task names the real problem
     x_all, y_all = dataset_tensors(train_ds, "train_ds", model, task)
     if eval_ds is not None:
         dataset_tensors(eval_ds, "eval_ds", model, task)
@@ -222,7 +250,6 @@ def train_model(
         cfg = check_model_config(getattr(model, "cfg", None), "model.cfg")
         check_config_fits(model, cfg, f"checkpoint={str(checkpoint)!r}")
         check_checkpoint_target(checkpoint, "checkpoint", state_bytes(model))
-    device = get_device(train_cfg.device)
     seed_everything(train_cfg.seed)  # dropout masks repeat run to run
     model.to(device).train()
     x_all, y_all = x_all.to(device), y_all.to(device)  # small sets fit on the device
@@ -290,6 +317,7 @@ def train_model(
     history["train_time_s"] = end - start - eval_time
     history["tokens_per_s"] = tokens / max(end - steady_start - (eval_time - steady_eval), 1e-9)
     history["loss"] = torch.stack(losses).float().cpu().tolist()
+    _check_final_loss(history["loss"], history["lr"][-1], train_cfg.lr)
     history["peak_mem_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     )

@@ -27,7 +27,7 @@ from course_lib.own_data import own_data, own_tensors
 from course_lib.stats import compare_to_baseline
 from course_lib.sweep import FolderLocked, RecordLost, read_results, run_sweep
 from course_lib.sweep_presets import parse_seeds
-from course_lib.train import load_checkpoint, save_checkpoint, train_model
+from course_lib.train import TrainingDiverged, load_checkpoint, save_checkpoint, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
@@ -290,3 +290,81 @@ def test_a_held_lock_is_reported_with_its_holder_within_the_wait(tmp_path, monke
         holder.kill()
         holder.wait()
     assert len(run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in)) == 1
+
+
+# ------------------------------------------------------------------ training
+
+
+def separable(n=64, seed=0, vocab=100, T=8):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randint(2, vocab, (n, T), generator=g)
+    x[:, 0] = y + 2  # the first token gives the label away
+    return TensorDataset(x, y)
+
+
+def test_a_finite_but_exploding_loss_is_called_diverged(one_thread):
+    model = tiny_model()
+    cfg = TrainConfig(steps=30, batch_size=16, lr=1e3, warmup_steps=0, grad_clip=None,
+                      optimizer="adam", device="cpu")  # fmt: skip
+    with pytest.raises(TrainingDiverged) as err:
+        train_model(model, separable(), cfg, progress=False)
+    text = str(err.value)
+    assert "the loss grew from 0." in text and "finite, but exploding" in text
+    assert "training diverged at step 1 " in text  # the first step after the first update
+
+
+def test_the_growth_check_against_step_0(one_thread):
+    from course_lib.train import _check_final_loss, _divergence
+
+    finite = [torch.tensor(v) for v in (0.69, 3.0, 60.0, 5.8e5)]
+    norms = [torch.tensor(1.0)] * 4
+    err = _divergence(finite, norms, 0, [1e3] * 4, 1e3)
+    assert err.step == 3 and "grew from 0.69 at step 0 to 5.8e+05 (over 100x" in str(err)
+    assert _divergence(finite[:3], norms[:3], 0, [1e3] * 3, 1e3) is None  # 87x: not yet
+    with pytest.raises(TrainingDiverged, match=r"ended at 20 \(mean of the last 10 steps\)"):
+        _check_final_loss([0.69] + [20.0] * 10, 1e3, 1e3)
+    _check_final_loss([0.69] + [0.3] * 10, 1e-3, 1e-3)  # a run that learned: no error
+
+
+def test_normal_training_is_not_called_diverged(one_thread):
+    model = tiny_model()
+    hist = train_model(model, separable(), QUICK.replace(steps=20), progress=False)
+    assert len(hist["loss"]) == 20
+
+
+def test_float16_weights_are_a_dtype_the_cpu_cannot_train(one_thread):
+    model = tiny_model().half()
+    for lr in (1e-6, 1e-3):
+        with pytest.raises(ValueError) as err:
+            train_model(model, separable(), QUICK.replace(lr=lr), progress=False)
+        assert "model weights are torch.float16" in str(err.value)
+        assert "cannot be trained on cpu" in str(err.value) and "model.float()" in str(err.value)
+        assert "smaller lr" not in str(err.value)
+
+
+def test_an_encoder_only_model_or_the_wrong_task_is_named(one_thread):
+    encoder = build_model(TINY.replace(task="encode"))
+    with pytest.raises(ValueError, match="encoder-only model .*task='classify' or task='lm'"):
+        train_model(encoder, separable(), QUICK, progress=False)
+    with pytest.raises(ValueError, match="task='lm' is not allowed for this model: it was built"):
+        train_model(tiny_model(), separable(), QUICK, task="lm", progress=False)
+
+
+@pytest.mark.parametrize("x_dtype, y_dtype", [(torch.uint8, torch.long), (torch.long, torch.int32),
+                                              (torch.int16, torch.uint8)])  # fmt: skip
+def test_small_integer_dtypes_train_as_long(x_dtype, y_dtype, one_thread):
+    ds = separable()
+    x, y = ds.tensors
+    hist = train_model(tiny_model(), TensorDataset(x.to(x_dtype), y.to(y_dtype)), QUICK,
+                       eval_ds=TensorDataset(x.to(x_dtype), y.to(y_dtype)), progress=False)  # fmt: skip
+    assert 0 <= hist["eval"][-1]["accuracy"] <= 1
+    with pytest.raises(ValueError, match="ids of dtype torch.uint8 are not allowed: .*ids.long"):
+        tiny_model()(x[:2].to(torch.uint8))
+
+
+def test_a_dataset_whose_inputs_and_labels_differ_in_length(one_thread):
+    ds = separable()
+    ds.tensors = (ds.tensors[0], ds.tensors[1][:50])
+    with pytest.raises(ValueError, match="train_ds has 64 inputs but 50 targets"):
+        train_model(tiny_model(), ds, QUICK, progress=False)
