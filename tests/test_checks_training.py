@@ -267,6 +267,79 @@ def _reinit_variance(model, std):
     S06.reinit_embeddings(model, std**2)
 
 
+# ---- notebook 07, more mistakes (issue 17)
+
+
+def _embedding_float(v, h, t):
+    return float(v * h + t * h)
+
+
+def _embedding_with_bias(v, h, t):
+    return v * h + t * h + h
+
+
+def _embedding_multiplied(v, h, t):
+    return v * h * t
+
+
+def _break_even_float(e, h):
+    return (e * h + h) / (h - e)
+
+
+def _break_even_equal_point(e, h):
+    return -(-(e * h + h) // (h - e))  # ceil: where both are equal when it divides
+
+
+def _break_even_sides_swapped(e, h):
+    return (e * h + h) // (e - h) + 1
+
+
+def _tie_by_data(model):
+    model.lm_head.weight.data = model.embed.tok_emb.weight.data
+
+
+def _tie_new_parameter(model):
+    model.lm_head.weight = nn.Parameter(model.embed.tok_emb.weight)
+
+
+def _tie_a_copy_returned(model):
+    import copy
+
+    other = copy.deepcopy(model)
+    other.lm_head.weight = other.embed.tok_emb.weight
+    return other
+
+
+def _tie_transposed(model):
+    model.lm_head.weight = nn.Parameter(model.embed.tok_emb.weight.T)
+    model(torch.zeros(1, 2, dtype=torch.long))
+
+
+def _tie_the_module(model):
+    model.lm_head.weight = model.embed.tok_emb
+
+
+def _entropy_tensor(text):
+    return torch.tensor(S07.unigram_entropy(text))
+
+
+def _entropy_log10(text):
+    return S07.unigram_entropy(text) / math.log(10)
+
+
+def _entropy_every_position(text):
+    counts = Counter(text)
+    return -sum(math.log(counts[c] / len(text)) for c in text)
+
+
+def _entropy_unweighted(text):
+    return -sum(math.log(k / len(text)) for k in Counter(text).values())
+
+
+def _entropy_log_of_counts(text):
+    return -sum(k / len(text) * math.log(k) for k in Counter(text).values())
+
+
 WRONG = [
     (nb06.check_06_majority_baseline, _test_majority, "TRAINING labels"),
     (nb06.check_06_majority_baseline, _percent_baseline, "not a percentage"),
@@ -309,8 +382,8 @@ WRONG = [
     (nb06.check_06_plans_for, _plans_without_m, "one plan per strategy"),
     (nb06.check_06_plans_for, _m_everywhere, "has no M"),
     (nb07.check_07_embedding_params, _positions_forgotten, "add the learned positions"),
-    (nb07.check_07_embedding_params, _positions_as_scalars, "V=30000, H=768, max_len=512"),
-    (nb07.check_07_embedding_params, _tokens_twice, "V=30000, H=768, max_len=512"),
+    (nb07.check_07_embedding_params, _positions_as_scalars, "not one number"),
+    (nb07.check_07_embedding_params, _tokens_twice, "max_len rows, not V"),
     (nb07.check_07_break_even_vocab, _break_even_without_bias, "the projection's bias"),
     (nb07.check_07_break_even_vocab, _break_even_too_large, "find the smallest V"),
     (nb07.check_07_tie, _tie_by_copy, "a copy, not a tie"),
@@ -318,6 +391,22 @@ WRONG = [
     (nb07.check_07_unigram_entropy, _entropy_bits, "in bits"),
     (nb07.check_07_unigram_entropy, _entropy_no_minus, "minus sign"),
     (nb07.check_07_unigram_entropy, _entropy_uniform, "weight by the frequencies"),
+    (nb07.check_07_embedding_params, _embedding_float, "not a float"),
+    (nb07.check_07_embedding_params, _embedding_with_bias, "no bias"),
+    (nb07.check_07_embedding_params, _embedding_multiplied, "do not multiply"),
+    (nb07.check_07_break_even_vocab, _break_even_float, "not the float"),
+    (nb07.check_07_break_even_vocab, _break_even_equal_point, "'fewer' is strict"),
+    (nb07.check_07_break_even_vocab, _break_even_sides_swapped, "divide by H - E"),
+    (nb07.check_07_tie, _tie_by_data, "shares the storage but leaves two Parameter objects"),
+    (nb07.check_07_tie, _tie_new_parameter, "shares the storage but leaves two Parameter"),
+    (nb07.check_07_tie, _tie_a_copy_returned, "tie in place"),
+    (nb07.check_07_tie, _tie_transposed, "untransposed"),
+    (nb07.check_07_tie, _tie_the_module, "not the Embedding module"),
+    (nb07.check_07_unigram_entropy, _entropy_tensor, "not a tensor"),
+    (nb07.check_07_unigram_entropy, _entropy_log10, "that is log10"),
+    (nb07.check_07_unigram_entropy, _entropy_every_position, "DISTINCT characters"),
+    (nb07.check_07_unigram_entropy, _entropy_unweighted, "weight each -ln p"),
+    (nb07.check_07_unigram_entropy, _entropy_log_of_counts, "not of the count"),
     (nb07.check_07_greedy, _greedy_uncropped, "feed only the last max_len tokens"),
     (nb07.check_07_greedy, _greedy_first_position, "LAST position"),
     (nb07.check_07_greedy, _greedy_new_only, "the prompt and the 6 new tokens"),

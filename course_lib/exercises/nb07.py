@@ -14,7 +14,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..measure import count_parameters
 from ..model import Embeddings, build_model
-from .framework import check, exercise, passed, run
+from .framework import check, exercise, if_error_says, passed, run
 
 
 @exercise
@@ -26,9 +26,18 @@ def check_07_embedding_params(fn: Callable) -> None:
         cfg = ModelConfig(vocab_size=v, d_model=h, n_heads=4, max_len=t)
         with torch.device("meta"):
             want = count_parameters(Embeddings(cfg))
+        if isinstance(got, float) and got == want:
+            raise AssertionError("return an int, not a float: count with integers")
         check(isinstance(got, int), f"return an int, got {type(got).__name__}")
-        if got == v * h:
-            raise AssertionError("add the learned positions: one H-vector per position, max_len*H")
+        mistakes = {
+            v * h: "add the learned positions: one H-vector per position, max_len*H",
+            v * h + t: "each position holds a whole H-vector, not one number: max_len*H",
+            2 * v * h: "the position table has max_len rows, not V: max_len*H",
+            v * h + t * h + h: "an nn.Embedding is a table: no bias, V*H and max_len*H",
+            v * h * t: "add the two tables' sizes, V*H + max_len*H; do not multiply",
+        }
+        if got != want and got in mistakes:
+            raise AssertionError(mistakes[got])
         check(got == want, f"V={v}, H={h}, max_len={t}: expected {want:,}, got {got:,}")
     passed("check_07_embedding_params", len(sizes))
 
@@ -45,9 +54,25 @@ def _factorizing_saves(vocab_size: int, embed_dim: int, d_model: int) -> bool:
 @exercise
 def check_07_break_even_vocab(fn: Callable) -> None:
     """fn(embed_dim, d_model) -> the smallest V for which factorizing saves parameters."""
-    for e, h in ((128, 768), (16, 32), (64, 256), (100, 200)):
+    for e, h in ((16, 32), (128, 768), (64, 256), (100, 200)):
         got = run(fn, e, h)
+        if isinstance(got, float):
+            raise AssertionError(
+                f"return an int, the smallest whole V, not the float {got}: round the break-even "
+                "point up to the next integer above it"
+            )
         check(isinstance(got, int), f"return an int, got {type(got).__name__}")
+        check(
+            got > 0,
+            f"E={e}, H={h}: a vocabulary is positive, got {got}; factorizing saves "
+            "V*(H - E) and costs E*H + H, so divide by H - E",
+        )
+        extra = e * h + h
+        if extra % (h - e) == 0 and got == extra // (h - e):
+            raise AssertionError(
+                f"E={e}, H={h}: at V={got} both hold the same number of parameters; 'fewer' is "
+                "strict, so the answer is the next V"
+            )
         without_bias = e * h // (h - e) + 1
         if got == without_bias and not _factorizing_saves(got, e, h):
             raise AssertionError(
@@ -71,12 +96,35 @@ def check_07_tie(fn: Callable) -> None:
                       task="lm")  # fmt: skip
     model = build_model(cfg)
     before = count_parameters(model)
-    run(fn, model)
+    old_head = model.lm_head.weight.detach().clone()
+    out = run(
+        fn,
+        model,
+        likely=if_error_says(
+            "cannot assign",
+            "size mismatch",
+            "shapes cannot",
+            hint="lm_head.weight and tok_emb.weight are both (V, d) = (50, 16): assign the "
+            "embedding's weight Parameter itself, untransposed and not the Embedding module",
+        ),
+    )
     head, emb = model.lm_head.weight, model.embed.tok_emb.weight
+    if isinstance(out, nn.Module) and out is not model and torch.equal(head, old_head):
+        raise AssertionError(
+            "tie in place: change the model you were given; your function returned another "
+            "model and left this one untied"
+        )
+    if head is not emb and head.data_ptr() == emb.data_ptr():
+        raise AssertionError(
+            "that shares the storage but leaves two Parameter objects (as `.data = ` or "
+            "nn.Parameter(...) does): model.parameters() still lists both, AdamW keeps two "
+            "sets of moments, and loading a state_dict unties them; make lm_head.weight BE "
+            "the embedding's Parameter"
+        )
     if head is not emb and torch.equal(head, emb):
         raise AssertionError(
-            "equal values are a copy, not a tie: assign the Parameter itself, "
-            "model.lm_head.weight = model.embed.tok_emb.weight"
+            "equal values are a copy, not a tie: the two tensors live in separate memory and "
+            "drift apart in training; make lm_head.weight BE the embedding's Parameter"
         )
     check(head is emb, "model.lm_head.weight must BE model.embed.tok_emb.weight (one object)")
     check(
@@ -96,15 +144,37 @@ def check_07_tie(fn: Callable) -> None:
 def check_07_unigram_entropy(fn: Callable) -> None:
     """fn(text) -> -sum p(c) ln p(c) over characters, in nats."""
     cases = [
-        ("aaaa", 0.0),
-        ("abab", math.log(2)),
         ("aab", -(2 / 3) * math.log(2 / 3) - (1 / 3) * math.log(1 / 3)),
+        ("abab", math.log(2)),
+        ("aaaa", 0.0),
     ]
     for text, want in cases:
         got = run(fn, text)
-        check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+        if isinstance(got, torch.Tensor):
+            raise AssertionError("return a Python float (.item()), not a tensor")
+        check(isinstance(got, float | int), f"return a Python float, got {type(got).__name__}")
+        got = float(got)
+        counts = [text.count(c) for c in sorted(set(text))]
+        probs = [k / len(text) for k in counts]
         if want > 0 and abs(got - want / math.log(2)) < 1e-6:
             raise AssertionError("that is in bits (log2); use the natural log, math.log, for nats")
+        if want > 0 and abs(got - want / math.log(10)) < 1e-6:
+            raise AssertionError("that is log10; use the natural log, math.log, for nats")
+        if want > 0 and abs(got - len(text) * want) < 1e-6:
+            raise AssertionError(
+                "you summed -ln p(c) over every character of the text; the entropy sums over "
+                "the DISTINCT characters, each weighted by p(c) (or averages over positions)"
+            )
+        if want > 0 and abs(got + sum(math.log(q) for q in probs)) < 1e-6:
+            raise AssertionError("weight each -ln p(c) by its probability p(c): -sum p ln p")
+        if (
+            len(counts) > 1
+            and abs(got + want) > 1e-6
+            and abs(got + sum(q * math.log(k) for q, k in zip(probs, counts, strict=True))) < 1e-6
+        ):
+            raise AssertionError(
+                "take the log of the probability p(c) = count / len(text), not of the count"
+            )
         if want > 0 and abs(got + want) < 1e-6:
             raise AssertionError("entropy is -sum p ln p: you lost the minus sign")
         if text == "aab" and abs(got - math.log(2)) < 1e-6:
