@@ -105,6 +105,92 @@ def _digit_accuracy(pred, targets):
     return (pred == targets)[slots].float().mean().item()
 
 
+# ---- notebook 08, more mistakes (issue 17)
+
+
+def _state_in_mb(model):
+    return S08.training_state_bytes(model) / 2**20
+
+
+def _state_weights_only(model):
+    return 4 * sum(p.numel() for p in model.parameters())
+
+
+def _state_int64_steps(model):
+    params = list(model.parameters())
+    return 16 * sum(p.numel() for p in params) + 8 * len(params)
+
+
+def _state_one_step_counter(model):
+    return 16 * sum(p.numel() for p in model.parameters()) + 4
+
+
+def _depends_lower_case(quantity):
+    return S08.depends_on(quantity).lower()
+
+
+def _gradients_per_use(quantity):
+    return "N" if quantity == "gradients" else S08.depends_on(quantity)
+
+
+def _allreduce_per_layer(quantity):
+    return "N" if quantity == "allreduce_bytes" else S08.depends_on(quantity)
+
+
+def _adamw_per_layer(quantity):
+    return "N" if quantity == "adamw_state" else S08.depends_on(quantity)
+
+
+def _flops_per_sequence(d, d_ff, t):
+    return S08.layer_flops_per_token(d, d_ff, t) * t
+
+
+def _flops_t_squared(d, d_ff, t):
+    return 8 * d * d + 4 * t * t * d + 4 * d * d_ff
+
+
+def _flops_one_ffn_matrix(d, d_ff, t):
+    return 8 * d * d + 4 * t * d + 2 * d * d_ff
+
+
+def _flops_three_projections(d, d_ff, t):
+    return 6 * d * d + 4 * t * d + 4 * d * d_ff
+
+
+def _ratios_not_median(base, other):
+    return [b / o for b, o in zip(base, other, strict=True)]
+
+
+def _ratio_after_sorting(base, other):
+    return statistics.median(b / o for b, o in zip(sorted(base), sorted(other), strict=True))
+
+
+def _ratio_of_means(base, other):
+    return statistics.mean(base) / statistics.mean(other)
+
+
+def _floor_as_series(df):
+    block = df[df["sharing"].isin(["sequence", "cycle", "cycle_rev"])]
+    g = block.groupby(["dataset", "n_layers"])["tokens_per_s"]
+    return g.max() / g.min()
+
+
+def _floor_string_keys(df):
+    return {f"{d}-{n}": v for (d, n), v in S08.noise_floor(df).items()}
+
+
+def _floor_relative_spread(df):
+    return {k: v - 1 for k, v in S08.noise_floor(df).items()}
+
+
+def _floor_over_mean(df):
+    block = df[df["sharing"].isin(["sequence", "cycle", "cycle_rev"])]
+    return {
+        (d, int(n)): g["tokens_per_s"].max() / g["tokens_per_s"].mean()
+        for (d, n), g in block.groupby(["dataset", "n_layers"])
+    }
+
+
 WRONG = [
     (nb08.check_08_training_state_bytes, _per_use_state, "you counted every use"),
     (nb08.check_08_training_state_bytes, _no_step, "step count per tensor"),
@@ -119,6 +205,25 @@ WRONG = [
     (nb08.check_08_paired_ratio, _mean_ratio, "not the mean"),
     (nb08.check_08_noise_floor, _every_plan, "use only sequence, cycle and cycle_rev"),
     (nb08.check_08_noise_floor, _min_over_max, "max over min"),
+    (nb08.check_08_training_state_bytes, _state_in_mb, "not megabytes"),
+    (nb08.check_08_training_state_bytes, _state_weights_only, "that is the weights alone"),
+    (nb08.check_08_training_state_bytes, _state_int64_steps, "not 8"),
+    (nb08.check_08_training_state_bytes, _state_one_step_counter, "PER TENSOR"),
+    (nb08.check_08_depends_on, _depends_lower_case, "capital letter"),
+    (nb08.check_08_depends_on, _gradients_per_use, "one gradient, the sum over its uses"),
+    (nb08.check_08_depends_on, _allreduce_per_layer, "all-reduces each parameter's gradient once"),
+    (nb08.check_08_depends_on, _adamw_per_layer, "not per use"),
+    (nb08.check_08_layer_flops_per_token, _flops_per_sequence, "divide by T"),
+    (nb08.check_08_layer_flops_per_token, _flops_t_squared, "T\\^2 is the count for the whole"),
+    (nb08.check_08_layer_flops_per_token, _flops_one_ffn_matrix, "FFN has two matrices"),
+    (nb08.check_08_layer_flops_per_token, _flops_three_projections, "four projections"),
+    (nb08.check_08_paired_ratio, _ratios_not_median, "return their median"),
+    (nb08.check_08_paired_ratio, _ratio_after_sorting, "sorting the lists"),
+    (nb08.check_08_paired_ratio, _ratio_of_means, "ratio of the means"),
+    (nb08.check_08_noise_floor, _floor_as_series, r"to_dict\(\)"),
+    (nb08.check_08_noise_floor, _floor_string_keys, "key by the pair"),
+    (nb08.check_08_noise_floor, _floor_relative_spread, "not \\(max - min\\) / min"),
+    (nb08.check_08_noise_floor, _floor_over_mean, "not by the mean"),
     (nb09.check_09_same_params_deeper, _share_all, "'all' keeps ONE block"),
     (nb09.check_09_same_params_deeper, _wrong_m, "n_blocks=M must equal"),
     (nb09.check_09_act_halting, _halt_at_one, "1 - eps"),

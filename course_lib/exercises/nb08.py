@@ -33,8 +33,28 @@ def check_08_training_state_bytes(fn: Callable) -> None:
         want = training_state_memory(build_model(cfg), ids, y).total  # measured on real tensors
         unique, n_tensors = count_parameters(model), len(list(model.parameters()))
         per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
-        check(isinstance(got, int), f"return an int (bytes), got {type(got).__name__}")
         name = plan["sharing"]
+        if (
+            isinstance(got, float)
+            and got != want
+            and min(abs(got - want / 2**20), abs(got - want / 1e6)) < 1e-6
+        ):
+            raise AssertionError("return bytes, an int, not megabytes")
+        if isinstance(got, float) and got == want:
+            raise AssertionError("return an int number of bytes, not a float")
+        check(isinstance(got, int), f"return an int (bytes), got {type(got).__name__}")
+        named = {
+            4 * unique: "that is the weights alone: each stored parameter also has a gradient and "
+            "AdamW's two moments, 16 bytes in all, plus the step counters",
+            8 * unique: "weights and gradients: add AdamW's two moments (exp_avg, exp_avg_sq), "
+            "4 bytes each per parameter, and the step counters",
+            16 * unique + 8 * n_tensors: "AdamW's step counter is a float32 scalar tensor: 4 "
+            "bytes per tensor, not 8",
+            16 * unique + 4: "AdamW keeps one step counter PER TENSOR, not one for the model: "
+            "4 x the number of tensors in model.parameters()",
+        }
+        if got != want and got in named:
+            raise AssertionError(named[got])
         if got != want and got == 16 * per_use + 4 * n_tensors and per_use != unique:
             raise AssertionError(
                 f"sharing={name!r}: you counted every use of a shared tensor; it is stored, "
@@ -77,6 +97,8 @@ def check_08_depends_on(fn: Callable) -> None:
     """fn(quantity) -> "M" (distinct blocks) or "N" (layers run) for each quantity."""
     for quantity, want in DEPENDS.items():
         got = run(fn, quantity)
+        if got in ("m", "n"):
+            raise AssertionError(f"{quantity}: answer with a capital letter, 'M' or 'N'")
         check(got in ("M", "N"), f"{quantity}: answer 'M' or 'N', got {got!r}")
         check(got == want, f"{quantity} depends on {want}: {WHY[quantity]}")
     passed("check_08_depends_on", len(DEPENDS))
@@ -93,6 +115,20 @@ def check_08_layer_flops_per_token(fn: Callable) -> None:
         check(isinstance(got, int | float), f"return a number, got {type(got).__name__}")
         if got * 2 == want:
             raise AssertionError("count a multiply-add as 2 FLOPs (one multiply, one add)")
+        if got == want * t:
+            raise AssertionError(
+                f"that is the whole sequence of T={t} tokens; the question is per token: "
+                "divide by T"
+            )
+        if got == 8 * d * d + 4 * t * t * d + 4 * d * ff:
+            raise AssertionError(
+                "per token, a query meets T keys: Q K^T and weights @ V cost 2*T*d each per "
+                "token; T^2 is the count for the whole sequence"
+            )
+        if got == 8 * d * d + 4 * t * d + 2 * d * ff:
+            raise AssertionError("the FFN has two matrices, d x d_ff and d_ff x d: 2 x 2*d*d_ff")
+        if got == 6 * d * d + 4 * t * d + 4 * d * ff:
+            raise AssertionError("attention has four projections, Q, K, V and the output: 4 x 2d^2")
         if got == 8 * d * d + 4 * d * ff:
             raise AssertionError(
                 "add the attention scores: Q K^T and weights @ V each cost 2*T*d per token"
@@ -116,7 +152,24 @@ def check_08_paired_ratio(fn: Callable) -> None:
     other = [0.5, 4.5, 1.0, 0.5, 2.0]  # ... for both; round 5 only for `other`
     want = statistics.median(b / o for b, o in zip(base, other, strict=True))
     got = run(fn, list(base), list(other))
+    if isinstance(got, list | tuple):
+        raise AssertionError("those are the ratios round by round: return their median, one number")
     check(isinstance(got, int | float), f"return a number, got {type(got).__name__}")
+    if (
+        abs(
+            got - statistics.median(b / o for b, o in zip(sorted(base), sorted(other), strict=True))
+        )
+        < 1e-9
+    ):
+        raise AssertionError(
+            "keep round r of base with round r of other: sorting the lists first pairs "
+            "times from different rounds"
+        )
+    if abs(got - statistics.mean(base) / statistics.mean(other)) < 1e-9:
+        raise AssertionError(
+            "that is the ratio of the means: divide round by round first, then take the "
+            "median of those ratios"
+        )
     if abs(got - 1 / want) < 1e-9:
         raise AssertionError("upside down: base / other, so > 1 means `other` is faster")
     if abs(got - statistics.median(base) / statistics.median(other)) < 1e-9:
@@ -149,7 +202,16 @@ def check_08_noise_floor(fn: Callable) -> None:
               ("chars", 6): (80.0, 60.0, 90.0)}  # fmt: skip
     got = run(fn, _sweep_rows(values))
     want = {k: max(v) / min(v) for k, v in values.items()}
+    if isinstance(got, pd.Series | pd.DataFrame):
+        raise AssertionError(
+            f"return a dict keyed by (dataset, n_layers), not a {type(got).__name__}: "
+            "a grouped Series becomes one with .to_dict()"
+        )
     check(isinstance(got, dict), f"return a dict keyed by (dataset, n_layers), got {type(got)}")
+    if got and all(not isinstance(k, tuple) for k in got):
+        raise AssertionError(
+            f"key by the pair (dataset, n_layers), e.g. ('text', 6); got keys {sorted(got)[:3]}"
+        )
     check(
         set(got) == set(want),
         f"one entry per (dataset, n_layers) pair: expected keys {sorted(want)}, got {sorted(got)}",
@@ -163,5 +225,9 @@ def check_08_noise_floor(fn: Callable) -> None:
             )
         if abs(g - min(values[key]) / max(values[key])) < 1e-9:
             raise AssertionError("max over min, so the spread is a number >= 1")
+        if abs(g - (w - 1)) < 1e-9:
+            raise AssertionError("the ratio max / min itself, not (max - min) / min")
+        if abs(g - max(values[key]) / (sum(values[key]) / 3)) < 1e-9:
+            raise AssertionError("divide the largest by the SMALLEST tokens_per_s, not by the mean")
         check(abs(g - w) < 1e-9, f"{key}: expected {w:.4f}, got {g}")
     passed("check_08_noise_floor", len(want))
