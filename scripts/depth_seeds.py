@@ -5,8 +5,9 @@
 writes data/results/depth_text_cpu_seeds.csv (section 1: none N3, cycle N6 M3, sequence
 N6 M3 on Rotten Tomatoes, via ``course_lib.sweep.run_sweep``, resumable) and
 data/results/looped_copy_cpu_seeds.csv (section 4: looped ACT vs unshared on copy), each
-with a provenance JSON beside it. Notebook 09 trains seed 0 live and reads the rest here,
-so that its comparisons carry 95% intervals (``course_lib.stats``).
+with a provenance JSON beside it. Notebook 09 reads them, so that its comparisons carry 95%
+intervals (``course_lib.stats``), and draws the learner's live seed-0 run beside them as one
+more draw: the same seed repeats exactly only on the same CPU and numerical path.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("text", "looped"), default=None)
     args = p.parse_args(argv)
     seeds = parse_seeds(args.seeds)
-    torch.set_num_threads(1)  # as the notebook: one thread, bit for bit the same seed 0
+    torch.set_num_threads(1)  # as the notebook: one thread
     out = Path(args.out_dir)
     command = "python scripts/depth_seeds.py " + " ".join(argv or sys.argv[1:])
     if args.only in (None, "text"):
