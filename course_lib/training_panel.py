@@ -55,6 +55,29 @@ def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df[[c for c in TABLE_COLUMNS if c in df.columns]]
 
 
+def table_html(df: pd.DataFrame) -> str:
+    """The results as a compact HTML table that fits a 600 px output area: short headers
+    that may wrap, numbers rounded to what a FAST run can tell apart, no index."""
+    heads = {"n_layers": "N", "n_blocks": "M", "unique_params": "unique params",
+             "per_use_params": "params per use", "val_loss": "val loss",
+             "train_time_s": "time (s)", "tokens_per_s": "tokens /s"}  # fmt: skip
+
+    def cell(column: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):  # None or NaN
+            return "—"
+        if column in ("n_blocks", "n_layers", "unique_params", "per_use_params", "tokens_per_s"):
+            return f"{value:,.0f}"
+        if column in ("accuracy", "val_loss"):
+            return f"{value:.3f}"
+        return f"{value:.1f}" if column == "train_time_s" else html.escape(str(value))
+
+    style = "style='font-size: 12px'"
+    rows = ["<tr>" + "".join(f"<th {style}>{heads.get(c, c)}</th>" for c in df.columns) + "</tr>"]
+    rows += ["<tr>" + "".join(f"<td {style}>{cell(c, v)}</td>" for c, v in r.items()) + "</tr>"
+             for _, r in df.iterrows()]  # fmt: skip
+    return "<table>" + "".join(rows) + "</table>"
+
+
 def _check_panel_inputs(model_cfg, train_cfg, plans: dict, selected) -> None:
     """A ValueError naming the argument when the panel could only fail later, at Train."""
     for name, value, cls in (("model_cfg", model_cfg, ModelConfig), ("train_cfg", train_cfg, TrainConfig)):  # fmt: skip
@@ -112,33 +135,48 @@ class TrainingPanel(W.VBox):
         return self._runner
 
     def train(self) -> pd.DataFrame:
+        """Train the picked plans one by one. A plan with a bad setting, or whose training
+        diverges, gets its message in the status line; every plan that finished, before or
+        after it, keeps its row."""
+        from .train import TrainingDiverged  # lazy, like the runner
+
         names = list(self.plan_select.value)
         if not names:
             self.status.value = "<b style='color:#b00'>plans: pick at least one plan</b>"
             return self.results
         self.train_button.disabled = True
         self.status.value = f"training {len(names)} plan(s): {', '.join(names)} …"
-        new, error = None, "training stopped: see the progress area"
+        new, failed = [], []
         with self.progress_out:  # in a kernel, Output shows and swallows other exceptions
             try:
-                new = train_plans(names, self.plans, self.model_cfg, self.train_cfg,
-                                  self.dataset, self.runner, self.progress)  # fmt: skip
-            except ValueError as e:  # a bad setting: say which, no traceback
-                error = str(e)
+                for name in names:
+                    try:
+                        new += train_plans([name], self.plans, self.model_cfg, self.train_cfg,
+                                           self.dataset, self.runner, self.progress)  # fmt: skip
+                    except (ValueError, TrainingDiverged) as e:  # say which plan, no traceback
+                        failed.append(f"{name}: {e}")
             finally:
                 self.train_button.disabled = False
-        if new is None:
-            self.status.value = f"<b style='color:#b00'>{html.escape(error, quote=False)}</b>"
-            return self.results
+                self._show(new, failed)
+        return self.results
+
+    def _show(self, new: list[dict[str, Any]], failed: list[str]) -> None:
+        """Status, table and figure after a Train: finished plans replace their old rows."""
         done = {r["name"] for r in new}  # a plan trained again replaces its old row
         self.records = [r for r in self.records if r["name"] not in done] + new
         self.results = results_table(self.records)
-        self.status.value = f"done: {len(new)} plan(s) trained, {len(self.records)} in the table"
+        text = html.escape("; ".join(failed), quote=False)
+        status = f"<b style='color:#b00'>not trained: {text}</b>" if failed else ""
+        if new or not failed:
+            done_text = f"done: {len(new)} plan(s) trained, {len(self.records)} in the table"
+            status = f"{done_text}<br>{status}" if status else done_text
+        self.status.value = status
+        if not self.records:
+            return
         self.table_out.outputs = ({"output_type": "display_data", "metadata": {},
-                                   "data": {"text/html": self.results.to_html(index=False),
+                                   "data": {"text/html": table_html(self.results),
                                             "text/plain": self.results.to_string(index=False)}},)  # fmt: skip
         self.figure_out.outputs = (png_output(self.figure()),)
-        return self.results
 
     def figure(self):
         """The headline figure of the current results (and the reference, if given)."""

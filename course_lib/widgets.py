@@ -1,16 +1,18 @@
 """Widgets of the course, thin views over pure functions (notebooks 04 and 06).
 
 - ``explore(...)`` (pure) turns explorer settings into an ``ExplorerView``: the config,
-  its ``SharingPlan``, unique and per-use parameter counts (counted on the model itself,
-  built on PyTorch's ``meta`` device so even ALBERT sizes take milliseconds), fp32
-  parameter memory and a layer -> weights table, or an error message naming the field.
+  its ``SharingPlan``, unique and per-use parameter counts, fp32 parameter memory and a
+  layer -> weights table, or an error message naming the field. The counts are taken on
+  modules built on PyTorch's ``meta`` device (shapes, no memory), ``_counts``: so ALBERT
+  sizes and N = 1,000 layers take milliseconds. N is capped at ``MAX_LAYERS``.
   ``SharingExplorer`` wires controls (one per ``ModelConfig`` field) to it. Its
   constructor and ``set()`` check every value first (no slider clamping, no integer
   truncation, no unknown or output names, bools only), then apply them all and redraw
-  once, so the controls and the readout always agree.
+  once, so the controls and the readout always agree. Its layout fits JupyterLab at 1024
+  px and Colab's ~800 px output area: labels 104 px wide, the readout as HTML lines that
+  wrap, placed under the controls where there is no room beside them (tests/test_browser.py).
 - Works under ipywidgets 7.7 (what Colab ships) and 8 (JupyterLab 4); ``make widgets7``.
-- ``TrainingPanel`` (notebook 06) lives in ``course_lib.training_panel`` and is imported
-  here too, so ``from course_lib.widgets import TrainingPanel`` keeps working.
+- ``TrainingPanel`` (notebook 06) lives in ``course_lib.training_panel``, imported here too.
 
 The ALBERT switches ``share_attention`` / ``share_ffn`` (Lan et al. 2020) are a second
 view of ``sharing``: (False, False) is ``none``, (True, True) ``all``, (True, False)
@@ -54,6 +56,10 @@ DEFAULTS = {"strategy": "cycle", "n_layers": 12, "n_blocks": 3, "embed_dim": 256
 BYTES_FP32 = 4
 MAX_STORAGE_BYTES = 2**63 - 1  # PyTorch counts a tensor's bytes in a signed 64-bit integer
 SIZE_FIELDS = ("vocab_size", "d_model", "n_heads", "d_ff", "embed_dim", "max_len")
+LABEL_WIDTH = "104px"  # room for "n_blocks (M)": ipywidgets' default 80px cuts it
+CONTROL_WIDTH = "330px"
+INDENT = "0 0 0 112px"  # checkboxes start where the other controls' inputs start
+MAX_LAYERS = 1000  # the table and the plan list every layer; deeper: formula_parameter_count
 
 
 def strategy_from_switches(share_attention: bool, share_ffn: bool) -> str:
@@ -88,20 +94,12 @@ class ExplorerView:
 
 
 def explore(
-    strategy: str = "all",
-    n_layers: int = 12,
-    n_blocks: int | None = None,
-    share_attention: bool | None = None,
-    share_ffn: bool | None = None,
-    embed_dim: int | None = None,
-    tie_embeddings: bool = False,
-    d_model: int = 256,
-    n_heads: int = 4,
-    d_ff: int = 1024,
-    vocab_size: int = 1000,
-    task: str = "classify",
+    strategy: str = "all", n_layers: int = 12, n_blocks: int | None = None,
+    share_attention: bool | None = None, share_ffn: bool | None = None,
+    embed_dim: int | None = None, tie_embeddings: bool = False, d_model: int = 256,
+    n_heads: int = 4, d_ff: int = 1024, vocab_size: int = 1000, task: str = "classify",
     max_len: int = 128,
-) -> ExplorerView:
+) -> ExplorerView:  # fmt: skip
     """What a model with these settings holds; never raises for a bad setting (the
     view's ``error`` names the field), sizes too large for PyTorch included.
 
@@ -116,21 +114,42 @@ def explore(
             max_len=max_len, task=task, embed_dim=embed_dim, tie_embeddings=tie_embeddings,
         )  # fmt: skip
         _check_switches(strategy, share_attention, share_ffn)
+        _check_depth(cfg.n_layers)
         _check_storage(cfg)
-        with torch.device("meta"):  # shapes only: no memory, no time, exact counts
-            model = build_model(cfg)
+        plan = SharingPlan.from_config(cfg)
+        unique, per_use = _counts(cfg, plan)
     except ValueError as e:
         return ExplorerView(None, None, None, None, None, "", str(e))
     except (RuntimeError, TypeError, OverflowError) as e:  # torch's own size checks
         sizes = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in SIZE_FIELDS)
         error = f"{sizes} are not allowed together: PyTorch cannot hold these sizes ({e})"
         return ExplorerView(None, None, None, None, None, "", error.splitlines()[0])
-    unique = count_parameters(model)
-    plan = SharingPlan.from_config(cfg)
     return ExplorerView(
-        cfg, plan, unique, count_parameters_per_use(model), unique * BYTES_FP32 / 1e6,
-        plan.describe(), None,
-    )  # fmt: skip
+        cfg, plan, unique, per_use, unique * BYTES_FP32 / 1e6, plan.describe(), None
+    )
+
+
+def _counts(cfg: ModelConfig, plan: SharingPlan) -> tuple[int, int]:
+    """(unique, per-use) parameters of ``build_model(cfg)``, counted on built modules: a
+    one-layer model, plus one attention (FFN) sublayer for each further attention (FFN)
+    weight set of the plan, or for each further layer when counted per use (building
+    all N blocks takes seconds at N = 1,000, even on the meta device)."""
+    with torch.device("meta"):  # shapes only: no memory, exact counts
+        one = build_model(cfg.replace(n_layers=1, sharing="none", n_blocks=None))
+    block = one.stack.layers[0]
+    attn, ffn = count_parameters(block.attn), count_parameters(block.ffn)
+    unique = count_parameters(one) + (plan.n_attn - 1) * attn + (plan.n_ffn - 1) * ffn
+    per_use = count_parameters_per_use(one) + (plan.n_layers - 1) * (attn + ffn)
+    return unique, per_use
+
+
+def _check_depth(n_layers: int) -> None:
+    if n_layers > MAX_LAYERS:
+        raise ValueError(
+            f"n_layers={n_layers!r} is not allowed in the explorer: it lists every layer, "
+            f"at most {MAX_LAYERS:,}; count a deeper model with "
+            "course_lib.formula_parameter_count(ModelConfig(...))"
+        )
 
 
 def _check_switches(strategy: str, share_attention: bool | None, share_ffn: bool | None) -> None:
@@ -183,16 +202,10 @@ def _checked(name: str, control: W.ValueWidget, value: Any) -> Any:
             raise ValueError(f"{name}={value!r} is not allowed: give True or False")
         return value
     slider = isinstance(control, W.IntSlider)
-    takes = (
-        f"the slider takes integers {control.min} to {control.max}"
-        if slider
-        else "it takes an integer"
-    )
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or (slider and not control.min <= value <= control.max)
-    ):
+    takes = f"the slider takes integers {control.min} to {control.max}" if slider else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}={value!r} is not allowed: {takes or 'it takes an integer'}")
+    if slider and not control.min <= value <= control.max:
         raise ValueError(f"{name}={value!r} is not allowed: {takes}")
     return int(value)
 
@@ -211,50 +224,49 @@ class SharingExplorer(W.VBox):
 
     def __init__(self, **settings: Any):
         s = DEFAULTS
-        lay = W.Layout(width="300px")
-        self.strategy = W.Dropdown(
-            options=SHARING_STRATEGIES, value=s["strategy"], description="sharing", layout=lay
-        )
+        lay, style = W.Layout(width=CONTROL_WIDTH), {"description_width": LABEL_WIDTH}
+        self.strategy = W.Dropdown(options=SHARING_STRATEGIES, value=s["strategy"],
+                                   description="sharing", layout=lay, style=style)  # fmt: skip
         att, ffn = switches_of(s["strategy"])
-        self.share_attention = W.Checkbox(value=att, description="share attention")
-        self.share_ffn = W.Checkbox(value=ffn, description="share FFN")
-        self.n_layers = W.IntSlider(
-            value=s["n_layers"], min=1, max=24, description="n_layers (N)", continuous_update=False
-        )
-        self.n_blocks = W.IntSlider(
-            value=s["n_blocks"], min=1, max=24, description="n_blocks (M)", continuous_update=False
-        )
-        self.task = W.Dropdown(options=TASKS, value=s["task"], description="task", layout=lay)
-        self.tie_embeddings = W.Checkbox(value=s["tie_embeddings"], description="tie_embeddings")
-        self.sizes = {name: W.IntText(value=s[name], description=name, layout=lay)
+        self.share_attention = W.Checkbox(value=att, description="share attention", indent=False,
+                                          layout=W.Layout(width="auto"))  # fmt: skip
+        self.share_ffn = W.Checkbox(value=ffn, description="share FFN", indent=False,
+                                    layout=W.Layout(width="auto", margin="0 0 0 16px"))  # fmt: skip
+        self.n_layers = W.IntSlider(value=s["n_layers"], min=1, max=24, description="n_layers (N)",
+                                    continuous_update=False, layout=lay, style=style)  # fmt: skip
+        self.n_blocks = W.IntSlider(value=s["n_blocks"], min=1, max=24, description="n_blocks (M)",
+                                    continuous_update=False, layout=lay, style=style)  # fmt: skip
+        self.task = W.Dropdown(options=TASKS, value=s["task"], description="task", layout=lay,
+                               style=style)  # fmt: skip
+        self.tie_embeddings = W.Checkbox(value=s["tie_embeddings"], description="tie_embeddings",
+                                         indent=False, layout=W.Layout(margin=INDENT))  # fmt: skip
+        self.sizes = {name: W.IntText(value=s[name], description=name, layout=lay, style=style)
                       for name in SIZE_CONTROLS}  # fmt: skip
-        self.message = W.HTML()
-        self.count_label = W.Label()
-        self.per_use_label = W.Label()
-        self.memory_label = W.Label()
+        # the readout: HTML lines wrap where a Label would cut its last digits
+        self.message, self.count_label = W.HTML(), W.HTML()
+        self.per_use_label, self.memory_label = W.HTML(), W.HTML()
         self.plot_out = W.Output()
         self.table = W.HTML()
         self.view: ExplorerView | None = None
         self._syncing = False
         self._quiet = False  # True while set() changes several controls
-        controls = W.VBox([self.strategy, W.HBox([self.share_attention, self.share_ffn]),
-                           self.n_layers, self.n_blocks, self.task, self.tie_embeddings,
-                           *self.sizes.values()])  # fmt: skip
+        switches = W.HBox([self.share_attention, self.share_ffn], layout=W.Layout(margin=INDENT))
+        controls = W.VBox([self.strategy, switches, self.n_layers, self.n_blocks, self.task,
+                           self.tie_embeddings, *self.sizes.values()],
+                          layout=W.Layout(flex="0 0 auto"))  # fmt: skip
         readout = W.VBox(
-            [self.message, self.count_label, self.per_use_label, self.memory_label, self.plot_out]
+            [self.message, self.count_label, self.per_use_label, self.memory_label, self.plot_out],
+            layout=W.Layout(flex="1 1 320px", min_width="240px", margin="0 0 0 16px"),
         )
-        super().__init__([W.HBox([controls, readout]), self.table])
+        # side by side where there is room, the readout under the controls where not
+        top = W.HBox([controls, readout], layout=W.Layout(flex_flow="row wrap", width="100%"))
+        super().__init__([top, self.table])
         self.strategy.observe(self._on_strategy, "value")
         for box in (self.share_attention, self.share_ffn):
             box.observe(self._on_switch, "value")
-        for w in (
-            self.n_layers,
-            self.n_blocks,
-            self.task,
-            self.tie_embeddings,
-            *self.sizes.values(),
-        ):
-            w.observe(lambda _change: self.update(), "value")  # fmt: skip
+        for w in (self.n_layers, self.n_blocks, self.task, self.tie_embeddings,
+                  *self.sizes.values()):  # fmt: skip
+            w.observe(lambda _change: self.update(), "value")
         self.set(**settings)
 
     def _on_strategy(self, change) -> None:
@@ -308,11 +320,12 @@ class SharingExplorer(W.VBox):
         v = self.view = explore(**self.settings())
         self.n_blocks.disabled = self.strategy.value not in BLOCK_STRATEGIES
         if v.error:
-            self.message.value = f"<b style='color:#b00'>{html.escape(v.error, quote=False)}</b>"
-            for label in (self.count_label, self.per_use_label, self.memory_label):
-                label.value = "—"
-            self.plot_out.outputs = ()
-            self.table.value = ""
+            self.message.value = (  # long field=value tokens may break anywhere
+                f"<div style='color:#b00; font-weight:bold; overflow-wrap:anywhere'>"
+                f"{html.escape(v.error, quote=False)}</div>"
+            )
+            self.count_label.value = self.per_use_label.value = self.memory_label.value = "—"
+            self.plot_out.outputs, self.table.value = (), ""
             return v
         self.message.value = ""
         self.count_label.value = f"unique parameters: {v.unique_params:,}"

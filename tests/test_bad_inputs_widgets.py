@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from course_lib import ModelConfig, TrainConfig, formula_parameter_count
-from course_lib.widgets import CONTROLS, SharingExplorer, TrainingPanel, explore
+from course_lib.train import TrainingDiverged
+from course_lib.widgets import CONTROLS, MAX_LAYERS, SharingExplorer, TrainingPanel, explore
 
 SHOWN = "shown to the learner"
 TINY = ModelConfig.preset("tiny", n_layers=2)
@@ -67,6 +68,28 @@ def huge_but_storable() -> bool:
     """Large sizes that PyTorch can still store are counted, not refused."""
     v = explore(vocab_size=2**40)
     return v.error is None and v.unique_params == formula_parameter_count(v.config)
+
+
+def deepest_counted() -> bool:
+    """The deepest model the explorer takes is counted exactly (issue 18: it took 10.6 s)."""
+    v = explore("cycle", n_layers=MAX_LAYERS, n_blocks=MAX_LAYERS // 2)
+    return v.error is None and v.unique_params == formula_parameter_count(v.config)
+
+
+def panel_status_after(plans: dict, runner: Callable[..., dict]) -> str:
+    """Train every plan; the plans that finished keep their rows (issue 18), the others are
+    named in the status line."""
+    p = TrainingPanel(TINY, TrainConfig(steps=1, warmup_steps=0), plans=plans,
+                      selected=tuple(plans), runner=runner, progress=False)  # fmt: skip
+    p.train()
+    assert list(p.results["name"]) == ["good"], p.status.value
+    return p.status.value
+
+
+def diverge_on_all(cfg, train_cfg, dataset, progress) -> dict:
+    if cfg.sharing == "all":
+        raise TrainingDiverged(7, 2.0, "the gradient norm is inf", peak_lr=2.0)
+    return {"sharing": cfg.sharing, "unique_params": 1, "accuracy": 0.5}
 
 
 def panel(**kwargs: Any) -> TrainingPanel:
@@ -134,12 +157,21 @@ CASES: list[Case] = [
     ("explore_positions_overflow", lambda: explore_error(max_len=BIG), SHOWN, f"max_len={BIG}"),
     ("explore_factorized_overflow", lambda: explore_error(embed_dim=BIG, d_model=64), SHOWN, f"embed_dim={BIG}"),
     ("explore_huge_but_storable", huge_but_storable, True, ""),
+    ("explore_deepest_allowed_counted", deepest_counted, True, ""),
+    ("explore_depth_beyond_cap", lambda: explore_error(strategy="none", n_layers=100_000), SHOWN, f"n_layers=100000 is not allowed in the explorer: it lists every layer, at most {MAX_LAYERS:,}"),
+    ("explore_depth_beyond_memory", lambda: explore_error(n_layers=10**12), SHOWN, "n_layers=1000000000000 is not allowed"),
+    ("explore_blocks_beyond_memory", lambda: explore_error(strategy="cycle", n_layers=2**40, n_blocks=2**40), SHOWN, f"n_layers={2**40} is not allowed"),
     # the training panel: refused when built, not at Train
     ("panel_config_as_dict", lambda: panel(model_cfg={"d_model": 32}), ValueError, "model_cfg={'d_model': 32} is not allowed: give a ModelConfig"),
     ("panel_train_config_as_dict", lambda: panel(train_cfg={"steps": 5}), ValueError, "train_cfg={'steps': 5}"),
     ("panel_no_plans", lambda: panel(plans={}, selected=()), ValueError, "plans={}"),
     ("panel_plan_not_a_dict", lambda: panel(plans={"mine": "cycle"}, selected=("mine",)), ValueError, "plans['mine']='cycle'"),
     ("panel_selected_as_text", lambda: panel(selected="none"), ValueError, "selected='none' is not allowed: give a tuple"),
+    # the training panel at Train: one plan failing loses no other plan's row
+    ("panel_later_plan_diverges", lambda: panel_status_after({"good": {"sharing": "none"}, "bad": {"sharing": "all"}}, diverge_on_all), SHOWN, "not trained: bad: training diverged at step 7"),
+    ("panel_earlier_plan_diverges", lambda: panel_status_after({"bad": {"sharing": "all"}, "good": {"sharing": "none"}}, diverge_on_all), SHOWN, "1 plan(s) trained, 1 in the table"),
+    ("panel_plan_with_unknown_field", lambda: panel_status_after({"good": {"sharing": "none"}, "bad": {"n_expert": 3}}, diverge_on_all), SHOWN, "bad: n_expert=3 is not allowed"),
+    ("panel_plan_with_too_many_blocks", lambda: panel_status_after({"bad": {"sharing": "cycle", "n_blocks": 9}, "good": {"sharing": "none"}}, diverge_on_all), SHOWN, "bad: n_blocks=9 is not allowed"),
 ]  # fmt: skip
 
 

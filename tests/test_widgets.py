@@ -2,19 +2,25 @@
 
 import os
 import random
+import time
 
 import ipywidgets
 import pandas as pd
 import pytest
 
+import course_lib.widgets as widgets
 from course_lib import (
     ModelConfig,
     TrainConfig,
     build_model,
     count_parameters,
+    count_parameters_per_use,
     formula_parameter_count,
 )
+from course_lib.train import TrainingDiverged
+from course_lib.training_panel import table_html
 from course_lib.widgets import (
+    MAX_LAYERS,
     SharingExplorer,
     TrainingPanel,
     explore,
@@ -66,10 +72,12 @@ def test_shown_counts_equal_the_built_model_for_random_settings():
             n_blocks=s["n_blocks"] if s["strategy"] in ("sequence", "cycle", "cycle_rev") else None,
             task=s["task"], embed_dim=s["embed_dim"], tie_embeddings=s["tie_embeddings"],
         )  # fmt: skip
-        n = count_parameters(build_model(cfg))
+        model = build_model(cfg)
+        n = count_parameters(model)
         assert w.message.value == "", w.message.value
         assert w.view.config == cfg
         assert w.view.unique_params == n == formula_parameter_count(cfg)
+        assert w.view.per_use_params == count_parameters_per_use(model)
         assert w.count_label.value == f"unique parameters: {n:,}"
         assert w.memory_label.value == f"parameter memory at fp32: {n * 4 / 1e6:.2f} MB"
         assert len(w.plot_out.outputs) == 1 and "image/png" in w.plot_out.outputs[0]["data"]
@@ -145,6 +153,41 @@ def test_albert_base_sizes_take_no_real_memory():
     assert v.unique_params == formula_parameter_count(cfg)
 
 
+@pytest.mark.parametrize("strategy, m", [("none", None), ("attention", None), ("cycle_rev", 7)])
+def test_explore_counts_a_deep_model_without_building_its_layers(monkeypatch, strategy, m):
+    """Issue 18: 1,000 layers took 10.6 s (every block built on the meta device). Now a
+    one-layer model is built whatever N is, and the counts stay exact."""
+    explore("none", n_layers=2)  # the first meta-device build pays torch's start-up
+    built = []
+
+    def recording_build(cfg):
+        built.append(cfg.n_layers)
+        return build_model(cfg)
+
+    monkeypatch.setattr(widgets, "build_model", recording_build)
+    started = time.perf_counter()
+    v = explore(strategy, n_layers=MAX_LAYERS, n_blocks=m, d_model=64, n_heads=4, d_ff=128)
+    elapsed = time.perf_counter() - started
+    assert v.error is None and built == [1], (v.error, built)
+    assert v.unique_params == formula_parameter_count(v.config)
+    one_layer = build_model(v.config.replace(n_layers=1, sharing="none", n_blocks=None))
+    block = one_layer.stack.layers[0]
+    per_layer = count_parameters(block.attn) + count_parameters(block.ffn)
+    assert v.per_use_params == count_parameters(one_layer) + (MAX_LAYERS - 1) * per_layer
+    assert len(v.table.splitlines()) == MAX_LAYERS + 1
+    assert elapsed < 1.0, f"explore(n_layers={MAX_LAYERS}) took {elapsed:.2f} s (issue 18: < 1 s)"
+
+
+def test_explore_refuses_depths_beyond_its_cap_at_once():
+    started = time.perf_counter()
+    for n in (MAX_LAYERS + 1, 100_000, 10**12):
+        v = explore("none", n_layers=n)
+        assert v.config is None
+        assert v.error.startswith(f"n_layers={n} is not allowed in the explorer"), v.error
+        assert f"at most {MAX_LAYERS:,}" in v.error and "formula_parameter_count" in v.error
+    assert time.perf_counter() - started < 1.0  # it hung at 100,000 (issue 18)
+
+
 def fake_runner(cfg, train_cfg, dataset, progress):
     """Stands in for run_experiment: a record with the real counts, made-up metrics."""
     n = count_parameters(build_model(cfg))
@@ -196,3 +239,50 @@ def test_panel_trains_with_the_real_runner():
     assert df["accuracy"].between(0, 1).all()
     assert df["unique_params"].iloc[0] > df["unique_params"].iloc[1]
     assert isinstance(df, pd.DataFrame) and "image/png" in panel.figure_out.outputs[0]["data"]
+
+
+def diverging_runner(cfg, train_cfg, dataset, progress):
+    """fake_runner, but the 'ffn' plan diverges as a too-large learning rate would."""
+    if cfg.sharing == "ffn":
+        raise TrainingDiverged(3, 0.5, "the loss is nan", peak_lr=0.5)
+    return fake_runner(cfg, train_cfg, dataset, progress)
+
+
+def test_panel_keeps_finished_rows_when_a_later_plan_diverges():
+    """Issue 18: a finished plan's row disappeared when a later plan diverged."""
+    panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1, warmup_steps=0),
+                          runner=diverging_runner, progress=False)  # fmt: skip
+    panel.plan_select.value = ("none", "ffn", "all")
+    panel.train()
+    assert list(panel.results["name"]) == ["none", "all"]  # before and after the diverged one
+    assert "ffn: training diverged at step 3" in panel.status.value
+    assert "2 plan(s) trained, 2 in the table" in panel.status.value
+    assert "image/png" in panel.figure_out.outputs[0]["data"]
+    panel.plan_select.value = ("ffn",)
+    panel.train()  # only a divergence: the table and its rows stay
+    assert list(panel.results["name"]) == ["none", "all"]
+    assert "not trained: ffn" in panel.status.value and "done" not in panel.status.value
+    assert "all" in panel.table_out.outputs[0]["data"]["text/plain"]
+    assert not panel.train_button.disabled
+
+
+def test_panel_keeps_finished_rows_when_training_is_interrupted():
+    def interrupted(cfg, train_cfg, dataset, progress):
+        if cfg.sharing == "all":
+            raise KeyboardInterrupt
+        return fake_runner(cfg, train_cfg, dataset, progress)
+
+    panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1, warmup_steps=0),
+                          runner=interrupted, progress=False)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        panel.train()
+    assert list(panel.results["name"]) == ["none"] and not panel.train_button.disabled
+
+
+def test_panel_table_is_compact_and_names_missing_values():
+    df = pd.DataFrame([{"name": "a<b", "sharing": "none", "n_layers": 4, "n_blocks": float("nan"),
+                        "unique_params": 268290, "accuracy": 0.50123, "train_time_s": 12.345,
+                        "tokens_per_s": 123456.7}])  # fmt: skip
+    text = table_html(df)
+    for shown in ("a&lt;b", ">N<", ">M<", ">—<", ">268,290<", ">0.501<", ">12.3<", ">123,457<"):
+        assert shown in text, (shown, text)

@@ -139,14 +139,16 @@ class QuizWidget(W.VBox):
 
     def __init__(self, question: Question) -> None:
         self.question = question
-        self.buttons = [
-            W.Button(description=LETTERS[i], tooltip=c) for i, c in enumerate(question.choices)
+        self.buttons = [  # narrow buttons in a row that wraps: six fit Colab's output area
+            W.Button(description=LETTERS[i], tooltip=c, layout=W.Layout(width="56px"))
+            for i, c in enumerate(question.choices)
         ]
         self.feedback = W.HTML(value="")
         self.chosen: int | None = None
         for i, b in enumerate(self.buttons):
             b.on_click(lambda _b, i=i: self.choose(i))
-        super().__init__(children=[W.HBox(self.buttons), self.feedback])
+        row = W.HBox(self.buttons, layout=W.Layout(flex_flow="row wrap"))
+        super().__init__(children=[row, self.feedback])
 
     def choose(self, choice: int | str) -> Feedback:
         """What a click does: grade the choice and show the feedback."""
