@@ -191,6 +191,75 @@ def _floor_over_mean(df):
     }
 
 
+# ---- notebook 09, more mistakes (issue 17)
+
+
+def _deeper_without_m(cfg, factor):
+    return cfg.replace(n_layers=factor * cfg.n_layers, sharing="cycle", n_blocks=None)
+
+
+def _deeper_model(cfg, factor):
+    from course_lib.model import build_model
+
+    return build_model(S09.same_params_deeper(cfg, factor))
+
+
+def _deeper_unshared(cfg, factor):
+    return cfg.replace(n_layers=factor * cfg.n_layers)
+
+
+def _deeper_factor_ignored(cfg, factor):
+    return cfg.replace(sharing="cycle", n_blocks=cfg.n_layers)
+
+
+def _deeper_from_defaults(cfg, factor):
+    from course_lib.config import ModelConfig
+
+    return ModelConfig(n_layers=factor * cfg.n_layers, sharing="cycle", n_blocks=cfg.n_layers)
+
+
+def _act_zero_based(p, eps):
+    n, w = S09.act_halting(p, eps)
+    return n - 1, w
+
+
+def _act_strict(p, eps):
+    weights, total = torch.zeros_like(p), 0.0
+    for n in range(len(p)):
+        if total + float(p[n]) > 1 - eps or n == len(p) - 1:
+            weights[n] = 1 - total
+            return n + 1, weights
+        weights[n] = p[n]
+        total += float(p[n])
+
+
+def _act_not_zeroed(p, eps):
+    n, w = S09.act_halting(p, eps)
+    w = w.clone()
+    w[n:] = p[n:]
+    return n, w
+
+
+def _act_list_weights(p, eps):
+    n, w = S09.act_halting(p, eps)
+    return n, w.tolist()
+
+
+def _accuracy_tensor(pred, targets):
+    slots = targets != IGNORE
+    return ((pred == targets) | ~slots).all(1).float().mean()
+
+
+def _accuracy_count(pred, targets):
+    slots = targets != IGNORE
+    return int(((pred == targets) | ~slots).all(1).sum())
+
+
+def _accuracy_any_slot(pred, targets):
+    slots = targets != IGNORE
+    return ((pred == targets) & slots).any(1).float().mean().item()
+
+
 WRONG = [
     (nb08.check_08_training_state_bytes, _per_use_state, "you counted every use"),
     (nb08.check_08_training_state_bytes, _no_step, "step count per tensor"),
@@ -231,6 +300,18 @@ WRONG = [
     (nb09.check_09_act_halting, _never_forced, "halt at the last step"),
     (nb09.check_09_sequence_accuracy, _all_positions, "only the output slots"),
     (nb09.check_09_sequence_accuracy, _digit_accuracy, "that is the digit accuracy"),
+    (nb09.check_09_same_params_deeper, _deeper_without_m, "needs its M"),
+    (nb09.check_09_same_params_deeper, _deeper_model, "not a built model"),
+    (nb09.check_09_same_params_deeper, _deeper_unshared, "sharing='none' at"),
+    (nb09.check_09_same_params_deeper, _deeper_factor_ignored, "factor x N"),
+    (nb09.check_09_same_params_deeper, _deeper_from_defaults, "change only n_layers"),
+    (nb09.check_09_act_halting, _act_zero_based, "1-based"),
+    (nb09.check_09_act_halting, _act_strict, ">=, not >"),
+    (nb09.check_09_act_halting, _act_not_zeroed, "get weight 0"),
+    (nb09.check_09_act_halting, _act_list_weights, "not a list"),
+    (nb09.check_09_sequence_accuracy, _accuracy_tensor, "not a tensor"),
+    (nb09.check_09_sequence_accuracy, _accuracy_count, "not the count"),
+    (nb09.check_09_sequence_accuracy, _accuracy_any_slot, "not if any is"),
 ]
 
 

@@ -13,7 +13,7 @@ from ..config import ModelConfig
 from ..looped import IGNORE
 from ..measure import count_parameters
 from ..model import build_model
-from .framework import check, exercise, passed, run
+from .framework import check, exercise, if_error_says, passed, run
 
 
 @exercise
@@ -21,12 +21,28 @@ def check_09_same_params_deeper(fn: Callable) -> None:
     """fn(cfg, factor) -> a config with factor x the layers and cfg's unique parameters."""
     for n, factor in ((3, 2), (2, 3), (4, 2)):
         cfg = ModelConfig.preset("tiny", n_layers=n, d_model=32, d_ff=64)
-        deep = run(fn, cfg, factor)
+        deep = run(
+            fn,
+            cfg,
+            factor,
+            likely=if_error_says(
+                "n_blocks",
+                hint="a block plan needs its M: cfg.replace(n_layers=..., sharing='cycle', "
+                "n_blocks=M)",
+            ),
+        )
+        if isinstance(deep, torch.nn.Module):
+            raise AssertionError("return the ModelConfig (cfg.replace(...)), not a built model")
         check(isinstance(deep, ModelConfig), f"return a ModelConfig, got {type(deep).__name__}")
         check(
             deep.n_layers == factor * n,
             f"the deeper model runs factor x N = {factor * n} layers, got {deep.n_layers}",
         )
+        if deep.sharing == "none":
+            raise AssertionError(
+                f"sharing='none' at {factor * n} layers stores {factor} x the parameters: "
+                "cycle through the N blocks of cfg instead, sharing='cycle' with M = N"
+            )
         if deep.sharing == "all":
             raise AssertionError("'all' keeps ONE block; keep N blocks: CYCLE or SEQUENCE, M = N")
         check(
@@ -34,17 +50,17 @@ def check_09_same_params_deeper(fn: Callable) -> None:
             f"use sharing='cycle' (or 'sequence', 'cycle_rev') with n_blocks=M, not "
             f"{deep.sharing!r}",
         )
-        want, got = count_parameters(build_model(cfg)), count_parameters(build_model(deep))
-        check(
-            got == want,
-            f"n_blocks=M must equal the shallow model's N={n} for equal parameters "
-            f"({want:,}); yours has {got:,}",
-        )
         same = {k: v for k, v in deep.to_dict().items() if k not in ("n_layers", "sharing",
                                                                       "n_blocks")}  # fmt: skip
         check(
             same == {k: cfg.to_dict()[k] for k in same},
             "change only n_layers, sharing and n_blocks: cfg.replace(...)",
+        )
+        want, got = count_parameters(build_model(cfg)), count_parameters(build_model(deep))
+        check(
+            got == want,
+            f"n_blocks=M must equal the shallow model's N={n} for equal parameters "
+            f"({want:,}); yours has {got:,}",
         )
     passed("check_09_same_params_deeper", 3)
 
@@ -65,6 +81,7 @@ ACT_CASES = [
     ([0.1, 0.1, 0.1, 0.1], 0.01),  # never reaches 0.99: forced halt at the last step
     ([0.995, 0.5, 0.5], 0.01),  # one step is enough
     ([0.5, 0.495, 0.2, 0.2], 0.01),  # 0.995 >= 0.99 at step 2, though below 1
+    ([0.5, 0.25, 0.5], 0.25),  # exactly 1 - eps = 0.75 at step 2 (dyadic: no rounding)
 ]
 
 
@@ -77,17 +94,32 @@ def check_09_act_halting(fn: Callable) -> None:
         check(isinstance(out, tuple) and len(out) == 2, "return a pair (n_steps, weights)")
         n, w = out
         want_n, want_w = _act_reference(p, eps)
+        if isinstance(w, list | tuple):
+            raise AssertionError("return the weights as a tensor shaped like p, not a list")
         check(
             isinstance(w, torch.Tensor) and w.shape == p.shape,
             f"weights: a tensor of shape {tuple(p.shape)}, one per step, 0 after halting",
         )
+        if int(n) == want_n + 1 and abs(float(p[:want_n].sum()) - (1 - eps)) < 1e-9:
+            raise AssertionError(
+                f"p={probs}: the sum reaches exactly 1 - eps = {1 - eps} at step {want_n}, and "
+                "that halts: >=, not >"
+            )
         if int(n) != want_n and int(n) == _act_reference(p, 0.0)[0]:
             raise AssertionError(
                 "halt as soon as the sum reaches 1 - eps (Graves' epsilon), not 1 itself"
             )
+        if int(n) == want_n - 1:
+            raise AssertionError(
+                f"p={probs}: n is 1-based, the number of steps run: the first step is n = 1"
+            )
         if int(n) != want_n and float(p.sum()) < 1 - eps:
             raise AssertionError("a position must halt at the last step even if the sum is short")
         check(int(n) == want_n, f"p={probs}: halt at step {want_n} (1-based), got {n}")
+        if want_n < len(p) and bool((w[want_n:] != 0).any()):
+            raise AssertionError(
+                "the steps after halting get weight 0: the position stopped computing there"
+            )
         if abs(float(w.sum()) - 1) > 1e-5:
             raise AssertionError(
                 "the weights must sum to 1: the last one is the remainder R = 1 - (p_1 + ... "
@@ -107,11 +139,19 @@ def check_09_sequence_accuracy(fn: Callable) -> None:
                       [IGNORE, IGNORE, 9, 9]])  # fmt: skip
     pred = torch.tensor([[1, 2, 5, 6], [3, 3, 7, 0], [0, 0, 4, 4], [9, 9, 9, 9]])
     got = run(fn, pred, t)
+    if isinstance(got, torch.Tensor):
+        raise AssertionError("return a Python float (.item()), not a tensor")
+    if isinstance(got, int) and got == 3:
+        raise AssertionError("return the FRACTION of rows fully right, 3 / 4 here, not the count")
     check(isinstance(got, float), f"return a float in [0, 1], got {type(got).__name__}")
     if abs(got - 0.0) < 1e-9:
         raise AssertionError(
-            "compare only the output slots (targets != IGNORE): the input positions have no "
-            "answer to match"
+            f"compare only the output slots, targets != IGNORE (IGNORE = {IGNORE}, from "
+            "course_lib.looped): the input positions have no answer to match"
+        )
+    if abs(got - 1.0) < 1e-9:
+        raise AssertionError(
+            "a row counts only if ALL its answer slots are right (.all), not if any is"
         )
     if abs(got - 7 / 8) < 1e-9:
         raise AssertionError(
