@@ -83,6 +83,18 @@ class LayerStack(nn.Module):
         return self.final_norm(x)
 
 
+def _key_mask(ids: torch.Tensor, pad_id: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """(B, T) True for the real tokens: ``attention_mask`` when given, else ids != pad_id."""
+    if attention_mask is None:
+        return ids != pad_id
+    if attention_mask.shape != ids.shape:
+        raise ValueError(
+            f"attention_mask of shape {tuple(attention_mask.shape)} is not allowed: it must "
+            f"have the shape of ids, {tuple(ids.shape)} (1 = real token, 0 = padding)"
+        )
+    return attention_mask.to(ids.device) != 0
+
+
 class TransformerEncoder(nn.Module):
     """Encoder (no causal mask, padding masked): ids -> hidden states (B, T, H), no head.
 
@@ -98,9 +110,16 @@ class TransformerEncoder(nn.Module):
         self.stack = LayerStack(cfg)
         self.pooler = nn.Linear(cfg.d_model, cfg.d_model) if cfg.pooler else None
 
-    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        type_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``attention_mask`` (B, T), 1 for a real token and 0 for padding, as HF takes it;
+        without one, every id equal to ``pad_id`` is padding."""
         check_token_ids(ids, self.cfg.vocab_size, self.cfg.max_len)
-        mask = (ids != self.cfg.pad_id)[:, None, None, :]  # (B, 1, 1, T): real keys only
+        mask = _key_mask(ids, self.cfg.pad_id, attention_mask)[:, None, None, :]  # (B, 1, 1, T)
         return self.stack(self.embed(ids, type_ids), mask)  # (B, T, H)
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -117,11 +136,16 @@ class TransformerClassifier(TransformerEncoder):
         super().__init__(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
 
-    def forward(self, ids: torch.Tensor, type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        x = super().forward(ids, type_ids)  # (B, T, H)
+    def forward(
+        self,
+        ids: torch.Tensor,
+        type_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = super().forward(ids, type_ids, attention_mask)  # (B, T, H)
         if self.pooler is not None:
             return self.head(self.pool(x))  # BERT/ALBERT: the first token, pooled
-        w = (ids != self.cfg.pad_id).unsqueeze(-1).to(x.dtype)
+        w = _key_mask(ids, self.cfg.pad_id, attention_mask).unsqueeze(-1).to(x.dtype)
         pooled = (x * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, H)
         return self.head(pooled)  # (B, n_classes)
 

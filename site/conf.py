@@ -55,6 +55,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]
 
 # MyST and MyST-NB: stored outputs only, no widget JavaScript (it would come from a CDN).
 myst_enable_extensions = ["dollarmath", "colon_fence"]

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from course_lib import ModelConfig, TrainConfig, build_model
+from course_lib.albert import config_from_hf, from_hf_albert, load_local_albert
 from course_lib.atomic import temp_files
 from course_lib.data import SPLITS as SPL
 from course_lib.experiments import record_stub
@@ -368,3 +369,107 @@ def test_a_dataset_whose_inputs_and_labels_differ_in_length(one_thread):
     ds.tensors = (ds.tensors[0], ds.tensors[1][:50])
     with pytest.raises(ValueError, match="train_ds has 64 inputs but 50 targets"):
         train_model(tiny_model(), ds, QUICK, progress=False)
+
+
+# ------------------------------------------------------------------ the ALBERT loader
+
+SMALL_HF = dict(vocab_size=101, embedding_size=16, hidden_size=48, num_hidden_layers=4,
+                num_attention_heads=4, intermediate_size=96, max_position_embeddings=40)  # fmt: skip
+
+
+def hf_albert(**changes):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf_cfg = transformers.AlbertConfig(**{**SMALL_HF, **changes})
+    return hf_cfg, transformers.AlbertModel(hf_cfg).eval()
+
+
+def test_a_second_layer_group_is_an_error_not_a_drop():
+    hf_cfg, hf = hf_albert(num_hidden_groups=2)
+    cfg = config_from_hf(hf_albert()[0])  # a ModelConfig for one group
+    with pytest.raises(ValueError, match=r"holds \d+ weights course_lib would not use, e.g. "
+                       r"\['encoder.albert_layer_groups.1"):  # fmt: skip
+        from_hf_albert(hf.state_dict(), cfg)
+    with pytest.raises(ValueError, match="num_hidden_groups=2 is not allowed"):
+        from_hf_albert(hf.state_dict(), hf_cfg)
+
+
+def test_dropout_is_mapped_and_unknown_fields_are_refused_by_name():
+    hf_cfg, _ = hf_albert(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    assert config_from_hf(hf_cfg).dropout == 0.1
+    with pytest.raises(ValueError, match="hidden_dropout_prob=0.1 with attention_probs_dropout"):
+        config_from_hf({**hf_cfg.to_dict(), "attention_probs_dropout_prob": 0.0})
+    with pytest.raises(ValueError, match=r"field\(s\) \['rotary_dim'\] are not allowed"):
+        config_from_hf({**hf_cfg.to_dict(), "rotary_dim": 8})
+    with pytest.raises(ValueError, match="position_embedding_type='relative_key' is not allowed"):
+        config_from_hf({**hf_cfg.to_dict(), "position_embedding_type": "relative_key"})
+    albert_base_v2 = {  # the config.json of albert-base-v2, as published
+        "architectures": ["AlbertForMaskedLM"], "attention_probs_dropout_prob": 0,
+        "bos_token_id": 2, "classifier_dropout_prob": 0.1, "down_scale_factor": 1,
+        "embedding_size": 128, "eos_token_id": 3, "gap_size": 0, "hidden_act": "gelu_new",
+        "hidden_dropout_prob": 0, "hidden_size": 768, "initializer_range": 0.02,
+        "inner_group_num": 1, "intermediate_size": 3072, "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 512, "model_type": "albert", "net_structure_type": 0,
+        "num_attention_heads": 12, "num_hidden_groups": 1, "num_hidden_layers": 12,
+        "num_memory_blocks": 0, "pad_token_id": 0, "type_vocab_size": 2, "vocab_size": 30000,
+    }  # fmt: skip
+    assert config_from_hf(albert_base_v2) == ModelConfig.preset("albert_base")
+
+
+def test_a_float64_state_dict_keeps_its_dtype():
+    hf_cfg, hf = hf_albert()
+    hf = hf.double()
+    ours = from_hf_albert(hf.state_dict(), hf_cfg)
+    assert {p.dtype for p in ours.parameters()} == {torch.float64}
+    ids = torch.randint(1, 101, (2, 9))
+    with torch.no_grad():
+        diff = (ours(ids) - hf(input_ids=ids).last_hidden_state).abs().max().item()
+    assert diff < 1e-10  # float64 all the way: no float32 rounding
+    mixed = {**hf.state_dict(), "pooler.bias": hf.pooler.bias.float()}
+    with pytest.raises(ValueError, match="state_dict mixes dtypes"):
+        from_hf_albert(mixed, hf_cfg)
+
+
+def test_attention_mask_treats_a_real_pad_id_token_as_hf_does():
+    hf_cfg, hf = hf_albert()
+    ours = from_hf_albert(hf.state_dict(), hf_cfg)
+    ids = torch.randint(1, 101, (2, 12))
+    ids[0, 3] = 0  # a real token whose id is the pad id
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0  # real padding at the end of the second sequence
+    with torch.no_grad():
+        ref = hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        diff = (ours(ids, attention_mask=mask) - ref).abs()
+        guessed = (ours(ids) - ref).abs()
+    assert diff[0].max() <= 1e-5 and diff[1, :9].max() <= 1e-5
+    assert guessed[0].max() > 1e-3  # without the mask the pad-id token is taken as padding
+    with pytest.raises(ValueError, match="attention_mask of shape \\(2, 5\\) is not allowed"):
+        ours(ids, attention_mask=mask[:, :5])
+
+
+def test_bad_model_folders_are_named(tmp_path):
+    hf_cfg, hf = hf_albert()
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text('{"model_type": "bert", "hidden_size": 48}')
+    with pytest.raises(ValueError, match=r"lacks \['vocab_size', .*\(model_type='bert'\)"):
+        load_local_albert(bert)
+    (bert / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json is not JSON"):
+        load_local_albert(bert)
+    hf.save_pretrained(tmp_path / "st")
+    weights = tmp_path / "st" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match="model.safetensors is corrupt or not a weights file"):
+        load_local_albert(tmp_path / "st")
+
+
+def test_a_bert_config_is_named_and_notebook_05s_variants_still_load():
+    hf_cfg, hf = hf_albert()
+    with pytest.raises(
+        ValueError, match="model_type='bert' is not allowed: course_lib builds 'albert'"
+    ):
+        config_from_hf({**hf_cfg.to_dict(), "model_type": "bert"})
+    exact = config_from_hf(hf_cfg)
+    for change in ({"type_vocab_size": 0}, {"pooler": False}, {"activation": "gelu"}):
+        assert from_hf_albert(hf.state_dict(), exact.replace(**change)) is not None

@@ -9,6 +9,7 @@ leaves localhost (each one is a failure: the site must work offline), then
   back, and finds every page of the sidebar, in course order, both ways;
 - on every page, checks that each image has loaded (``naturalWidth > 0``) and, on a
   notebook page, that the title and goal sit above the first code in view;
+- on a phone-sized page, opens the sidebar from the article header's menu button;
 - keeps a screenshot of notebook 05's page in ``build/screenshots/site.png``.
 
 Needs ``/usr/bin/chromium`` and the ``playwright`` package; skipped without them, except
@@ -131,6 +132,16 @@ def test_site_in_chromium(served):
                 page.wait_for_load_state("load")
                 back.append(page.url.rsplit("/", 1)[1].split("#")[0].removesuffix(".html"))
             assert back == order[::-1], f"previous links: {back}"
+
+            # 3. on a phone the sidebar opens from the article header's menu button
+            phone = browser.new_page(viewport={"width": 390, "height": 800})
+            phone.route("**/*", offline)
+            phone.goto(f"{base}/05_sharing_strategies.html")
+            phone.locator("button.primary-toggle:visible").first.click()
+            phone.wait_for_selector(
+                "#pst-primary-sidebar-modal[open] a[href='11_choosing_a_strategy.html']",
+                timeout=10_000,
+            )
         finally:
             browser.close()
     assert not broken, f"images that did not load: {json.dumps(broken)}"
