@@ -32,6 +32,7 @@ import ast
 import copy
 import fcntl
 import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -261,6 +262,8 @@ def inputs_digest(notebooks: list[Path]) -> str:
     files += sorted(p for p in SITE_CONF.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     files += [Path(__file__).resolve(), ROOT / "course_lib" / "launch.py"]
     h = hashlib.sha256()
+    for dist in ("sphinx", "myst-nb", "sphinx-book-theme", "jupyter-server-mathjax"):
+        h.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
     for f in files:
         h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode())
         h.update(f.read_bytes())
