@@ -12,13 +12,23 @@ Press & Wolf (2017).
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
 from .config import ModelConfig
 from .guards import check_model_config, check_token_ids
 from .layers import Block, attention_sublayer, causal_mask, ffn_sublayer
+from .measure import parameter_breakdown
 from .sharing import SharingPlan
+
+_SIZE_FIELDS = {  # what to make smaller, for the part that holds the most parameters
+    "embeddings": "vocab_size, embed_dim or max_len",
+    "attention": "d_model or the number of distinct layers (n_layers, sharing)",
+    "ffn_and_norm": "d_ff, d_model or the number of distinct layers (n_layers, sharing)",
+    "head": "vocab_size or n_classes",
+}
 
 
 class Embeddings(nn.Module):
@@ -187,9 +197,43 @@ def init_weights(model: nn.Module, scheme: str = "normal") -> None:
             nn.init.zeros_(m.bias)
 
 
+def available_memory_bytes() -> int | None:
+    """Memory the OS can still give this process (Linux MemAvailable), or None."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: ModelConfig) -> None:
+    """Before any allocation: the weights ``cfg`` asks for must fit in the memory there is
+    (a config claiming vocab_size=10**10 would otherwise try to allocate 640 GB)."""
+    if torch.get_default_device().type != "cpu":  # the meta device (shapes only) or a GPU
+        return
+    parts = parameter_breakdown(cfg)
+    needs = sum(parts.values()) * torch.get_default_dtype().itemsize
+    free = available_memory_bytes()
+    if free is not None and needs > free:
+        biggest = max(parts, key=parts.get)
+        raise ValueError(
+            f"ModelConfig(vocab_size={cfg.vocab_size}, d_model={cfg.d_model}, d_ff={cfg.d_ff}, "
+            f"n_layers={cfg.n_layers}, ...) needs about {needs / 1e9:.1f} GB for its weights, "
+            f"{free / 1e9:.1f} GB available: make {_SIZE_FIELDS[biggest]} smaller (most "
+            f"parameters are in the {biggest})"
+        )
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """The model ``cfg`` describes, with weights initialised by ``cfg.init``."""
+    """The model ``cfg`` describes, with weights initialised by ``cfg.init``; a config
+    whose weights cannot fit in memory is refused before anything is allocated."""
     cfg = check_model_config(cfg)
+    check_memory(cfg)
     kinds = {"classify": TransformerClassifier, "lm": TransformerLM, "encode": TransformerEncoder}
     model = kinds[cfg.task](cfg)
     init_weights(model, cfg.init)

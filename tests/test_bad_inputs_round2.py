@@ -6,6 +6,7 @@ result. Own data, checkpoints, sweeps, training, the ALBERT loader, memory and D
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -473,3 +474,32 @@ def test_a_bert_config_is_named_and_notebook_05s_variants_still_load():
     exact = config_from_hf(hf_cfg)
     for change in ({"type_vocab_size": 0}, {"pooler": False}, {"activation": "gelu"}):
         assert from_hf_albert(hf.state_dict(), exact.replace(**change)) is not None
+
+
+# ------------------------------------------------------------------ memory and DDP
+
+HUGE = dict(vocab_size=10**10, d_model=16, n_heads=2, d_ff=32, n_layers=2)
+
+
+def test_a_huge_config_is_refused_before_any_allocation(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"needs about 640.0 GB for its weights, [\d.]+ GB available"
+    ):
+        build_model(ModelConfig(**HUGE))
+    small = tmp_path / "small.pt"  # a 2 KB checkpoint that claims a huge vocabulary
+    save_checkpoint(small, tiny_model(), TINY)
+    payload = torch.load(small, weights_only=True)
+    payload["config"]["vocab_size"] = 10**10
+    payload["state_dict"] = {}
+    torch.save(payload, small)
+    assert small.stat().st_size < 4096
+    with pytest.raises(ValueError, match="make vocab_size, embed_dim or max_len smaller"):
+        load_checkpoint(small)
+    folder = tmp_path / "albert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({**SMALL_HF, "vocab_size": 10**10}))
+    torch.save({}, folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="GB for its weights"):
+        load_local_albert(folder)
+    with torch.device("meta"):  # shapes only: nothing to refuse
+        assert build_model(ModelConfig(**HUGE)).embed.tok_emb.weight.shape[0] == 10**10
