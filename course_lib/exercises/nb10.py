@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 import torch
 
 from ..cost import counted_flops
+from ..layers import attention_parameter_count, ffn_parameter_count
 from ..measure import count_parameters, count_parameters_per_use
+from ..sharing import SharingPlan
 from ..vision import build_vit, patchify, vit_config, vit_forward_flops, vit_parameter_count
-from .framework import check, check_close, exercise, passed, run
+from .framework import check, check_close, exercise, if_error_says, passed, run
 
 
 @exercise
@@ -21,9 +24,27 @@ def check_10_patchify(fn: Callable) -> None:
     g = torch.Generator().manual_seed(10)
     images = torch.rand(3, 8, 8, generator=g)
     for p in (2, 4, 1):
-        out = run(fn, images, p)
+        out = run(
+            fn,
+            images,
+            p,
+            likely=if_error_says(
+                "unpack",
+                hint="images are (B, H, W) = (3, 8, 8): one channel, no channel dimension",
+            ),
+        )
         want = patchify(images, p)
+        n = (8 // p) ** 2
         check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
+        if p > 1 and out.shape == (3, n, p, p):
+            raise AssertionError(
+                f"flatten each p x p patch into p*p = {p * p} values: (B, n_patches, p*p)"
+            )
+        if p > 1 and out.shape == (3, p * p, n):
+            raise AssertionError(
+                f"the patches run along dim 1: (B, n_patches, p*p) = (3, {n}, {p * p}), you "
+                f"returned (B, p*p, n_patches) (F.unfold's layout: .transpose(1, 2))"
+            )
         check(
             out.shape == want.shape,
             f"for p={p}: (B, n_patches, p*p) = {tuple(want.shape)}, got {tuple(out.shape)}",
@@ -32,6 +53,13 @@ def check_10_patchify(fn: Callable) -> None:
             raise AssertionError(
                 "a plain reshape cuts each image row into pieces, not p x p squares: reshape "
                 "to (B, H/p, p, W/p, p), permute to (B, H/p, W/p, p, p), then flatten"
+            )
+        if p > 1 and torch.equal(
+            out, patchify(images, p).view(3, n, p, p).transpose(2, 3).reshape(3, n, p * p)
+        ):
+            raise AssertionError(
+                "the patches are in the right order, but inside a patch you read the pixels "
+                "column by column: keep them in row order (permute to (B, H/p, W/p, p, p))"
             )
         cols_first = patchify(images.transpose(1, 2), p)
         if p < 8 and torch.equal(out, cols_first):
@@ -58,6 +86,8 @@ def check_10_vit_parameter_count(fn: Callable) -> None:
     for case, p in zip(PLAN_CASES, (2, 2, 4, 1, 2), strict=True):
         cfg = vit_config(**{**case, "max_len": (8 // p) ** 2 + 1})
         n = run(fn, cfg, p)
+        if isinstance(n, float) and n == int(n):
+            raise AssertionError(f"return an int, not the float {n}: count with integers")
         model = build_vit(cfg, p)
         want = count_parameters(model)
         assert want == vit_parameter_count(cfg, p)  # our own formula, not the learner's
@@ -75,6 +105,17 @@ def check_10_vit_parameter_count(fn: Callable) -> None:
             )
         if n == want - 2 * d:
             raise AssertionError(f"{where}: a pre-LN stack ends with a LayerNorm (2d)")
+        if n == want - cfg.n_classes:
+            raise AssertionError(f"{where}: the head Linear(d, 10) has a bias: d*10 + 10")
+        plan = SharingPlan.from_config(cfg)
+        if plan.n_attn != plan.n_ffn and n == want - (
+            (plan.n_attn - 1) * attention_parameter_count(d)
+            + (plan.n_ffn - 1) * ffn_parameter_count(d, cfg.d_ff)
+        ):
+            raise AssertionError(
+                f"{where}: the plan shares one half only: count plan.n_attn = {plan.n_attn} "
+                f"attention sets and plan.n_ffn = {plan.n_ffn} FFN sets, not one block"
+            )
         check(
             n == want,
             f"{where}: the model has {want:,} unique parameters, you gave {n:,}; "
@@ -82,6 +123,14 @@ def check_10_vit_parameter_count(fn: Callable) -> None:
             "blocks by the plan, final LayerNorm 2d, head d*10 + 10",
         )
     passed("check_10_vit_parameter_count", len(PLAN_CASES))
+
+
+def _flops_of(cfg, tokens: int, head: int = 1, embed: bool = True, scores: int = 17) -> int:
+    """A ViT's forward FLOPs at patch size 2 (16 patches) as the usual mistakes count them."""
+    d, ff = cfg.d_model, cfg.d_ff
+    layer = 8 * tokens * d * d + 4 * tokens * scores * d + 4 * tokens * d * ff
+    embedding = 2 * 16 * 4 * d if embed else 0
+    return embedding + cfg.n_layers * layer + head * 2 * d * cfg.n_classes
 
 
 @exercise
@@ -93,6 +142,8 @@ def check_10_forward_flops(fn: Callable) -> None:
         f = run(fn, cfg, 2)
         want = counted_flops(build_vit(cfg, 2), images)
         assert want == vit_forward_flops(cfg, 2)  # our own formula agrees with the counter
+        if isinstance(f, float) and f == int(f):
+            raise AssertionError(f"return an int, not the float {f}")
         check(isinstance(f, int), f"return an int, got {type(f).__name__}")
         if cfg.sharing != "none" and f != run(fn, cfg.replace(sharing="none", n_blocks=None), 2):
             raise AssertionError(
@@ -101,6 +152,19 @@ def check_10_forward_flops(fn: Callable) -> None:
             )
         if f == want // 2:
             raise AssertionError("count 2 FLOPs per multiply-add (one multiply, one add)")
+        n, t = 16, 17  # p = 2: 16 patches and the class token
+        named = {
+            _flops_of(cfg, n, scores=n):
+                "T is the number of tokens, the patches AND the class token: T = n_patches + 1",
+            _flops_of(cfg, t, head=t):
+                "the head runs once per image, on the class token, not on every token",
+            _flops_of(cfg, t, embed=False): "add the patch embedding: 2 x n_patches x p*p x d",
+            _flops_of(cfg, t, scores=1):
+                "the attention scores cost 2*T*T*d per image (each of T queries meets T keys), "
+                "and as much again for weights @ V",
+        }  # fmt: skip
+        if f != want and f in named:
+            raise AssertionError(named[f])
         check(
             f == want,
             f"sharing={cfg.sharing!r}, {cfg.n_layers} layers: the counter finds {want:,} FLOPs, "
@@ -114,28 +178,49 @@ def check_10_forward_flops(fn: Callable) -> None:
 def check_10_pick_plan(fn: Callable) -> None:
     """fn(df, budget) -> the plan (df["plan"]) with the best test_accuracy among the rows
     with unique_params <= budget; None when no plan fits."""
-    import pandas as pd
-
     df = pd.DataFrame(
         {
-            "plan": ["none", "all", "attention", "ffn", "cycle"],
-            "unique_params": [52_000, 9_700, 31_000, 31_100, 18_200],
-            "test_accuracy": [0.95, 0.90, 0.93, 0.94, 0.92],
+            "plan": ["none", "all", "attention", "ffn", "cycle", "cycle_rev"],
+            "unique_params": [52_000, 9_700, 31_000, 31_100, 18_200, 25_000],
+            "test_accuracy": [0.95, 0.91, 0.93, 0.94, 0.92, 0.88],
         }
     )
-    cases = [(20_000, "cycle"), (31_100, "ffn"), (9_700, "all"), (60_000, "none"), (5_000, None)]
+    cases = [(26_000, "cycle"), (31_100, "ffn"), (9_700, "all"), (60_000, "none"), (5_000, None)]
     for budget, want in cases:
-        got = run(fn, df.copy(), budget)
-        if budget == 20_000 and got == "none":
-            raise AssertionError("keep only the plans within the budget: unique_params <= budget")
-        if budget == 20_000 and got == "all":
+        got = run(
+            fn,
+            df.copy(),
+            budget,
+            likely=if_error_says(
+                "empty",
+                hint=f"budget={budget:,}: no plan fits, so the selection is empty and argmax "
+                "has nothing to choose from: check `fits.empty` first and return None",
+            ),
+        )
+        if isinstance(got, pd.Series | pd.DataFrame):
+            raise AssertionError(f"budget={budget:,}: return the plan's name (a str), not a row")
+        if want is not None and isinstance(got, int) and not isinstance(got, bool):
             raise AssertionError(
-                "among the plans that fit, take the most accurate, not the smallest"
+                f"budget={budget:,}: {got} is a row index; return the name in df['plan'], "
+                "df.loc[index, 'plan']"
             )
-        if (budget, got) in ((31_100, "attention"), (9_700, None)):
-            raise AssertionError(
-                f"budget={budget:,}: a plan with exactly the budget fits (<=, not <)"
-            )
+        if want is None and got is not None and not got:
+            raise AssertionError(f"budget={budget:,}: return None when no plan fits, not {got!r}")
+        fits = df[df["unique_params"] <= budget]
+        below = df[df["unique_params"] < budget]
+        mistakes = [] if fits.empty else [
+            (df.loc[df["test_accuracy"].idxmax(), "plan"],
+             "keep only the plans within the budget: unique_params <= budget"),
+            (fits.loc[fits["unique_params"].idxmin(), "plan"],
+             "among the plans that fit, take the most accurate, not the smallest"),
+            (fits.loc[fits["test_accuracy"].idxmin(), "plan"],
+             "the best plan has the HIGHEST test_accuracy: idxmax, not idxmin"),
+            (None if below.empty else below.loc[below["test_accuracy"].idxmax(), "plan"],
+             f"budget={budget:,}: a plan with exactly the budget fits (<=, not <)"),
+        ]  # fmt: skip
+        for result, hint in mistakes:
+            if got == result != want:
+                raise AssertionError(hint)
         check(
             got == want,
             f"budget={budget:,}: expected {want!r}, got {got!r}"
