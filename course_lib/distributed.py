@@ -25,6 +25,7 @@ the same steps in one process on the concatenated shards, which DDP must match.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -41,6 +42,8 @@ from .cost import batch_loss, synthetic_batch
 from .model import build_model
 from .sharing import SharingPlan
 from .train import check_step, optimizer_step
+
+JOIN_TIMEOUT_S = 300.0  # the longest wait for every rank to join the process group
 
 
 def shard(cfg: ModelConfig, step: int, rank: int, batch: int, seq_len: int):
@@ -136,17 +139,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reference", type=int, default=0, metavar="WORLD",
                    help="no DDP: train in one process on WORLD ranks' shards concatenated")  # fmt: skip
     p.add_argument("--out", required=True, help="folder for rank{r}.pt / rank{r}.json")
+    p.add_argument("--join-timeout", type=float, default=JOIN_TIMEOUT_S,
+                   help="seconds to wait for every process to join (then a message, no hang)")  # fmt: skip
     args = p.parse_args(argv)
     if not 0 < args.lr < float("inf"):
         p.error(f"--lr={args.lr} is not allowed: it must be a finite number > 0")
     if not 0 <= args.seed <= MAX_SEED:
         p.error(f"--seed={args.seed} is not allowed: it must be in [0, {MAX_SEED}]")
+    if not 0 < args.join_timeout < float("inf"):
+        p.error(f"--join-timeout={args.join_timeout} is not allowed: it must be a number > 0")
     for name in ("steps", "batch", "seq_len", "n_layers", "d_model"):
         if getattr(args, name) < 1:
             p.error(
                 f"--{name.replace('_', '-')}={getattr(args, name)} is not allowed: it must be >= 1"
             )
     return args
+
+
+def _env_int(env, name: str, minimum: int = 0) -> int:
+    text = env.get(name)
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise SystemExit(
+            f"{name}={text!r} is not allowed: it must be an integer >= {minimum} (torchrun sets "
+            "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; start under torchrun)"
+        ) from None
+    if value < minimum:
+        raise SystemExit(f"{name}={value} is not allowed: it must be an integer >= {minimum}")
+    return value
+
+
+def check_launch_env(env=None, backend: str = "gloo") -> tuple[int, int]:
+    """(rank, world size) from the torchrun variables, checked before joining a group, so
+    that an inconsistent launch stops with a message instead of waiting forever."""
+    env = os.environ if env is None else env
+    rank, world = _env_int(env, "RANK"), _env_int(env, "WORLD_SIZE", 1)
+    if rank >= world:
+        raise SystemExit(
+            f"RANK={rank} is not allowed with WORLD_SIZE={world}: it must be in [0, {world - 1}]"
+        )
+    if "LOCAL_WORLD_SIZE" in env or "LOCAL_RANK" in env:
+        local, local_world = _env_int(env, "LOCAL_RANK"), _env_int(env, "LOCAL_WORLD_SIZE", 1)
+        if local >= local_world or local_world > world:
+            raise SystemExit(
+                f"LOCAL_RANK={local}, LOCAL_WORLD_SIZE={local_world} are not allowed with "
+                f"WORLD_SIZE={world}: need LOCAL_RANK < LOCAL_WORLD_SIZE <= WORLD_SIZE"
+            )
+        if backend == "nccl" and local_world > torch.cuda.device_count():
+            raise SystemExit(
+                f"LOCAL_WORLD_SIZE={local_world} processes on a machine with "
+                f"{torch.cuda.device_count()} GPU(s): --backend nccl needs one GPU per process"
+            )
+    if not env.get("MASTER_ADDR"):
+        raise SystemExit("MASTER_ADDR is not set: start under torchrun, which sets it")
+    port = _env_int(env, "MASTER_PORT", 1)
+    if port > 65535:
+        raise SystemExit(f"MASTER_PORT={port} is not allowed: it must be in [1, 65535]")
+    return rank, world
+
+
+def join_group(backend: str, world: int, timeout_s: float) -> None:
+    """``init_process_group`` that gives up after ``timeout_s`` with how many joined."""
+    try:
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    except dist.DistError as err:
+        raise SystemExit(
+            f"not every process joined within {timeout_s:g} s (WORLD_SIZE={world}; "
+            f"{str(err).splitlines()[0][:160]}): start WORLD_SIZE processes "
+            "(torchrun --nproc_per_node N), or fix RANK/WORLD_SIZE"
+        ) from None
 
 
 def model_config(args) -> ModelConfig:
@@ -162,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg = model_config(args)
     except ValueError as err:
         raise SystemExit(f"bad model settings: {err}") from None
-    out = Path(args.out)
+    out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise SystemExit(f"--out={args.out!r} is a file: give a folder for rank{{r}}.pt/.json")
     out.mkdir(parents=True, exist_ok=True)
@@ -173,13 +235,14 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(
                 "run under torchrun: python -m torch.distributed.run --nproc_per_node 2 -m course_lib.distributed ..."
             )
+        check_launch_env(backend=args.backend)
         device = torch.device("cpu")
         if args.backend == "nccl":  # one GPU per process, as torchrun numbers them
             if not torch.cuda.is_available():
                 raise SystemExit("--backend nccl needs CUDA GPUs; use --backend gloo on CPUs")
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
-        dist.init_process_group(args.backend)
+        join_group(args.backend, int(os.environ["WORLD_SIZE"]), args.join_timeout)
         rank, world, ddp = dist.get_rank(), dist.get_world_size(), True
         name = f"rank{rank}"
     result = train(cfg, args, rank, world, ddp, device if ddp else None)

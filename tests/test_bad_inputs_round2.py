@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from course_lib import ModelConfig, TrainConfig, build_model
 from course_lib.albert import config_from_hf, from_hf_albert, load_local_albert
 from course_lib.atomic import temp_files
 from course_lib.data import SPLITS as SPL
+from course_lib.distributed import main as ddp_main
 from course_lib.experiments import record_stub
 from course_lib.own_data import own_data, own_tensors
 from course_lib.stats import compare_to_baseline
@@ -503,3 +505,53 @@ def test_a_huge_config_is_refused_before_any_allocation(tmp_path):
         load_local_albert(folder)
     with torch.device("meta"):  # shapes only: nothing to refuse
         assert build_model(ModelConfig(**HUGE)).embed.tok_emb.weight.shape[0] == 10**10
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+LAUNCH = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"RANK": "0"}, "WORLD_SIZE=None is not allowed"),
+        ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK=2 is not allowed with WORLD_SIZE=2"),
+        ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x' is not allowed"),
+        ({"RANK": "0", "WORLD_SIZE": "0"}, "WORLD_SIZE=0 is not allowed"),
+        (
+            {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "3", "LOCAL_WORLD_SIZE": "2"},
+            "LOCAL_RANK=3, LOCAL_WORLD_SIZE=2 are not allowed",
+        ),  # fmt: skip
+        ({"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": ""}, "MASTER_ADDR is not set"),
+        ({"RANK": "0", "WORLD_SIZE": "2", "MASTER_PORT": "99999"}, "MASTER_PORT=99999"),
+    ],
+)
+def test_ddp_checks_the_launch_before_joining(tmp_path, monkeypatch, env, words):
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in {**LAUNCH, **env}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SystemExit, match=re.escape(words)):
+        ddp_main(["--out", str(tmp_path / "ddp"), "--steps", "1"])
+
+
+def test_ddp_with_a_missing_process_stops_after_the_join_timeout(tmp_path, monkeypatch):
+    port = str(free_port())
+    for k, v in {
+        "RANK": "0",
+        "WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": port,
+    }.items():
+        monkeypatch.setenv(k, v)
+    start = time.monotonic()
+    with pytest.raises(SystemExit, match=r"not every process joined within 2 s \(WORLD_SIZE=2"):
+        ddp_main(["--out", str(tmp_path / "ddp"), "--steps", "1", "--join-timeout", "2"])
+    assert time.monotonic() - start < 30
