@@ -60,6 +60,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PROGRESS_BAR = re.compile(r"\d+%\|")  # tqdm's text form: "train:  0%|   | 0/150 ..."
 SETUP_TAG = "hide-cell"
 SETUP_PROMPT = "Set-up cell (Colab set-up, versions, imports): show"
+SETUP_HIDE = "Set-up cell: hide"
 TEACHERS_BANNER = (
     ":::{important}\n**Teachers' edition: the answer key.** This page gives every reference "
     "solution and quiz answer. Learners: try the exercises in the notebooks first.\n:::\n\n"
@@ -133,7 +134,10 @@ def lesson_first(nb):
     merged = copy.deepcopy(run[0])
     merged.source = "\n\n".join(c.source.strip("\n") for c in run)
     merged.outputs = [out for c in run for out in c.get("outputs", [])]
-    merged.metadata = {"tags": [SETUP_TAG], "mystnb": {"code_prompt_show": SETUP_PROMPT}}
+    merged.metadata = {
+        "tags": [SETUP_TAG],
+        "mystnb": {"code_prompt_show": SETUP_PROMPT, "code_prompt_hide": SETUP_HIDE},
+    }
     nb.cells[title + 1 : end] = [merged]
     return nb
 
