@@ -1,16 +1,26 @@
-"""The sharing explorer of notebook 04 in a real browser: JupyterLab + Chromium.
+"""The course's widgets in a real browser: JupyterLab + Chromium.
 
-Starts JupyterLab on a free localhost port (token, a temporary copy of the notebook with
-its outputs stripped, settings with notifications off and every cell kept in the page),
-opens the notebook in Debian's Chromium driven by Playwright, runs all cells from the Run
-menu, then moves the depth slider with the keyboard and switches sharing with the
-explorer's own controls. After each change the parameter count the page shows must equal
-``count_parameters(build_model(cfg))`` for the configuration read back from the page.
-A screenshot of the explorer goes to ``build/screenshots/explorer.png``.
+Starts JupyterLab on a free localhost port (token, a temporary copy of notebook 04 with
+its outputs stripped, a small "gallery" notebook, settings with notifications off and every
+cell kept in the page), opens them in Debian's Chromium driven by Playwright and runs all
+cells from the Run menu.
 
-Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright`` package;
-Playwright's own browser download is never used. Without them the test is skipped, except
-under CI (``CI`` set), where it fails instead.
+- Notebook 04: the test moves the depth slider with the keyboard and switches sharing with
+  the explorer's own controls. After each change the parameter count the page shows must
+  equal ``count_parameters(build_model(cfg))`` for the configuration read back from the page.
+- Fit (issue 24): with N moved to 22, and in the gallery (the training panel of notebook 06
+  with a plan that diverged, a quiz with its feedback, explorers showing an error and
+  13-digit counts), no widget label or value may be cut: at window widths 1400 px
+  (JupyterLab's default) and 1024 px, and at a width whose output area is about 800 px
+  wide (Colab's), every ``.widget-label``, ``.widget-html-content`` and ``.widget-readout``
+  must be as wide as its text (``scrollWidth <= clientWidth``) and end inside every box
+  that clips it, its output area included; so must every image and table cell there.
+
+Screenshots go to ``build/screenshots/``. ``COURSE_LIB_PATH=<folder>`` runs the kernels on the
+``course_lib`` inside that folder instead of this checkout's (the way to show that the fit
+check fails on an older layout), its screenshots in ``build/screenshots/other-lib/``. Needs ``/usr/bin/chromium`` (``apt-get install chromium``)
+and the ``playwright`` package; Playwright's own browser download is never used. Without them
+the test is skipped, except under CI (``CI`` set), where it fails instead.
 """
 
 from __future__ import annotations
@@ -33,7 +43,10 @@ from course_lib import ModelConfig, build_model, count_parameters, count_paramet
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "04_what_sharing_means.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "build" / "screenshots" / "explorer.png"
+SCREENSHOTS = (
+    ROOT / "build" / "screenshots" / ("other-lib" if os.environ.get("COURSE_LIB_PATH") else "")
+)
+SCREENSHOT = SCREENSHOTS / "explorer.png"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -56,6 +69,63 @@ SETTINGS = {  # JupyterLab user settings: nothing pops up, every cell stays in t
 }
 BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 RUN_ALL_TIMEOUT_MS = 60_000
+WINDOW_WIDTHS = (1400, 1024)  # JupyterLab's default window, a small laptop's
+COLAB_OUTPUT_WIDTH = 800  # Colab's output area is about this wide
+GALLERY = "widget_gallery.ipynb"
+GALLERY_CELLS = [  # what notebook 04 does not show: the 06 panel, a quiz, extreme readouts
+    """from course_lib import ModelConfig, TrainConfig, build_model, count_parameters
+from course_lib.exercises.quiz import QuizWidget, quiz
+from course_lib.exercises.quizzes import get_question
+from course_lib.train import TrainingDiverged
+from course_lib.widgets import DEFAULT_PLANS, SharingExplorer, TrainingPanel
+
+
+def runner(cfg, train_cfg, dataset, progress):  # made-up metrics; the ffn plan diverges
+    if cfg.sharing == "ffn":
+        raise TrainingDiverged(83, 0.5, "the loss is nan", peak_lr=0.5)
+    n = count_parameters(build_model(cfg))
+    return {"sharing": cfg.sharing, "n_layers": cfg.n_layers, "n_blocks": cfg.n_blocks,
+            "unique_params": n, "per_use_params": n * cfg.n_layers, "accuracy": 0.5 + n / 1e8,
+            "val_loss": 0.6931, "train_time_s": 12.345, "tokens_per_s": 123456.7}""",
+    """panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1, warmup_steps=0),
+                      selected=tuple(DEFAULT_PLANS), runner=runner, progress=False)
+panel.train()
+panel""",
+    'quiz("04-flops")',
+    """answered = QuizWidget(get_question("04-flops"))
+answered.choose(0)
+answered""",
+    'SharingExplorer(strategy="cycle", n_layers=4, n_blocks=6)  # an error message',
+    """SharingExplorer(strategy="none", n_layers=24, vocab_size=2**40, d_model=1024, n_heads=8,
+                d_ff=4096, embed_dim=1024)  # 13-digit counts""",
+]
+FIT_CHECK = """() => {
+  const bad = [];
+  const sel = ['.widget-label', '.widget-label-basic', '.widget-html-content', '.widget-readout',
+               'img', 'td', 'th'].map((c) => '.jp-OutputArea-output ' + c).join(', ');
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.offsetParent) continue;  // not shown (an empty description)
+    const text = (el.innerText || el.getAttribute('alt') || el.tagName).trim().slice(0, 70);
+    const what = `${el.className} '${text}'`;
+    if (el.tagName !== 'IMG' && el.scrollWidth > el.clientWidth) {
+      bad.push(`${what}: needs ${el.scrollWidth}px, has ${el.clientWidth}px`);
+      continue;
+    }
+    const r = el.getBoundingClientRect(), area = el.closest('.jp-OutputArea-output');
+    for (let box = el.parentElement; box; box = box.parentElement) {  // up to the output area
+      if (box === area || getComputedStyle(box).overflowX !== 'visible') {  // a box that clips
+        const b = box.getBoundingClientRect();
+        if (r.right > b.right + 1) {
+          bad.push(`${what}: ends at x=${Math.round(r.right)}, the box that clips it ` +
+                   `(${box.className}) at x=${Math.round(b.right)}`);
+          break;
+        }
+      }
+      if (box === area) break;
+    }
+  }
+  return bad;
+}"""
 
 
 def _browser_or_skip():
@@ -101,6 +171,10 @@ def jupyter_lab(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     _stripped_copy(work)
+    gallery = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in GALLERY_CELLS])
+    gallery.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}  # fmt: skip
+    nbformat.write(gallery, work / GALLERY)
     settings = tmp_path / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +182,11 @@ def jupyter_lab(tmp_path):
     port, token = _free_port(), "course-browser-test"
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(
+                None, [os.environ.get("COURSE_LIB_PATH"), str(ROOT), os.environ.get("PYTHONPATH")]
+            )
+        ),
         "COURSE_MODE": "FAST",
         "OMP_NUM_THREADS": "1",
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
@@ -150,7 +228,8 @@ def _shown_counts(explorer) -> tuple[int, int]:
     """(unique, per-use) parameter counts as the page shows them."""
     counts = []
     for label in ("unique parameters", "parameters per use"):
-        text = explorer.locator(".widget-label", has_text=label).inner_text()
+        shown = explorer.locator(".widget-html-content, .widget-label", has_text=label)  # new, old
+        text = shown.inner_text()
         counts.append(int(re.search(r": ([\d,]+)$", text.strip()).group(1).replace(",", "")))
     return counts[0], counts[1]
 
@@ -239,30 +318,46 @@ def _run_all_cells(page, done) -> None:
     raise AssertionError("Run All Cells did not run the notebook to its last cell")
 
 
+def _open_and_run(page, base: str, token: str, name: str) -> None:
+    """Open a notebook of the served folder and run all its cells; no error output."""
+    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    _wait_for_one_settled_kernel(base, token)
+    last = page.locator(".jp-Notebook .jp-CodeCell").last
+    # done: the last code cell has run (an execution count in its prompt), whatever it shows
+    _run_all_cells(page, last.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")))
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000)
+    errors = page.locator(".jp-OutputArea-output[data-mime-type*='error']")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def _cut_at_each_width(page, shoot, tag: str) -> list[str]:
+    """What the fit check finds at each window width, the last one sized so that the
+    output area is about as wide as Colab's; ``shoot(path)`` takes a screenshot at each."""
+    problems, widths = [], list(WINDOW_WIDTHS)
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(600)  # relayout, and the widgets' own resize handlers
+        area = page.locator(".jp-OutputArea-output").first.bounding_box()["width"]
+        if len(widths) == len(WINDOW_WIDTHS):  # from the last width: Colab's output area
+            widths.append(round(width - (area - COLAB_OUTPUT_WIDTH)))
+        problems += [f"window {width}px (output area {area:.0f}px): {p}"
+                     for p in page.evaluate(FIT_CHECK)]  # fmt: skip
+        shoot(SCREENSHOTS / f"{tag}-{width}.png")
+    return problems
+
+
 def test_explorer_in_a_real_browser_shows_the_model_count(jupyter_lab):
     sync_playwright = _browser_or_skip()
     base, token = jupyter_lab
     started = time.monotonic()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-            )
-
-            _wait_for_one_settled_kernel(base, token)
-            last = page.locator(".jp-Notebook .jp-CodeCell").last
-            # done: the last code cell has run (an execution count in its prompt), whatever it shows
-            _run_all_cells(page, last.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")))
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000
-            )
-            errors = page.locator(".jp-OutputArea-output[data-mime-type*='error']")
-            assert errors.count() == 0, errors.first.inner_text()
-
+            page = browser.new_page(viewport={"width": WINDOW_WIDTHS[0], "height": 1000})
+            _open_and_run(page, base, token, NOTEBOOK.name)
             explorer = page.locator(".jp-OutputArea-output", has=page.locator(".widget-slider"))
             assert explorer.count() == 1, "exactly one output holds the explorer"
             explorer.scroll_into_view_if_needed()
@@ -286,7 +381,6 @@ def test_explorer_in_a_real_browser_shows_the_model_count(jupyter_lab):
             # CYCLE with M = 3 blocks: one layer more stores nothing more, but computes more
             assert _shown_counts(explorer)[0] == start_counts[0]
             assert _shown_counts(explorer)[1] > start_counts[1]
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             explorer.screenshot(path=str(SCREENSHOT))
 
             # 2. sharing: ALBERT "all", then switch attention sharing off -> "ffn"
@@ -297,18 +391,59 @@ def test_explorer_in_a_real_browser_shows_the_model_count(jupyter_lab):
             assert _shown_counts(explorer) == _expected_counts(albert), albert
             switch = explorer.locator(".widget-checkbox", has_text="share attention")
             switch.locator("input").uncheck()
-            _wait_for_redraw(page, explorer, table)
+            table = _wait_for_redraw(page, explorer, table)
             final = _config_shown(explorer)
             assert (final.sharing, final.n_layers) == ("ffn", start_cfg.n_layers + 1)
             assert _shown_counts(explorer) == _expected_counts(final), final
+
+            # 3. issue 24's case: N from 13 to 22, then every label and number whole
+            depth.locator(".noUi-handle").focus()
+            for _ in range(22 - final.n_layers):
+                page.keyboard.press("ArrowRight")
+            deadline = time.monotonic() + 20
+            while not _plan_table(explorer).startswith("plan 'ffn': 22 layers"):
+                assert time.monotonic() < deadline, "the explorer did not redraw at N = 22"
+                page.wait_for_timeout(100)
+            assert _shown_counts(explorer) == _expected_counts(_config_shown(explorer))
+            cut = _cut_at_each_width(
+                page, lambda path: explorer.screenshot(path=str(path)), "explorer"
+            )
+            assert cut == [], "cut off in notebook 04:\n" + "\n".join(cut)
         except Exception:  # keep what the page showed for the failure report
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT.with_name("explorer-failure.png")))
             raise
         finally:
             browser.close()
     assert SCREENSHOT.stat().st_size > 5_000
-    assert time.monotonic() - started < 90, "keep the browser test under 90 s"
+    assert time.monotonic() - started < 120, "keep the browser test under 120 s"
+
+
+def test_panel_quiz_and_extreme_explorers_fit_their_output_areas(jupyter_lab):
+    sync_playwright = _browser_or_skip()
+    base, token = jupyter_lab
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": WINDOW_WIDTHS[0], "height": 1000})
+            _open_and_run(page, base, token, GALLERY)
+            status = page.locator(".jp-OutputArea-output .widget-html-content",
+                                  has_text="not trained").first  # fmt: skip
+            assert "ffn: training diverged at step 83" in status.inner_text()
+            assert page.locator(".jp-OutputArea-output table").count() >= 1  # the panel's table
+            cells = page.locator(".jp-Notebook .jp-CodeCell")
+
+            def shoot(path: Path) -> None:  # the panel, then each of the other outputs
+                for i in range(1, cells.count()):
+                    cells.nth(i).screenshot(path=str(path.with_stem(f"{path.stem}-cell{i}")))
+
+            cut = _cut_at_each_width(page, shoot, "gallery")
+            assert cut == [], "cut off in the widget gallery:\n" + "\n".join(cut)
+        except Exception:
+            page.screenshot(path=str(SCREENSHOTS / "gallery-failure.png"))
+            raise
+        finally:
+            browser.close()
 
 
 def test_without_a_browser_it_skips_locally_and_fails_under_ci(monkeypatch, tmp_path):
