@@ -5,6 +5,7 @@ every check rejects at least two."""
 
 import copy
 import importlib.util
+import json
 import math
 import os
 import re
@@ -556,8 +557,36 @@ def test_wrong_answer_gets_its_hint(check_fn, wrong, hint):
     assert hint in message or re.search(hint, message), message
 
 
+def _core_checks() -> set[str]:
+    """The checks that a ``# exercise (core)`` cell of a notebook runs."""
+    core = set()
+    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.startswith("# exercise (core)"):
+                core.update(re.findall(r"\b(check_\d\d_\w+)\(", source))
+    return core
+
+
 def test_every_check_rejects_at_least_two_plausible_wrong_answers():
     counts = Counter(row[0].__name__ for row in ALL_WRONG)
     every = [fn.__name__ for nb in NOTEBOOKS for fn, _ in reference_cases(nb)]
     few = {name: counts[name] for name in every if counts[name] < 2}
     assert not few, f"checks with fewer than two wrong answers in tests: {few}"
+
+
+def test_every_core_check_names_at_least_five_distinct_mistakes():
+    """Issue 17: each core exercise rejects >= 5 plausible wrong answers, each with its own hint."""
+    core = _core_checks()
+    assert len(core) >= 40, sorted(core)  # the notebooks' core exercises were found
+    hints: dict[str, set[str]] = {}
+    for check_fn, _, hint in ALL_WRONG:
+        hints.setdefault(check_fn.__name__, set()).add(hint)
+    few = {name: len(hints.get(name, ())) for name in sorted(core) if len(hints.get(name, ())) < 5}
+    assert not few, f"core checks with fewer than five distinct wrong answers in tests: {few}"
+
+
+def test_a_raising_answer_gets_the_shapes_it_was_called_with():
+    with pytest.raises(AssertionError) as info:
+        nb01.check_01_attention_weights(_crashes)
+    assert "called with argument 1 = a float32 tensor of shape (5, 16), argument 2" in str(info.value)

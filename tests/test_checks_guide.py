@@ -73,6 +73,30 @@ def choose_never_none(runs, max_params, max_ms, per_layer):
     return S11.choose_plan(runs, max_params, max_ms, per_layer) or runs.iloc[0]["name"]
 
 
+
+# ---- notebook 11, more mistakes (issue 17)
+
+
+def within_names_only(cfg, budget):
+    return list(S11.plans_within(cfg, budget))
+
+
+def within_own_names(cfg, budget):
+    return {k.replace(" M=", "_"): v for k, v in S11.plans_within(cfg, budget).items()}
+
+
+def verdicts_accuracy_cost():
+    return {**S11.claim_verdicts(), "always costs accuracy": True}
+
+
+def verdicts_hadamard():
+    v = S11.claim_verdicts()
+    return {**v, next(c for c in v if c.startswith("the Hadamard")): True}
+
+
+def verdicts_as_list():
+    return list(S11.claim_verdicts().values())
+
 WRONG = [
     (nb11.check_11_plans_within, within_per_use, "count each shared block once"),
     (nb11.check_11_plans_within, within_blocks_only, "embeddings and head included"),
@@ -82,6 +106,11 @@ WRONG = [
     (nb11.check_11_claim_verdicts, verdicts_inference, "GPU latency ratios"),
     (nb11.check_11_claim_verdicts, verdicts_missing, "missing: ['always costs accuracy']"),
     (nb11.check_11_claim_verdicts, verdicts_strings, "answer True or False"),
+    (nb11.check_11_plans_within, within_names_only, "return a dict"),
+    (nb11.check_11_plans_within, within_own_names, r"names as plan_name\(sharing, M\)"),
+    (nb11.check_11_claim_verdicts, verdicts_accuracy_cost, "no measurable difference"),
+    (nb11.check_11_claim_verdicts, verdicts_hadamard, "a third set of numbers"),
+    (nb11.check_11_claim_verdicts, verdicts_as_list, "return a dict"),
     (nb11.check_11_choose_plan, choose_ignoring_latency, "latency follows the depth N"),
     (nb11.check_11_choose_plan, choose_latency_from_unique, "latency follows the depth N"),
     (nb11.check_11_choose_plan, choose_per_use, "the budget limits what is stored"),

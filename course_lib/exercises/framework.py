@@ -68,11 +68,13 @@ def describe(value: Any) -> str:
 
 def called_with(fn: Callable, args: tuple) -> str:
     """``q = a float32 tensor of shape (2, 3, 7, 8), k = ...``: the call, named by ``fn``'s parameters."""
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     try:
-        names = list(inspect.signature(fn).parameters)
+        params = inspect.signature(fn).parameters.values()
+        names = [p.name for p in params if p.kind in positional]
     except (TypeError, ValueError):
         names = []
-    names = (names + [f"argument {i + 1}" for i in range(len(args))])[: len(args)]
+    names = (names + [f"argument {i + 1}" for i in range(len(args))][len(names) :])[: len(args)]
     return ", ".join(f"{n} = {describe(a)}" for n, a in zip(names, args, strict=True))
 
 
@@ -99,7 +101,7 @@ def run(fn: Callable, *args: Any, likely: Likely = None) -> Any:
     except Exception as e:  # the learner's bug, reported without a deep traceback
         error = e
     cause = likely(error) if callable(likely) else likely
-    first = f"{cause}. " if cause else ""
+    first = f"Likely cause: {cause}. " if cause else ""
     raise AssertionError(
         f"{first}Your function raised {type(error).__name__}: {error} "
         f"(called with {called_with(fn, args)})"
