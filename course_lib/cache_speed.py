@@ -12,7 +12,10 @@ times one decoding step (one new token per sequence) of ``none`` (N blocks), ``a
 block N times) and an identical twin of ``none`` (the noise floor, ``course_lib.timing``),
 at batch 1 and at a large batch. ``cache_sizes`` reads the caches from the machine;
 ``summarise`` turns the table into the conclusion the notebook prints, and
-``conclusion_holds`` checks that conclusion against the numbers.
+``conclusion_holds`` checks that conclusion against the numbers. ``cache_story`` and
+``cache_story_text`` hold the cache explanation against the same table: the widths where
+sharing was faster with both models in the same cache level, and those where one block
+fitted a cache that the N blocks overflowed and yet no difference was measured.
 """
 
 from __future__ import annotations
@@ -228,3 +231,44 @@ def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
     ax.set_ylabel("time of none / time of all")
     ax.legend(fontsize=8, title="error bar: noise floor", title_fontsize=8)
     return ax
+
+
+def cache_story(summary: dict) -> dict:
+    """Per batch, where the table contradicts "faster only where one block fits a cache
+    that N blocks overflow": ``same_level_faster`` [(d, level)], faster although both
+    models' weights fit the same level; ``split_no_gain`` [(d, unshared, shared)], one
+    block in a smaller cache than the N blocks, yet no measurable difference."""
+    out = {}
+    for b, s in summary["by_batch"].items():
+        fits = summary["fits"]
+        out[b] = {
+            "same_level_faster": [(d, fits[d][0]) for d in s["faster"] if fits[d][0] == fits[d][1]],
+            "split_no_gain": [(d, *fits[d]) for d in s["within noise"] + s["slower"]
+                              if fits[d][0] != fits[d][1]],
+        }  # fmt: skip
+    return out
+
+
+def _level(name: str) -> str:
+    return "no cache" if name == "memory" else name
+
+
+def cache_story_text(summary: dict) -> str:
+    """Markdown sentences, built only from ``cache_story``: what the cache sizes explain."""
+    lines = []
+    for b, s in cache_story(summary).items():
+        same = ", ".join(f"d = {d} (both in {lvl})" for d, lvl in s["same_level_faster"])
+        split = ", ".join(
+            f"d = {d} (N blocks in {_level(u)}, one in {o})" for d, u, o in s["split_no_gain"]
+        )
+        parts = []
+        if same:
+            parts.append(f"faster with both models in the same cache level at {same}")
+        if split:
+            parts.append(f"no measurable difference although one block fitted a cache the N "
+                         f"blocks overflowed at {split}")  # fmt: skip
+        if parts:
+            lines.append(f"- **batch {b}**: " + "; ".join(parts) + ".")
+        else:
+            lines.append(f"- **batch {b}**: every verdict matches where the weights fit.")
+    return "\n".join(lines)

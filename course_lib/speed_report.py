@@ -11,7 +11,11 @@
   memory, and its drop against ``none`` predicted from 16 bytes per unique parameter
   (fp32 weight, gradient and AdamW's two moments), and tokens/s relative to ``none``;
 - ``plot_what_changes`` and ``plot_speed_ratios`` draw the notebook's two figures; in the
-  second each bar runs from 1 to its ratio and a grey band shows the run's noise floor.
+  second each bar runs from 1 to its ratio and a grey band shows the run's noise floor;
+- ``plan_configs``, ``build_plans``, ``cost_table``, ``rebuild_08`` and ``time_plans`` rebuild what notebook
+  08's sections 1-5 make (the six plans, their cost table, your timings), and
+  ``plan_costs`` and ``sweep_runs`` what notebook 11's sections 1-2 read, for the "catch
+  up" cells of a section started in a fresh kernel (docs/teaching.md).
 
 A ratio is ``time_none / time_plan`` (> 1: the plan is faster than ``none``), the median
 over interleaved rounds (``timing.paired_ratio``).
@@ -24,8 +28,31 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from .timing import PHASES, TWIN, Timing, noise_floor, paired_ratio, verdict
+from .config import ModelConfig
+from .cost import (
+    activation_memory,
+    analytic_flops,
+    counted_flops,
+    inference_fn,
+    synthetic_batch,
+    train_parts,
+    training_state_memory,
+)
+from .measure import count_parameters, count_parameters_per_use
+from .model import build_model
+from .runtime import seed_everything
+from .timing import (
+    PHASES,
+    TWIN,
+    Timing,
+    compare_phases,
+    compare_times,
+    noise_floor,
+    paired_ratio,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARK_DIR = ROOT / "benchmarks" / "results"
@@ -200,3 +227,106 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
         a.legend(fontsize=7)
     axes[0].set_ylabel("time of none / time of plan")
     return axes
+
+
+# ---------------------------------------------------------------- catch-up cells (issue 17)
+
+PLANS_08 = {"none": dict(sharing="none"), "all": dict(sharing="all"),
+            "attention": dict(sharing="attention"), "ffn": dict(sharing="ffn"),
+            "cycle(M=4)": dict(sharing="cycle", n_blocks=4),
+            "sequence(M=4)": dict(sharing="sequence", n_blocks=4)}  # fmt: skip
+
+
+def plan_configs(mode: str) -> tuple[ModelConfig, dict[str, ModelConfig], int, int]:
+    """Notebook 08, section 1: (base config, {plan: config}, batch, large batch) for a mode."""
+    if mode not in ("FAST", "FULL"):
+        raise ValueError(f"mode={mode!r} is not allowed: choose FAST or FULL")
+    if mode == "FULL":
+        size, batch, large = dict(d_model=256, d_ff=1024, max_len=64), 8, 256
+    else:
+        size, batch, large = dict(d_model=128, d_ff=512, max_len=32), 8, 32
+    base = ModelConfig(vocab_size=1000, n_heads=4, n_layers=8, attn_impl="sdpa", **size)
+    return base, {n: base.replace(**plan) for n, plan in PLANS_08.items()}, batch, large
+
+
+def build_plans(configs: dict[str, ModelConfig], device="cpu") -> dict[str, torch.nn.Module]:
+    """Each plan's model, built from seed 0 as notebook 08 builds them."""
+    models = {}
+    for name, cfg in configs.items():
+        seed_everything(0)
+        models[name] = build_model(cfg).to(device)
+    return models
+
+
+def cost_table(models: dict, configs: dict, ids: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
+    """Notebook 08's table of sections 1-4: unique params, params per use, weights + grads
+    + AdamW MiB (after one real step), activations MiB and counted FLOPs per token."""
+    rows = {}
+    for name, m in models.items():
+        flops = counted_flops(m, ids) / ids.numel()
+        assert flops == analytic_flops(configs[name], *ids.shape).per_token
+        rows[name] = {"unique params": count_parameters(m),
+                      "params per use": count_parameters_per_use(m),
+                      "weights+grads+AdamW MiB": training_state_memory(m, ids, y).total / 2**20,
+                      "activations MiB": activation_memory(m, ids, y)["saved_bytes"] / 2**20,
+                      "FLOPs/token": flops}  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def time_plans(models: dict, base: ModelConfig, batch: int, large_batch: int, device="cpu",
+               repeats: int = 7) -> dict:  # fmt: skip
+    """Notebook 08, section 5, in one call: ``none``, its twin, ``all``, ``cycle(M=4)`` and
+    ``sequence(M=4)`` timed in interleaved rounds (the phases of a training step at
+    ``batch``, latency at batch 1 and ``large_batch``), as ``timing_results`` gives them."""
+    import copy
+
+    device = torch.device(device)
+    kind = "thread" if device.type == "cpu" else "wall"
+    timed = {"none": models["none"], TWIN: copy.deepcopy(models["none"])}
+    timed |= {n: models[n] for n in ("all", "cycle(M=4)", "sequence(M=4)")}
+    seq = base.max_len
+    ids, y = synthetic_batch(base, batch, seq, seed=0, device=device)
+    steps = {n: train_parts(m, ids, y) for n, m in timed.items()}
+    times = compare_phases(steps, device, warmup=1, repeats=repeats, clock_kind=kind)
+    for b, seed in ((1, 1), (large_batch, 2)):
+        x, _ = synthetic_batch(base, b, seq, seed=seed, device=device)
+        fns = {n: inference_fn(m, x) for n, m in timed.items()}
+        times[f"latency_b{b}"] = compare_times(fns, device, 1, repeats, kind)
+    return timing_results(times)
+
+
+def rebuild_08(mode: str, device="cpu") -> tuple:
+    """What notebook 08's sections 1-4 leave behind, for a section started in a fresh
+    kernel: (base, configs, batch, large batch, models, ids, y, cost table)."""
+    base, configs, batch, large = plan_configs(mode)
+    models = build_plans(configs, device)
+    ids, y = synthetic_batch(base, batch, base.max_len, seed=0, device=device)
+    return base, configs, batch, large, models, ids, y, cost_table(models, configs, ids, y)
+
+
+def plan_costs(base: ModelConfig, plans: dict[str, str], seq: int) -> pd.DataFrame:
+    """Notebook 11, section 1: per plan (M = N/2 for the block plans) unique parameters,
+    training state MB (16 bytes each), parameters per use, FLOPs/token, activations MB."""
+    ids, y = synthetic_batch(base, 2, seq, seed=0)
+    rows = {}
+    for name, sharing in plans.items():
+        cfg = base.replace(sharing=sharing, n_blocks=base.n_layers // 2 if " M=" in name else None)
+        seed_everything(0)
+        model = build_model(cfg)
+        with torch.no_grad():
+            flops = counted_flops(model, ids) / ids.numel()
+        assert flops == analytic_flops(cfg, *ids.shape).per_token  # the formula is exact
+        rows[name] = {"unique params": count_parameters(model),
+                      "training state MB": STATE_BYTES_PER_PARAM * count_parameters(model) / 1e6,
+                      "params per use": count_parameters_per_use(model), "FLOPs/token": flops,
+                      "activations MB": activation_memory(model, ids, y)["saved_bytes"] / 1e6}  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def sweep_runs(dataset: str, path: str | Path = SWEEP_CSV) -> pd.DataFrame:
+    """The FULL sweep's runs of one dataset, indexed by plan name (notebook 11)."""
+    sweep = pd.read_csv(path)
+    known = sorted(sweep["dataset"].unique())
+    if dataset not in known:
+        raise ValueError(f"dataset={dataset!r} is not allowed: choose one of {known}")
+    return sweep[sweep["dataset"] == dataset].set_index("name")

@@ -13,6 +13,8 @@ import pytest  # noqa: E402
 from course_lib.cache_speed import (  # noqa: E402
     cache_experiment,
     cache_sizes,
+    cache_story,
+    cache_story_text,
     conclusion_holds,
     conclusion_text,
     plot_cache_experiment,
@@ -87,6 +89,18 @@ def test_conclusion_holds_catches_a_claim_the_numbers_contradict():
     s["by_batch"][32]["within noise"].remove(128)  # a width left out of the conclusion
     with pytest.raises(AssertionError):
         conclusion_holds(s, table())
+
+
+def test_cache_story_lists_what_the_cache_sizes_do_not_explain():
+    rows = table()
+    rows.loc[rows["d_model"] == 768, "all_MiB"] = 20.0  # one block in L3, eight blocks in none
+    s = summarise(rows.assign(none_MiB=rows["none_MiB"].where(rows["d_model"] != 128, 0.5)), CACHES)
+    story = cache_story(s)
+    assert story[1]["same_level_faster"] == [(128, "L2")]  # faster, both models in L2
+    assert story[1]["split_no_gain"] == [(768, "memory", "L3")]
+    assert sorted(story[32]["split_no_gain"]) == [(512, "memory", "L3"), (768, "memory", "L3")]
+    text = cache_story_text(s)
+    assert "d = 128 (both in L2)" in text and "d = 768 (N blocks in no cache, one in L3)" in text
 
 
 def test_experiment_runs_at_toy_sizes_and_plots():
