@@ -144,7 +144,7 @@ def check_05_repeat_plan(fn: Callable) -> None:
             raise AssertionError(f"one id per layer: M x repeats = {m * r} ids, got {len(ids)}")
         if ids == [b + 1 for b in want]:
             raise AssertionError("block ids start at 0: blocks 0 .. M-1")
-        if r > 1 and ids == [i // m for i in range(m * r)]:
+        if r > 1 and m != r and ids == [i // m for i in range(m * r)]:
             raise AssertionError(
                 "swapped roles: each of the M = n_blocks blocks runs `repeats` times, "
                 "block i // repeats at layer i"
