@@ -25,7 +25,7 @@ def claim_verdicts() -> dict[str, bool]:
         "cuts weight, gradient and optimizer memory": True,
         "cuts activation memory at the same depth": False,
         "cuts FLOPs at the same depth": False,
-        "speeds up inference at the same depth": False,
+        "speeds up inference at the same depth, whatever the batch and width": False,
         "the Hadamard formula [W2;b2]=[W1;b1]⊙[W3;b3] is sharing": False,
         "the blog's two-Linear PyTorch example shares weights": False,
         "always costs accuracy": False,
