@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300
 
-.PHONY: venv lab test lint unit widgets7 notebooks notebooks-alt format execute site student browser clean
+.PHONY: venv lab test lint unit sections widgets7 notebooks notebooks-alt format execute site student browser clean
 
 venv:
 	@bash scripts/ensure_venv.sh
@@ -14,14 +14,19 @@ venv:
 lab: venv
 	$(BIN)/python scripts/lab.py $(LAB_ARGS)
 
-test: venv lint unit widgets7 notebooks notebooks-alt
+test: venv lint unit sections widgets7 notebooks notebooks-alt
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 unit: venv
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests/
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --ignore=tests/test_sections_fresh.py tests/
+
+# The core path and each teaching session that starts inside a notebook, in fresh kernels
+# (preamble + those sections, issue 17); slow enough to be a target of its own.
+sections: venv
+	OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 tests/test_sections_fresh.py
 
 # The widget tests again under ipywidgets 7.7.1, what Colab ships (`make unit` runs them under
 # the venv's 8.x). ipywidgets 7 is pure Python: it goes into $(IPYW7), ahead of the venv on
