@@ -142,6 +142,28 @@ _QUESTIONS = [
             "Adam updates every parameter the model passes it, shared or not.",
         ),
     ),
+    Question(
+        id="06-interval",
+        prompt="Plan A minus plan B over ten seeds, paired: +1.2 points, 95% interval "
+        "[-0.4, +2.8]. What may you say?",
+        choices=(
+            "A is better than B",
+            "No measurable difference at this size: the data fit anything from -0.4 to +2.8",
+            "A and B are equally good",
+            "95% of A's seeds beat B's by -0.4 to +2.8 points",
+        ),
+        answer=1,
+        why=(
+            "The interval contains 0, so the data also fit no difference, or B ahead by "
+            "0.4 points; 'better' needs an interval that excludes 0.",
+            "An interval that contains 0 leaves the sign open; more seeds would narrow it.",
+            "No difference found is not equality shown: differences up to +2.8 points "
+            "fit the data as well as 0 does.",
+            "The interval is about the mean difference, not about single seeds, whose "
+            "differences spread wider.",
+        ),
+        measured_in="section 2's table",
+    ),
     # 07 · Embeddings: factorized and tied
     Question(
         id="07-factorized",
