@@ -332,7 +332,7 @@ class SharingExplorer(W.VBox):
         self.per_use_label.value = (
             f"parameters per use (what compute touches): {v.per_use_params:,}"
         )
-        self.memory_label.value = f"parameter memory at fp32: {v.param_mb:.2f} MB"
+        self.memory_label.value = f"parameter memory at fp32: {v.param_mb:,.2f} MB"
         fig = new_figure(3.2, 0.25 * v.plan.n_layers + 0.9)
         v.plan.plot(fig.add_subplot())
         self.plot_out.outputs = (png_output(fig),)

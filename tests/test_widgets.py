@@ -79,7 +79,7 @@ def test_shown_counts_equal_the_built_model_for_random_settings():
         assert w.view.unique_params == n == formula_parameter_count(cfg)
         assert w.view.per_use_params == count_parameters_per_use(model)
         assert w.count_label.value == f"unique parameters: {n:,}"
-        assert w.memory_label.value == f"parameter memory at fp32: {n * 4 / 1e6:.2f} MB"
+        assert w.memory_label.value == f"parameter memory at fp32: {n * 4 / 1e6:,.2f} MB"
         assert len(w.plot_out.outputs) == 1 and "image/png" in w.plot_out.outputs[0]["data"]
         assert w.view.plan.n_layers == s["n_layers"]
         seen.add(s["strategy"])
@@ -286,3 +286,11 @@ def test_panel_table_is_compact_and_names_missing_values():
     text = table_html(df)
     for shown in ("a&lt;b", ">N<", ">M<", ">—<", ">268,290<", ">0.501<", ">12.3<", ">123,457<"):
         assert shown in text, (shown, text)
+
+
+def test_readout_groups_the_digits_of_large_counts_and_memory():
+    w = SharingExplorer(strategy="none", n_layers=24, vocab_size=2**40, d_model=1024, n_heads=8,
+                        d_ff=4096, embed_dim=1024)  # fmt: skip
+    mb = w.view.unique_params * 4 / 1e6
+    assert w.memory_label.value == f"parameter memory at fp32: {mb:,.2f} MB" and mb > 1e6
+    assert w.count_label.value.count(",") >= 5  # 1,125,900,... as the browser test shows it
