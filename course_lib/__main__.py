@@ -2,8 +2,10 @@
 (also ``--seeds 0-9``, ``--dataset NAME``, ``--threads N``, ``--dry-run``, ``--quiet``).
 
 Your own data: ``--data reviews.csv [--text-column review --label-column stars]`` runs the
-preset's classification runs on that CSV (n_classes set to fit), ``--data notes.txt`` its
-character-LM runs on that text (``course_lib.own_data``).
+preset's classification runs on that CSV, ``--data notes.txt`` its character-LM runs on
+that text (``course_lib.own_data``); each plan keeps its sharing and depth, and the sizes
+(vocabulary, max_len, width, steps) are suggested from the data
+(``course_lib.own_sizing``, FAST limits with ``--preset fast``, FULL with ``full``).
 
 Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
 ``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
@@ -19,7 +21,8 @@ import sys
 import torch
 
 from .experiments import DATASETS, run_name
-from .own_data import adapt_runs, own_data
+from .own_data import own_data
+from .own_sizing import sized_runs
 from .sweep import (
     FolderLocked,
     RecordLost,
@@ -106,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             data = own_data(args.data, args.text_column, args.label_column)
         except ValueError as err:
             parser.error(f"argument --data: {err}")
-        runs = adapt_runs(runs, data)
+        runs = sized_runs(runs, data, "FAST" if args.preset == "fast" else "FULL")
+        if runs and not args.quiet:
+            m, t = runs[0][0], runs[0][1]
+            print(f"sized to {data}: vocab_size={m.vocab_size}, max_len={m.max_len}, "
+                  f"d_model={m.d_model}, steps={t.steps}, batch_size={t.batch_size} "
+                  "(course_lib.own_sizing.suggest_configs)")  # fmt: skip
     runs = [r for r in runs if args.dataset in (None, r[2])][: args.limit]
     runs = with_seeds(runs, args.seeds)
     if args.dry_run:
