@@ -4,9 +4,11 @@
     python scripts/study_time.py --sections notebooks/04_what_sharing_means.ipynb
     python scripts/study_time.py --update-docs   # rewrite docs/teaching.md's plan tables
 
-Floor = words / 120 + code lines / 10 + 8 x core exercises, in minutes, rounded up
-(course_lib/exercises/study_time.py; tests/test_study_time.py fails when a header is lower,
-tests/test_site.py when docs/teaching.md's tables differ from what this script writes).
+Floor = words / 120 + code lines / 10 + 8 x core exercises + the cells' measured run time
+(nbclient's metadata.execution timestamps, stored when scripts/execute_notebooks.py runs a
+notebook), in minutes, rounded up (course_lib/exercises/study_time.py; tests/test_study_time.py
+fails when a header is lower, tests/test_site.py when docs/teaching.md's tables differ from
+what this script writes). The "read" column is the floor without the run time.
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     low = 0
-    head = f"{'notebook':34s} {'words':>6s} {'code':>5s} {'core':>4s} {'opt':>4s} {'floor':>6s}"
-    print(head + " stated")
+    head = f"{'notebook':34s} {'words':>6s} {'code':>5s} {'core':>4s} {'opt':>4s} {'read':>5s}"
+    print(head + f" {'run':>5s} {'floor':>6s} stated")
     for path in paths:
         try:
             nb = st.read(path)
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         low += bool(flag)
         print(
             f"{path.stem[:34]:34s} {total.words:6d} {total.code_lines:5d} "
-            f"{total.core_exercises:4d} {total.optional_exercises:4d} {total.floor:6d} "
+            f"{total.core_exercises:4d} {total.optional_exercises:4d} "
+            f"{total.reading_minutes:5.1f} {total.run_minutes:5.1f} {total.floor:6d} "
             f"{stated if stated else '-':>6}{flag}"
         )
         if args.sections:

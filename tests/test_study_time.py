@@ -27,8 +27,8 @@ def test_stated_study_time_covers_the_floor(path):
     assert stated >= total.floor, (
         f"{path.name} states {stated} minutes; its content needs at least {total.floor} "
         f"({total.words} words / 120 + {total.code_lines} code lines / 10 + "
-        f"8 x {total.core_exercises} core exercises): raise the header's study time "
-        "or mark sections optional"
+        f"8 x {total.core_exercises} core exercises + {total.run_minutes:.1f} minutes of "
+        "measured run time): raise the header's study time or mark sections optional"
     )
 
 
@@ -42,6 +42,30 @@ def test_floor_is_words_code_and_core_exercises():
     t = st.notebook_floor(nb)
     assert (t.words, t.code_lines, t.core_exercises, t.optional_exercises) == (240, 8, 1, 1)
     assert t.minutes == pytest.approx(2 + 0.8 + 8) and t.floor == 11
+
+
+def test_the_measured_run_time_of_code_cells_adds_to_the_floor():
+    timed = code("x = 1")
+    timed.metadata["execution"] = {
+        "iopub.execute_input": "2026-12-02T04:59:19.220669Z",
+        "shell.execute_reply": "2026-12-02T05:00:49.220669Z",  # 90 s later
+    }
+    t = st.notebook_floor(notebook(md("# T"), timed, code("y = 2")))  # untimed: 0 s
+    assert t.run_ms == 90_000 and t.run_minutes == 1.5
+    assert t.reading_minutes == pytest.approx(1 / 120 + 2 / 10)  # "T", two code lines
+    assert t.floor == 2  # 0.22 reading + 1.5 running, rounded up
+    timed.metadata["execution"]["shell.execute_reply"] = "not a time"
+    assert st.run_ms(timed) == 0
+
+
+def test_every_executed_notebook_stores_the_run_time_of_its_code_cells():
+    for path in NOTEBOOKS:
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        untimed = [c.get("id") for c in cells if not st.run_ms(c) and c.get("outputs")]
+        assert len(untimed) <= len(cells) // 2, (
+            f"{path.name}: {len(untimed)} of {len(cells)} code cells carry no execution "
+            "timestamps; re-execute it with scripts/execute_notebooks.py"
+        )
 
 
 def test_an_unmarked_stub_counts_as_core_and_markers_are_case_blind():

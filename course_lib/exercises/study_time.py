@@ -4,7 +4,11 @@ The rule (issue 12; every notebook's header states a time at least this floor):
 
 - prose, every Markdown cell, read at 120 words a minute;
 - code, every code cell, read at 10 non-blank, non-comment lines a minute;
-- 8 minutes for each **core** exercise; optional exercises are not counted.
+- 8 minutes for each **core** exercise; optional exercises are not counted;
+- the measured run time of every code cell: the time from ``iopub.execute_input`` to
+  ``shell.execute_reply`` that nbclient stores in the cell's ``metadata.execution`` when
+  ``scripts/execute_notebooks.py`` runs the notebook (FAST mode, one thread), so the floor
+  is a learner's pace, reading and running (issue 17). A cell without timestamps adds 0.
 
 An exercise cell's first line says which it is: ``# exercise (core)`` or
 ``# exercise (optional)``. A code cell that asks for a function (``def my_...`` with
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -45,15 +50,26 @@ class StudyTime:
     code_lines: int = 0
     core_exercises: int = 0
     optional_exercises: int = 0
+    run_ms: int = 0  # measured run time of the code cells, milliseconds
 
     @property
-    def minutes(self) -> float:
-        """The exact floor in minutes (not rounded)."""
+    def reading_minutes(self) -> float:
+        """Reading the prose and code and doing the core exercises, without running."""
         return (
             self.words / WORDS_PER_MINUTE
             + self.code_lines / CODE_LINES_PER_MINUTE
             + self.core_exercises * MINUTES_PER_CORE_EXERCISE
         )
+
+    @property
+    def run_minutes(self) -> float:
+        """The measured run time of the code cells, in minutes."""
+        return self.run_ms / 60_000
+
+    @property
+    def minutes(self) -> float:
+        """The exact floor in minutes (not rounded): reading plus running."""
+        return self.reading_minutes + self.run_minutes
 
     @property
     def floor(self) -> int:
@@ -66,6 +82,7 @@ class StudyTime:
             self.code_lines + other.code_lines,
             self.core_exercises + other.core_exercises,
             self.optional_exercises + other.optional_exercises,
+            self.run_ms + other.run_ms,
         )
 
 
@@ -96,6 +113,23 @@ def exercise_kind(source: str) -> str | None:
     return None
 
 
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def run_ms(cell) -> int:
+    """A code cell's measured run time from nbclient's ``metadata.execution`` (0 if absent)."""
+    times = cell.get("metadata", {}).get("execution", {})
+    start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+    if not (start and end):
+        return 0
+    try:
+        seconds = (_timestamp(end) - _timestamp(start)).total_seconds()
+    except ValueError:
+        return 0
+    return max(0, round(seconds * 1000))
+
+
 def cell_study_time(cell) -> StudyTime:
     """The words, code lines and exercises of one cell."""
     if cell.cell_type == "markdown":
@@ -107,6 +141,7 @@ def cell_study_time(cell) -> StudyTime:
         code_lines=count_code_lines(cell.source),
         core_exercises=int(kind == "core"),
         optional_exercises=int(kind == "optional"),
+        run_ms=run_ms(cell),
     )
 
 
