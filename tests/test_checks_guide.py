@@ -100,6 +100,22 @@ def verdicts_as_list():
     return list(S11.claim_verdicts().values())
 
 
+def within_per_use_counts(cfg, budget):
+    plans = nb11.all_plans(cfg.n_layers)
+    return {k: nb11._per_use(cfg.replace(**plans[k])) for k in S11.plans_within(cfg, budget)}
+
+
+def within_block_counts(cfg, budget):
+    plans = nb11.all_plans(cfg.n_layers)
+    return {k: nb11._blocks_only(cfg.replace(**plans[k])) for k in S11.plans_within(cfg, budget)}
+
+
+def verdicts_misspelled():
+    v = S11.claim_verdicts()
+    v["applies to vision transformer"] = v.pop("applies to vision transformers")
+    return v
+
+
 WRONG = [
     (nb11.check_11_plans_within, within_per_use, "count each shared block once"),
     (nb11.check_11_plans_within, within_blocks_only, "embeddings and head included"),
@@ -114,6 +130,9 @@ WRONG = [
     (nb11.check_11_claim_verdicts, verdicts_accuracy_cost, "no measurable difference"),
     (nb11.check_11_claim_verdicts, verdicts_hadamard, "a third set of numbers"),
     (nb11.check_11_claim_verdicts, verdicts_as_list, "return a dict"),
+    (nb11.check_11_plans_within, within_per_use_counts, "the counts are per use"),
+    (nb11.check_11_plans_within, within_block_counts, "leave out the embeddings"),
+    (nb11.check_11_claim_verdicts, verdicts_misspelled, "copy the names from CLAIMS"),
     (nb11.check_11_choose_plan, choose_ignoring_latency, "latency follows the depth N"),
     (nb11.check_11_choose_plan, choose_latency_from_unique, "latency follows the depth N"),
     (nb11.check_11_choose_plan, choose_per_use, "the budget limits what is stored"),

@@ -97,6 +97,17 @@ def check_11_plans_within(fn: Callable) -> None:
         )
         check(not extra, f"budget {budget:,}: these plans do not fit: {extra[:4]}")
         wrong = {k: (got[k], v) for k, v in want.items() if got[k] != v}
+        changes = all_plans(base.n_layers)
+        if wrong and all(got[k] == _per_use(base.replace(**changes[k])) for k in wrong):
+            raise AssertionError(
+                "the keys are right but the counts are per use: give each plan's UNIQUE "
+                "parameters, each shared block once (formula_parameter_count(cfg))"
+            )
+        if wrong and all(got[k] == _blocks_only(base.replace(**changes[k])) for k in wrong):
+            raise AssertionError(
+                "the counts leave out the embeddings and the head: count the whole model, "
+                "formula_parameter_count(cfg)"
+            )
         check(not wrong, f"wrong counts (yours, expected): {dict(list(wrong.items())[:3])}")
     passed("check_11_plans_within", len(budgets))
 
@@ -160,9 +171,13 @@ def check_11_claim_verdicts(fn: Callable) -> None:
     got = run(fn)
     check(isinstance(got, dict), f"return a dict {{claim: True or False}}, not {type(got).__name__}")  # fmt: skip
     missing = [c for c in VERDICTS if c not in got]
-    check(not missing, f"give a verdict for every claim; missing: {missing}")
     unknown = [c for c in got if c not in VERDICTS]
-    check(not unknown, f"unknown claims (copy the names from CLAIMS): {unknown}")
+    check(
+        not unknown,
+        f"unknown claims (copy the names from CLAIMS exactly): {unknown}"
+        + (f"; missing: {missing}" if missing else ""),
+    )
+    check(not missing, f"give a verdict for every claim; missing: {missing}")
     for claim, (truth, evidence) in VERDICTS.items():
         check(
             isinstance(got[claim], bool),
