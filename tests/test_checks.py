@@ -5,6 +5,7 @@ every check rejects at least two."""
 
 import copy
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -590,4 +591,33 @@ def test_every_core_check_names_at_least_five_distinct_mistakes():
 def test_a_raising_answer_gets_the_shapes_it_was_called_with():
     with pytest.raises(AssertionError) as info:
         nb01.check_01_attention_weights(_crashes)
-    assert "called with argument 1 = a float32 tensor of shape (5, 16), argument 2" in str(info.value)
+    assert "called with argument 1 = a float32 tensor of shape (5, 16), argument 2" in str(
+        info.value
+    )
+
+
+def _returns_none(*args):
+    return None
+
+
+def _answer_lines(fn) -> list[str]:
+    """The reference's `return ...` expressions, as a learner would type them."""
+    source = inspect.getsource(fn)
+    lines = [line.strip().removeprefix("return ").split("  #")[0] for line in source.splitlines()]
+    return [line for line in lines if len(line) > 15 and not line.startswith(('"', "def "))]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_no_hint_hands_out_the_reference_code(notebook, capsys):
+    """A blank answer (returns None) gets a hint (an AssertionError, never another error),
+    and never a line of the reference solution."""
+    for check_fn, reference in reference_cases(notebook):
+        try:
+            check_fn(*[_returns_none] * len(reference))
+        except AssertionError as e:
+            message = str(e).replace(" ", "")
+        else:
+            message = capsys.readouterr().out.replace(" ", "")
+        for fn in reference:
+            leaked = [a for a in _answer_lines(fn) if a.replace(" ", "") in message]
+            assert not leaked, (check_fn.__name__, leaked)

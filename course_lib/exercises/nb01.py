@@ -74,7 +74,11 @@ def check_01_attention_weights(fn: Callable) -> None:
             torch.allclose(rows, torch.ones_like(rows), atol=1e-5),
             "each row must sum to 1: apply the softmax over the last dimension (the keys), dim=-1",
         )
-        check_close(w, want, "weights = softmax(q @ k.transpose(-2, -1) / sqrt(d), dim=-1)")
+        check_close(
+            w,
+            want,
+            "the weights are the softmax over the keys of the scores q . k scaled by 1/sqrt(d)",
+        )
     passed("check_01_attention_weights", 2)
 
 
@@ -104,7 +108,9 @@ def check_01_causal_mask(fn: Callable) -> None:
             raise AssertionError(
                 "query i may see keys 0..i (the past): keep the lower triangle (tril), not triu"
             )
-        check(torch.equal(m, want), "True on and below the diagonal: torch.ones(t, t).tril()")
+        check(
+            torch.equal(m, want), "True on and below the diagonal (key j <= query i), False above"
+        )
     passed("check_01_causal_mask", 3)
 
 
@@ -136,7 +142,7 @@ def check_01_padding_mask(fn: Callable) -> None:
             )
         if pad_id != 0 and torch.equal(m, (ids != 0)[:, None, None, :]):
             raise AssertionError(f"use the pad_id argument (here {pad_id}), not a fixed 0")
-        check(torch.equal(m, want), "mask = (ids != pad_id)[:, None, None, :]")
+        check(torch.equal(m, want), "True exactly where the id is not pad_id, shaped (B, 1, 1, T)")
     passed("check_01_padding_mask", 2)
 
 

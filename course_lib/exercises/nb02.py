@@ -146,8 +146,8 @@ def check_02_share_layer(fn: Callable) -> None:
             )
         check(
             isinstance(stack, nn.ModuleList),
-            f"return an nn.ModuleList (a {type(stack).__name__} is not registered by PyTorch "
-            "as submodules): nn.ModuleList([layer] * n)",
+            f"return an nn.ModuleList: PyTorch registers its entries as submodules, a "
+            f"{type(stack).__name__} is not registered",
         )
         check(len(stack) == n, f"the list holds n={n} entries, got {len(stack)}")
         if not all(m is layer for m in stack):

@@ -56,7 +56,7 @@ def check_03_embed(fn: Callable) -> None:
             (tok(ids) + pos(torch.arange(1, 5)),
              "positions start at 0: torch.arange(T), not 1..T"),
         ])  # fmt: skip
-        check_close(x, want, "x = tok_emb(ids) + pos_emb(torch.arange(T))")
+        check_close(x, want, "add each token's vector and the vector of its position 0 .. T-1")
     passed("check_03_embed", 1)
 
 
@@ -83,7 +83,10 @@ def check_03_lm_inputs_targets(fn: Callable) -> None:
     if torch.equal(x, want_y) and torch.equal(y, want_x):
         raise AssertionError("you swapped them: inputs are seqs[:, :-1], targets seqs[:, 1:]")
     check(not torch.equal(x, y), "the target at position t is the next token, seqs[:, t + 1]")
-    check(torch.equal(x, want_x) and torch.equal(y, want_y), "x = seqs[:, :-1], y = seqs[:, 1:]")
+    check(
+        torch.equal(x, want_x) and torch.equal(y, want_y),
+        "the inputs drop the last token, the targets the first",
+    )
     passed("check_03_lm_inputs_targets", 1)
 
 

@@ -88,7 +88,7 @@ def check_04_grad_via_copies(fn: Callable) -> None:
          "the computation is second(relu(first(x))).sum(): you left out the relu"),
         (averaged.weight.grad, "backpropagate the .sum() of the output, not its .mean()"),
     ])  # fmt: skip
-    check_close(g, want, "gradient = first.weight.grad + second.weight.grad")
+    check_close(g, want, "a shared weight gets the sum of the gradients at its two uses")
     passed("check_04_grad_via_copies", 1)
 
 

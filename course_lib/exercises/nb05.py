@@ -179,7 +179,7 @@ def check_05_ut_forward(fn: Callable) -> None:
              "the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
              "no extra x + ..."),
         ])  # fmt: skip
-        check_close(y, want, "for t in range(N): x = block(x + step_emb[t])")
+        check_close(y, want, "N steps; step t adds step_emb[t] to x, then applies the block")
     passed("check_05_ut_forward", 1)
 
 
@@ -187,7 +187,9 @@ def check_05_ut_forward(fn: Callable) -> None:
 def check_05_sandwich_ids(fn: Callable) -> None:
     """fn(n_layers) -> [0, 1, ..., 1, 2]: own first and last layer, shared middle."""
     for n in (6, 3, 12):
-        ids = list(run(fn, n))
+        ids = run(fn, n)
+        check(isinstance(ids, list | tuple), f"return a list of ids, got {type(ids).__name__}")
+        ids = list(ids)
         want = list(sandwich_plan(n).attn_ids)
         check(len(ids) == n, f"one id per layer: {n} ids, got {len(ids)}")
         if ids == [b + 1 for b in want]:
@@ -237,7 +239,7 @@ def check_05_lora_linear(fn: Callable) -> None:
         (x @ (w - bb @ a).T + b, "ADD the delta to the shared weight: weight + B @ A"),
         (x @ (w + bb @ a).T + 2 * b, "add the bias once"),
     ], atol=1e-4)  # fmt: skip
-    check_close(y, want, "y = x @ (weight + B @ A).T + bias", atol=1e-4)
+    check_close(y, want, "a linear layer whose weight is the shared weight plus B @ A", atol=1e-4)
     passed("check_05_lora_linear", 1)
 
 
