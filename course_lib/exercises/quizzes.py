@@ -327,6 +327,59 @@ _QUESTIONS = [
             "At fixed d_model the heads split the same Q, K, V matrices: no parameter is saved.",
         ),
     ),
+    # 12 · Turning a trained model into a shared one
+    Question(
+        id="12-cycle",
+        prompt="A trained 4-layer model becomes 2 shared blocks looped twice (CYCLE), with no "
+        "LoRA (rank 0). Which layers now compute with the very same weights?",
+        choices=(
+            "Layers 0 and 2, and layers 1 and 3",
+            "Layers 0 and 1, and layers 2 and 3",
+            "All four layers",
+        ),
+        answer=0,
+        why=(
+            "CYCLE sends layer i to block i mod M: blocks 0 1 0 1, so a block serves layers "
+            "b and b + 2, as the paper loops its block set.",
+            "That is SEQUENCE (0 0 1 1); the looped block set repeats in order instead.",
+            "Two blocks are kept; all four layers share one block only with M = 1.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="12-full-rank",
+        prompt="Every layer of the converted model gets a LoRA delta of full rank, initialised "
+        "by the SVD of its residual W_l - W_shared. Compared with the original model it ...",
+        choices=(
+            "computes the same outputs and stores MORE parameters",
+            "computes the same outputs and stores fewer parameters",
+            "only approximates the outputs, with fewer parameters",
+        ),
+        answer=0,
+        why=(
+            "Full-rank B A equals the residual, so W_shared + B A = W_l: the same function. "
+            "But a full-rank LoRA stores r(out + in) numbers per matrix, more than out x in.",
+            "The outputs match, but full-rank factors cost r(out + in) > out x in each: the "
+            "saving exists only at small r.",
+            "The truncated SVD at full rank keeps every singular value: nothing is left out.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="12-basis-count",
+        prompt="One weight type, out x in, in N layers, at the same rank k: which stores fewer "
+        "numbers, one basis shared by the N layers, or one SVD per layer?",
+        choices=("The shared basis", "One SVD per layer", "Both store the same"),
+        answer=0,
+        why=(
+            "Shared: k*in + N*out*k. Per layer: N*k*(out + in). The basis is stored once "
+            "instead of N times, saving (N - 1)*k*in; so at equal storage it can afford a "
+            "larger k.",
+            "Per-layer SVD stores a (k, in) factor for every layer; the shared basis once.",
+            "The per-layer coefficients cost the same, but the basis is stored once, not N times.",
+        ),
+        measured_in="section 4",
+    ),
 ]
 
 QUESTIONS: dict[str, Question] = {q.id: q for q in _QUESTIONS}
