@@ -179,6 +179,17 @@ def check_trainable(model: nn.Module, device: torch.device, task: str) -> None:
             f"task={task!r} is not allowed for this model: it was built with "
             f"task={own_task!r}; pass task={own_task!r}"
         )
+    params = list(model.parameters())
+    if not any(p.requires_grad for p in params):
+        raise ValueError(
+            f"model has no trainable parameters ({len(params)} tensors, all requires_grad=False): "
+            "unfreeze some (p.requires_grad_(True)) before train_model"
+        )
+    if any(p.is_meta for p in params):
+        raise ValueError(
+            "model weights are on the meta device (shapes only, no values): build it without "
+            "torch.device('meta'), or load its weights first"
+        )
     half = sorted({n for n, p in model.named_parameters() if p.dtype == torch.float16})
     if half:
         raise ValueError(

@@ -34,7 +34,14 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from .data import SHAKESPEARE_VAL_FRACTION, SPLITS, CharTokenizer, WordTokenizer, _windows
+from .data import (
+    SHAKESPEARE_VAL_FRACTION,
+    SPLITS,
+    CharTokenizer,
+    WordTokenizer,
+    _windows,
+    tokenize_words,
+)
 
 SPLIT_FRACTIONS = {"val": 0.1, "test": 0.1}  # the rest is train
 # what pandas reads as a missing value: as a label these are no class (case as written)
@@ -192,6 +199,16 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
             )
         names = [str(v) for v in values]
         classes = sorted(set(names))
+        by_case: dict[str, list[str]] = {}
+        for c in classes:
+            by_case.setdefault(c.casefold(), []).append(c)
+        clash = [group for group in by_case.values() if len(group) > 1]
+        if clash:
+            warnings.warn(
+                f"label_column={column!r} in {source} has labels that differ only in case, "
+                f"{clash[:3]}: they are separate classes; unify them if they are one",
+                stacklevel=3,
+            )
     else:
         names = [str(v) for v in as_int]
         classes = [str(v) for v in sorted(set(as_int))]
@@ -204,10 +221,15 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
     return tuple(index[n] for n in names), tuple(classes)
 
 
+def _same(text: str) -> str:
+    """What the model sees of a text: its words (so "Great film" and "great film " are one)."""
+    return " ".join(tokenize_words(text))
+
+
 def _first_rows(texts: tuple[str, ...]) -> list[int]:
-    """For each row, the first row holding the same text."""
+    """For each row, the first row holding the same text (as the tokenizer reads it)."""
     first: dict[str, int] = {}
-    return [first.setdefault(t, i) for i, t in enumerate(texts)]
+    return [first.setdefault(_same(t), i) for i, t in enumerate(texts)]
 
 
 def _report_repeats(texts: tuple[str, ...], labels: tuple[int, ...], source: str) -> None:
@@ -228,9 +250,11 @@ def _report_repeats(texts: tuple[str, ...], labels: tuple[int, ...], source: str
 
 def _check_overlap(texts: tuple[str, ...], splits: tuple[str, ...], source: str) -> None:
     """A given split column must not put one text in train and in val/test."""
-    train = {t for t, s in zip(texts, splits, strict=True) if s == "train"}
+    train = {_same(t) for t, s in zip(texts, splits, strict=True) if s == "train"}
     shared = [
-        i for i, (t, s) in enumerate(zip(texts, splits, strict=True)) if s != "train" and t in train
+        i
+        for i, (t, s) in enumerate(zip(texts, splits, strict=True))
+        if s != "train" and _same(t) in train
     ]
     if shared:
         raise ValueError(

@@ -16,6 +16,7 @@ from .measure import count_parameters_per_use
 from .model import build_model
 
 PRESET_NAMES = ("fast", "full")
+MAX_SEEDS = 1000  # '0-4294967295' would otherwise build a set of four billion seeds
 Run = tuple[ModelConfig, TrainConfig, Any]  # dataset: a shipped name or the learner's data
 
 
@@ -84,7 +85,13 @@ def parse_seeds(text: str) -> list[int]:
             first, last = int(lo), int(hi) if dash else int(lo)
             if first < 0 or last < first or last >= 2**32:
                 raise ValueError
+            if last - first >= MAX_SEEDS or len(seeds) + last - first >= MAX_SEEDS:
+                raise OverflowError
             seeds.update(range(first, last + 1))
+    except OverflowError:
+        raise ValueError(
+            f"seeds={text!r} is not allowed: at most {MAX_SEEDS} seeds (each is a whole sweep)"
+        ) from None
     except ValueError:
         raise ValueError(
             f"seeds={text!r} is not allowed: use integers in 0..2**32-1 as '0-9', '0,3,7' or '0-4,10'"

@@ -555,3 +555,41 @@ def test_ddp_with_a_missing_process_stops_after_the_join_timeout(tmp_path, monke
     with pytest.raises(SystemExit, match=r"not every process joined within 2 s \(WORLD_SIZE=2"):
         ddp_main(["--out", str(tmp_path / "ddp"), "--steps", "1", "--join-timeout", "2"])
     assert time.monotonic() - start < 30
+
+
+# ------------------------------------------------------------------ found beyond the list
+
+
+def test_texts_that_differ_only_in_spacing_or_case_count_as_repeats():
+    df = texts_df()
+    twin = df.assign(text=df["text"].str.upper() + "  ")  # what the tokenizer reads is the same
+    with pytest.warns(UserWarning, match="60 rows repeat the text of an earlier row"):
+        data = own_data(pd.concat([df, twin], ignore_index=True))
+    first = dict(zip(data.texts[:60], data.splits[:60], strict=True))
+    assert all(first[t] == s for t, s in zip(df["text"], data.splits[60:], strict=True))
+
+
+def test_labels_that_differ_only_in_case_are_warned_about():
+    df = texts_df()
+    df.loc[::4, "label"] = "Pos"
+    with pytest.warns(UserWarning, match=r"differ only in case, \[\['Pos', 'pos'\]\]"):
+        assert own_data(df).classes == ("Pos", "neg", "pos")
+
+
+def test_a_seed_range_of_billions_is_refused_not_built():
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="at most 1000 seeds"):
+        parse_seeds("0-4294967295")
+    with pytest.raises(ValueError, match="at most 1000 seeds"):
+        parse_seeds("0-600,1000-1500")
+    assert time.monotonic() - start < 1 and len(parse_seeds("0-999")) == 1000
+
+
+def test_a_frozen_or_meta_model_is_named_before_training(one_thread):
+    frozen = tiny_model().requires_grad_(False)
+    with pytest.raises(ValueError, match="model has no trainable parameters"):
+        train_model(frozen, separable(), QUICK, progress=False)
+    with torch.device("meta"):
+        meta = build_model(TINY)
+    with pytest.raises(ValueError, match="model weights are on the meta device"):
+        train_model(meta, separable(), QUICK, progress=False)
