@@ -57,7 +57,9 @@ def check_close(actual: Any, expected: torch.Tensor, hint: str, atol: float = 1e
 def describe(value: Any) -> str:
     """A short description of an argument for a hint: a tensor's shape, a module's repr."""
     if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}".replace("torch.", "")
+        dtype = str(value.dtype).removeprefix("torch.")
+        article = "an" if dtype[0] in "aeiou" else "a"
+        return f"{article} {dtype} tensor of shape {tuple(value.shape)}"
     if isinstance(value, torch.nn.Module):
         return " ".join(repr(value).split())[:60]
     if hasattr(value, "shape") and hasattr(value, "columns"):  # a pandas DataFrame

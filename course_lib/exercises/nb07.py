@@ -117,9 +117,9 @@ def check_07_tie(fn: Callable) -> None:
     if head is not emb and head.data_ptr() == emb.data_ptr():
         raise AssertionError(
             "that shares the storage but leaves two Parameter objects (as `.data = ` or "
-            "nn.Parameter(...) does): model.parameters() still lists both, AdamW keeps two "
-            "sets of moments, and loading a state_dict unties them; make lm_head.weight BE "
-            "the embedding's Parameter"
+            "nn.Parameter(...) does): model.parameters() still lists both, so the count does "
+            "not fall, AdamW keeps two sets of moments for one storage, and the state_dict "
+            "lists it twice; make lm_head.weight BE the embedding's Parameter"
         )
     if head is not emb and torch.equal(head, emb):
         raise AssertionError(
