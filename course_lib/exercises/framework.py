@@ -6,7 +6,12 @@ check on it: ``check_01_causal_mask(my_causal_mask)``. A check is decorated with
 ``NotImplementedError`` it prints one neutral line ("not attempted yet") and returns, so a
 notebook committed with the stubs runs clean. Once written, the check tries the function
 on a few inputs, recognises the usual mistakes and raises ``AssertionError`` with a hint
-that names the fix; on success it prints one line starting with ``✓``.
+that names the fix; on success it prints one line starting with ``✓``. ``name_mistake``
+compares the answer with what each usual mistake returns and raises that mistake's hint;
+``run`` turns an error inside the learner's function into a hint that names the arguments'
+shapes and, where the check knows it, the likely cause. The catalogue of wrong answers each
+check must reject lives in ``tests/test_checks*.py`` (issue 17: at least five per core
+exercise).
 
 Reference solutions live in ``solutions/`` at the repository root, never in the
 notebooks: a learner who wants to see them pass asks explicitly, e.g.
