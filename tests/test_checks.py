@@ -282,6 +282,10 @@ def _share_once(layer, n):
     return nn.ModuleList([layer])
 
 
+def _share_a_shallow_copy(layer, n):
+    return nn.ModuleList([copy.copy(layer)] * n)
+
+
 # ---- notebook 03, more mistakes (issue 17)
 
 
@@ -461,6 +465,7 @@ WRONG = [
     (nb02.check_02_share_layer, (_share_as_sequential,), "not an nn.Sequential"),
     (nb02.check_02_share_layer, (_share_new_layers,), "you built new layers"),
     (nb02.check_02_share_layer, (_share_once,), "the list holds n=3 entries"),
+    (nb02.check_02_share_layer, (_share_a_shallow_copy,), "copy.copy makes a new module"),
     (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids),), "add the position embeddings"),
     (nb03.check_03_embed, (lambda ids, tok, pos: tok(ids) + pos(ids),), "not the token ids"),
     (nb03.check_03_lm_inputs_targets, (lambda s: (s, s),), r"\(B, T-1\)"),

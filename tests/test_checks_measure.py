@@ -255,6 +255,11 @@ def _accuracy_count(pred, targets):
     return int(((pred == targets) | ~slots).all(1).sum())
 
 
+def _accuracy_per_row(pred, targets):
+    slots = targets != IGNORE
+    return ((pred == targets) | ~slots).all(1)
+
+
 def _accuracy_any_slot(pred, targets):
     slots = targets != IGNORE
     return ((pred == targets) & slots).any(1).float().mean().item()
@@ -312,6 +317,7 @@ WRONG = [
     (nb09.check_09_sequence_accuracy, _accuracy_tensor, "not a tensor"),
     (nb09.check_09_sequence_accuracy, _accuracy_count, "not the count"),
     (nb09.check_09_sequence_accuracy, _accuracy_any_slot, "not if any is"),
+    (nb09.check_09_sequence_accuracy, _accuracy_per_row, "one verdict per row"),
 ]
 
 

@@ -243,6 +243,25 @@ def _blocks_strictly_below(budget, n=12):
     return best
 
 
+def _count_from_state_dict(model):
+    return sum(t.numel() for t in model.state_dict().values())
+
+
+def _blocks_size_not_m(budget, n=12):
+    m = S04.max_blocks_within(budget, n)
+    return explore("cycle", n_layers=n, n_blocks=max(m, 1)).param_mb
+
+
+def _sandwich_one_too_many(n):
+    return [0] + [1] * (n - 1) + [2]
+
+
+def _ut_steps_backwards(block, x, steps):
+    for t in reversed(range(steps.size(0))):
+        x = block(x + steps[t])
+    return x
+
+
 def _blocks_none_when_nothing_fits(budget, n=12):
     return S04.max_blocks_within(budget, n) or None
 
@@ -427,6 +446,10 @@ WRONG = [
     (nb04.check_04_cycle_block_counts, _counts_as_list, "not a list"),
     (nb04.check_04_cycle_block_counts, _counts_matrices_only, "more than its matrices"),
     (nb04.check_04_max_blocks_within, _blocks_strictly_below, "use <=, not <"),
+    (nb04.check_04_count_unique, _count_from_state_dict, "counted every alias"),
+    (nb04.check_04_max_blocks_within, _blocks_size_not_m, "not the model's size in MB"),
+    (nb05.check_05_sandwich_ids, _sandwich_one_too_many, "one id per layer: 6 ids, got 7"),
+    (nb05.check_05_ut_forward, _ut_steps_backwards, "the steps run in order"),
     (nb04.check_04_max_blocks_within, _blocks_none_when_nothing_fits, r"return 0 \(not None\)"),
     (nb05.check_05_albert_stack_params, _albert_swapped, "shares the attention sublayer"),
     (nb05.check_05_albert_stack_params, _albert_no_layernorms, "you left out the LayerNorms"),

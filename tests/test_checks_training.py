@@ -294,6 +294,10 @@ def _break_even_sides_swapped(e, h):
     return (e * h + h) // (e - h) + 1
 
 
+def _break_even_one_short(e, h):
+    return e * h // (h - e)  # no bias, and the point itself, not the next V
+
+
 def _tie_by_data(model):
     model.lm_head.weight.data = model.embed.tok_emb.weight.data
 
@@ -397,6 +401,7 @@ WRONG = [
     (nb07.check_07_break_even_vocab, _break_even_float, "not the float"),
     (nb07.check_07_break_even_vocab, _break_even_equal_point, "'fewer' is strict"),
     (nb07.check_07_break_even_vocab, _break_even_sides_swapped, "divide by H - E"),
+    (nb07.check_07_break_even_vocab, _break_even_one_short, "does not save yet"),
     (nb07.check_07_tie, _tie_by_data, "shares the storage but leaves two Parameter objects"),
     (nb07.check_07_tie, _tie_new_parameter, "shares the storage but leaves two Parameter"),
     (nb07.check_07_tie, _tie_a_copy_returned, "tie in place"),

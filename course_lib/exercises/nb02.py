@@ -150,6 +150,13 @@ def check_02_share_layer(fn: Callable) -> None:
             f"{type(stack).__name__} is not registered",
         )
         check(len(stack) == n, f"the list holds n={n} entries, got {len(stack)}")
+        if not all(m is layer for m in stack) and all(
+            m.weight.data_ptr() == layer.weight.data_ptr() for m in stack
+        ):
+            raise AssertionError(
+                "copy.copy makes a new module object that still holds layer's tensors: put "
+                "`layer` itself in the list, so that the stack is visibly one module"
+            )
         if not all(m is layer for m in stack):
             copies = all(
                 isinstance(m, nn.Linear) and torch.equal(m.weight, layer.weight) for m in stack

@@ -223,6 +223,10 @@ def check_04_max_blocks_within(fn: Callable) -> None:
         fits = [m for m, mb in sizes.items() if mb <= budget]
         want = max(fits, default=0)
         m = run(fn, budget, n)
+        if isinstance(m, float) and any(abs(m - mb) < 1e-6 for mb in sizes.values()):
+            raise AssertionError(
+                f"return M, the number of blocks, not the model's size in MB ({m:.2f})"
+            )
         if m is None and want == 0:
             raise AssertionError(f"budget {budget} MB: no M fits, return 0 (not None)")
         check(isinstance(m, int), f"return an int, got {type(m).__name__}")

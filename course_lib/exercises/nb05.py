@@ -161,7 +161,9 @@ def check_05_ut_forward(fn: Callable) -> None:
     with torch.no_grad():
         y = run(fn, block, x, steps)
         want, no_steps, first_only, after, residual = x, x, x + steps[0], x, x
+        backwards = x
         for t in range(4):
+            backwards = block(backwards + steps[3 - t])
             want = block(want + steps[t])
             no_steps = block(no_steps)
             first_only = block(first_only)
@@ -178,6 +180,7 @@ def check_05_ut_forward(fn: Callable) -> None:
             (residual,
              "the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
              "no extra x + ..."),
+            (backwards, "step t adds step_emb[t]: the steps run in order, 0 first"),
         ])  # fmt: skip
         check_close(y, want, "N steps; step t adds step_emb[t] to x, then applies the block")
     passed("check_05_ut_forward", 1)

@@ -139,6 +139,10 @@ def check_09_sequence_accuracy(fn: Callable) -> None:
                       [IGNORE, IGNORE, 9, 9]])  # fmt: skip
     pred = torch.tensor([[1, 2, 5, 6], [3, 3, 7, 0], [0, 0, 4, 4], [9, 9, 9, 9]])
     got = run(fn, pred, t)
+    if isinstance(got, torch.Tensor) and got.numel() > 1 or isinstance(got, list):
+        raise AssertionError(
+            "that is one verdict per row: return the fraction of rows fully right, one float"
+        )
     if isinstance(got, torch.Tensor):
         raise AssertionError("return a Python float (.item()), not a tensor")
     if isinstance(got, int) and got == 3:
