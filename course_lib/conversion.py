@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -28,11 +29,12 @@ from .measure import count_parameters
 from .model import build_model
 from .recursive import INITS, METHODS, build_recursive, compress, convert, recursive_config
 from .runtime import seed_everything
+from .stats import Interval, diff_ci, mean_ci
 from .train import evaluate, train_model
 
 SEEDS_CSV = "recursive_cpu_seeds.csv"  # in data/results/, made by scripts/recursive_seeds.py
 N_BLOCKS = 2  # the 4 layers become 2 shared blocks looped twice, as Gemma's 18 -> 9 in the paper
-RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6)  # compression ratios for Basis Sharing
+RATIOS = (0.2, 0.35, 0.5, 0.65, 0.8, 0.9)  # compression ratios (the paper: 0.2-0.5)
 # How far (accuracy, 0-1) a live FAST run may fall outside the shipped seeds' range before
 # notebook 12 calls it more than noise; chosen like course_lib.depth.TEXT_MARGIN, whose
 # measured shifts on other numerical paths were up to 5.5 points.
@@ -98,7 +100,7 @@ def train_original(r: Runs) -> nn.Module:
     seed_everything(r.base.seed)
     model = build_model(r.cfg)
     train_model(model, data(r.cfg)[0], r.base, progress=False)
-    return model
+    return model.cpu()  # converted and compressed on the CPU; uptraining moves them again
 
 
 def _row(seed: int, stage: str, model: nn.Module, test, init: str = "", rank: int = -1) -> dict:
@@ -150,3 +152,37 @@ def seed_rows(seed: int, mode: str = "FAST") -> list[dict]:
     r = runs(mode, seed)
     original = train_original(r)
     return conversion_rows(original, r) + basis_rows(original, r)
+
+
+def _select(df: pd.DataFrame, stage: str, init: str = "", rank: int | None = None, ratio=None):
+    part = df[(df["stage"] == stage) & (df["init"].fillna("") == init if "init" in df else True)]
+    if rank is not None:
+        part = part[part["rank"] == rank]
+    if ratio is not None:
+        part = part[(part["ratio"] - ratio).abs() < 1e-9]
+    return part.sort_values("seed")
+
+
+def summary(df: pd.DataFrame, stage: str, init: str = "", value: str = "accuracy") -> pd.DataFrame:
+    """Per rank (or ratio): mean of ``value`` over the seeds with its 95% interval, in % for
+    accuracy; plus the unique parameters (or stored numbers) of that point."""
+    key = "ratio" if stage in METHODS else "rank"
+    size = "stored" if stage in METHODS else "unique_params"
+    scale = 100 if value == "accuracy" else 1
+    rows = {}
+    for k, part in _select(df, stage, init).groupby(key):
+        iv = mean_ci(part[value]).scaled(scale)
+        rows[k] = {size: int(part[size].iloc[0]), "n": iv.n, "mean": iv.mean, "low": iv.low,
+                   "high": iv.high}  # fmt: skip
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(key)
+    return table.set_axis(table.index.astype(int), axis=0) if key == "rank" else table
+
+
+def paired_difference(df: pd.DataFrame, a: dict, b: dict, value: str = "accuracy") -> Interval:
+    """mean(a) - mean(b) over the seeds both hold, paired by seed; a and b select rows
+    (``stage``, ``init``, ``rank`` or ``ratio``); in points for accuracy."""
+    pa, pb = _select(df, **a), _select(df, **b)
+    seeds = sorted(set(pa["seed"]) & set(pb["seed"]))
+    pa, pb = pa[pa["seed"].isin(seeds)], pb[pb["seed"].isin(seeds)]
+    iv = diff_ci(pa[value], pb[value], pa["seed"], pb["seed"])
+    return iv.scaled(100) if value == "accuracy" else iv
