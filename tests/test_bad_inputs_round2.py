@@ -593,3 +593,33 @@ def test_a_frozen_or_meta_model_is_named_before_training(one_thread):
         meta = build_model(TINY)
     with pytest.raises(ValueError, match="model weights are on the meta device"):
         train_model(meta, separable(), QUICK, progress=False)
+
+
+def test_the_cli_reports_a_held_lock_in_one_line(tmp_path, monkeypatch, capsys):
+    import course_lib.sweep as sweep_module
+    from course_lib.__main__ import main
+
+    monkeypatch.setattr(sweep_module, "LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(sweep_module, "run_experiment", stand_in)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        argv = [
+            "sweep",
+            "--preset",
+            "fast",
+            "--limit",
+            "1",
+            "--out",
+            str(tmp_path / "r.csv"),
+            "--quiet",
+        ]
+        assert main(argv) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m course_lib: error: results folder")
+    assert f"locked by process {holder.pid}" in err[0]
