@@ -20,11 +20,11 @@ import sys
 
 import torch
 
+from .atomic import FolderLocked
 from .experiments import DATASETS, run_name
 from .own_data import own_data
 from .own_sizing import sized_runs
 from .sweep import (
-    FolderLocked,
     RecordLost,
     check_results_path,
     failures_path,

@@ -10,18 +10,29 @@ new one, never a mixture. If anything fails, or the writer is interrupted
 A process killed outright (SIGKILL) cannot clean up: ``temp_files(path)`` lists what such
 a kill left, and ``remove_stale_temp_files(path)`` removes those whose writer (its PID is
 in the name) is no longer running, so the next save cleans up after a killed one.
+
+``folder_lock(folder)`` serialises writers of one folder (the sweeps of ``course_lib.sweep``)
+with ``flock``; a lock held longer than ``LOCK_WAIT_S`` raises ``FolderLocked``, naming the
+holder's PID, command and age, instead of waiting forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+try:  # POSIX; on Windows sweeps run unlocked (one sweep per CSV at a time)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 TEMP_SUFFIX = ".tmp"
 STALE_AFTER_S = 60  # a temp file without a writer's PID is stale once this old
+LOCK_WAIT_S = 120.0  # the longest wait for another writer's lock on a folder
 
 
 def _temp_prefix(path: Path) -> str:
@@ -112,3 +123,67 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
                 continue
             removed.append(tmp)
     return removed
+
+
+class FolderLocked(TimeoutError):
+    """Another live process held a sweep folder's lock for longer than LOCK_WAIT_S."""
+
+
+def lock_holder(folder: Path) -> str:
+    """Who holds the ``flock`` on ``folder``: PID, command and how long it has run, read
+    from /proc (Linux); "another process" where that cannot be read."""
+    try:
+        inode, dev = os.stat(folder).st_ino, os.stat(folder).st_dev
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].count(":") == 2:
+                major, minor, ino = parts[5].split(":")
+                if int(ino) == inode and os.makedev(int(major, 16), int(minor, 16)) == dev:
+                    return _describe(int(parts[4]))
+    except (OSError, ValueError):
+        pass
+    return "another process"
+
+
+def _describe(pid: int) -> str:
+    proc = Path(f"/proc/{pid}")
+    try:
+        command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()[:80]
+        ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return f"process {pid}"
+    return f"process {pid} ({command!r}, running for {age:.0f} s)"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, wait_s: float | None = None):
+    """An exclusive ``flock`` on ``folder`` while the block runs (released by a kill too).
+
+    Waits at most ``wait_s`` (``LOCK_WAIT_S``) for another writer: a sweep holds the lock
+    for one append, so a longer hold is a process stuck or stopped; ``FolderLocked``
+    then names its PID and how long it has run."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - start
+                if waited >= wait_s:
+                    raise FolderLocked(
+                        f"results folder {folder} is locked by {lock_holder(folder)}, held for "
+                        f"over {waited:.0f} s: another sweep (or a stopped one) is writing there; "
+                        "wait for it to end, or stop that process, then rerun"
+                    ) from None
+                time.sleep(min(0.05 * 2 ** min(waited, 5), 1.0))
+        yield
+    finally:
+        os.close(fd)

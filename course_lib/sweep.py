@@ -21,7 +21,6 @@ The rules that keep a learner's numbers honest:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import io
@@ -34,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from .atomic import atomic_write, temp_files
+from .atomic import atomic_write, folder_lock, temp_files
 from .experiments import (
     RESULT_COLUMNS,
     check_run,
@@ -49,15 +48,9 @@ from .provenance import device_label, provenance
 from .sweep_presets import Run, with_seeds
 from .train import TrainingDiverged
 
-try:  # POSIX; on Windows sweeps run unlocked (one sweep per CSV at a time)
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
-
 SCHEMA = "course_lib.sweep/2"
 FAILURE_COLUMNS = ("key", "name", "dataset", "seed", "error", "model_config", "train_config")
 METRICS = ("accuracy", "val_accuracy", "val_loss", "final_train_loss")
-LOCK_WAIT_S = 120.0  # the longest wait for another sweep's lock on the results folder
 
 
 def provenance_path(csv_path: str | os.PathLike) -> Path:
@@ -211,70 +204,6 @@ class RecordLost(OSError):
         return self.strerror
 
 
-class FolderLocked(TimeoutError):
-    """Another live process held a sweep folder's lock for longer than LOCK_WAIT_S."""
-
-
-def lock_holder(folder: Path) -> str:
-    """Who holds the ``flock`` on ``folder``: PID, command and how long it has run, read
-    from /proc (Linux); "another process" where that cannot be read."""
-    try:
-        inode, dev = os.stat(folder).st_ino, os.stat(folder).st_dev
-        for line in Path("/proc/locks").read_text().splitlines():
-            parts = line.split()
-            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].count(":") == 2:
-                major, minor, ino = parts[5].split(":")
-                if int(ino) == inode and os.makedev(int(major, 16), int(minor, 16)) == dev:
-                    return _describe(int(parts[4]))
-    except (OSError, ValueError):
-        pass
-    return "another process"
-
-
-def _describe(pid: int) -> str:
-    proc = Path(f"/proc/{pid}")
-    try:
-        command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()[:80]
-        ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return f"process {pid}"
-    return f"process {pid} ({command!r}, running for {age:.0f} s)"
-
-
-@contextlib.contextmanager
-def folder_lock(folder: Path, wait_s: float | None = None):
-    """An exclusive ``flock`` on ``folder`` while the block runs (released by a kill too).
-
-    Waits at most ``wait_s`` (``LOCK_WAIT_S``) for another writer: a sweep holds the lock
-    for one append, so a longer hold is a process stuck or stopped; ``FolderLocked``
-    then names its PID and how long it has run."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        start = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - start
-                if waited >= wait_s:
-                    raise FolderLocked(
-                        f"results folder {folder} is locked by {lock_holder(folder)}, held for "
-                        f"over {waited:.0f} s: another sweep (or a stopped one) is writing there; "
-                        "wait for it to end, or stop that process, then rerun"
-                    ) from None
-                time.sleep(min(0.05 * 2 ** min(waited, 5), 1.0))
-        yield
-    finally:
-        os.close(fd)
-
-
 def _write_provenance(path: Path, preset: str | None, command: str | None) -> None:
     info = provenance(read_results(path), preset, command, len(read_results(failures_path(path))))
     info["schema"] = SCHEMA
@@ -308,6 +237,25 @@ def _finished(path: Path) -> set[str]:
         if table is not None:
             keys.update(row[0] for row in table[0] if row[0])
     return keys
+
+
+def _source(dataset: str) -> str:
+    """Shipped data, or your own data by name (``my.csv@hash``: ``my.csv``, any version)."""
+    return dataset.split("@", 1)[0] if "@" in dataset else "the shipped datasets"
+
+
+def _check_datasets(path: Path, datasets: list[str]) -> None:
+    """Your own data's runs get a results CSV of their own: never shared with the shipped
+    datasets' runs or another file's, so that no analysis of the CSV can pool them."""
+    table = _read_rows(path, RESULT_COLUMNS)
+    column = RESULT_COLUMNS.index("dataset")
+    there = {row[column] for row in table[0]} if table else set()
+    sources = sorted({_source(d) for d in there | set(datasets) if d})
+    if len(sources) > 1:
+        raise ValueError(
+            f"results file {path} would hold runs on {sources}: your own data gets a results "
+            "CSV of its own (an analysis must never pool two datasets); choose a new output file"
+        )
 
 
 def _failure(record: dict[str, Any], error: str) -> dict[str, Any]:
@@ -353,6 +301,7 @@ def run_sweep(
     path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
         check_run(model_cfg, train_cfg, dataset)  # fail before any training
+    _check_datasets(path, [str(d) for _, _, d in runs])
     folder = path.absolute().parent
     with folder_lock(folder):
         _start(path, preset, command)

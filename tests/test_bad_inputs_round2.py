@@ -21,15 +21,15 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from course_lib import ModelConfig, TrainConfig, build_model
+from course_lib import ModelConfig, TrainConfig, atomic, build_model
 from course_lib.albert import config_from_hf, from_hf_albert, load_local_albert
-from course_lib.atomic import temp_files
+from course_lib.atomic import FolderLocked, temp_files
 from course_lib.data import SPLITS as SPL
 from course_lib.distributed import main as ddp_main
 from course_lib.experiments import record_stub
 from course_lib.own_data import own_data, own_tensors
 from course_lib.stats import compare_to_baseline
-from course_lib.sweep import FolderLocked, RecordLost, read_results, run_sweep
+from course_lib.sweep import RecordLost, read_results, run_sweep
 from course_lib.sweep_presets import parse_seeds
 from course_lib.train import TrainingDiverged, load_checkpoint, save_checkpoint, train_model
 
@@ -276,9 +276,8 @@ time.sleep(120)
 
 
 def test_a_held_lock_is_reported_with_its_holder_within_the_wait(tmp_path, monkeypatch):
-    import course_lib.sweep as sweep_module
 
-    monkeypatch.setattr(sweep_module, "LOCK_WAIT_S", 1.0)
+    monkeypatch.setattr(atomic, "LOCK_WAIT_S", 1.0)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE
     )
@@ -599,7 +598,7 @@ def test_the_cli_reports_a_held_lock_in_one_line(tmp_path, monkeypatch, capsys):
     import course_lib.sweep as sweep_module
     from course_lib.__main__ import main
 
-    monkeypatch.setattr(sweep_module, "LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(atomic, "LOCK_WAIT_S", 0.5)
     monkeypatch.setattr(sweep_module, "run_experiment", stand_in)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE
@@ -623,3 +622,26 @@ def test_the_cli_reports_a_held_lock_in_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("python -m course_lib: error: results folder")
     assert f"locked by process {holder.pid}" in err[0]
+
+
+def test_own_data_and_shipped_runs_never_share_a_results_csv(tmp_path):
+    out = tmp_path / "r.csv"
+    run_sweep([RUN], out, progress=False, run_fn=stand_in)
+    before = out.read_bytes()
+    data = own_data(texts_df())
+    mine = (RT, RUN[1], data)
+    with pytest.raises(
+        ValueError, match=r"would hold runs on \['dataframe', 'the shipped datasets'\]"
+    ):
+        run_sweep([mine], out, progress=False, run_fn=stand_in)
+    assert out.read_bytes() == before
+    assert len(run_sweep([mine], tmp_path / "mine.csv", progress=False, run_fn=stand_in)) == 1
+    edited = own_data(texts_df(61))  # the same source, edited: a new hash, the same CSV
+    assert (
+        len(
+            run_sweep(
+                [(RT, RUN[1], edited)], tmp_path / "mine.csv", progress=False, run_fn=stand_in
+            )
+        )
+        == 2
+    )
