@@ -9,7 +9,7 @@ columns are called ``text`` and ``label``.
 
 Splits: a ``split`` column (train / val / test) is used when the data has one; otherwise
 80/10/10 within each class, drawn with ``split_seed`` (reproducible, and independent of
-the training seed). A text is cut 90/10 into train and validation, as Shakespeare is.
+the training seed), a repeated text always in its first row's split (``own_splits``). A text is cut 90/10 into train and validation, as Shakespeare is.
 The tokenizer is fitted on the training split only (``course_lib.data``). The data's
 content hash is part of its name, so a changed file gets new run keys in a sweep.
 """
@@ -29,21 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from .data import (
-    SHAKESPEARE_VAL_FRACTION,
-    SPLITS,
-    CharTokenizer,
-    WordTokenizer,
-    _windows,
-    tokenize_words,
-)
+from .data import SHAKESPEARE_VAL_FRACTION, SPLITS, CharTokenizer, WordTokenizer, _windows
+from .own_splits import check_overlap, report_repeats, stratified_splits
 
-SPLIT_FRACTIONS = {"val": 0.1, "test": 0.1}  # the rest is train
 # what pandas reads as a missing value: as a label these are no class (case as written)
 MISSING_MARKERS = ("#N/A", "#N/A N/A", "#NA", "-NaN", "-nan", "<NA>", "N/A", "NA", "NULL")
 MISSING_MARKERS += ("NaN", "None", "n/a", "nan", "null")
@@ -221,77 +213,6 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
     return tuple(index[n] for n in names), tuple(classes)
 
 
-def _same(text: str) -> str:
-    """What the model sees of a text: its words (so "Great film" and "great film " are one)."""
-    return " ".join(tokenize_words(text))
-
-
-def _first_rows(texts: tuple[str, ...]) -> list[int]:
-    """For each row, the first row holding the same text (as the tokenizer reads it)."""
-    first: dict[str, int] = {}
-    return [first.setdefault(_same(t), i) for i, t in enumerate(texts)]
-
-
-def _report_repeats(texts: tuple[str, ...], labels: tuple[int, ...], source: str) -> None:
-    first = _first_rows(texts)
-    repeats = sum(f != i for i, f in enumerate(first))
-    if repeats:
-        seen: dict[int, set[int]] = {}
-        for i, f in enumerate(first):
-            seen.setdefault(f, set()).add(labels[i])
-        clash = sum(len(ys) > 1 for ys in seen.values())
-        warnings.warn(
-            f"{source}: {repeats} rows repeat the text of an earlier row ({len(seen)} distinct "
-            f"texts{f', {clash} of them under different labels' if clash else ''}); identical "
-            "texts are kept in one split, so no val/test text is also trained on",
-            stacklevel=3,
-        )
-
-
-def _check_overlap(texts: tuple[str, ...], splits: tuple[str, ...], source: str) -> None:
-    """A given split column must not put one text in train and in val/test."""
-    train = {_same(t) for t, s in zip(texts, splits, strict=True) if s == "train"}
-    shared = [
-        i
-        for i, (t, s) in enumerate(zip(texts, splits, strict=True))
-        if s != "train" and _same(t) in train
-    ]
-    if shared:
-        raise ValueError(
-            f"{source}: {len(shared)} val/test rows repeat a text of the train split (e.g. rows "
-            f"{shared[:5]}): they would score memorised texts; remove the repeats "
-            "(df.drop_duplicates('text')), or leave out the split column so that own_data "
-            "keeps identical texts in one split"
-        )
-
-
-def _splits(
-    labels: tuple[int, ...], seed: int, source: str, texts: tuple[str, ...] = ()
-) -> tuple[str, ...]:
-    """80/10/10 within each class, reproducible from ``seed``; a row whose text repeats an
-    earlier row's goes to that row's split."""
-    rng = np.random.RandomState(seed)
-    out = ["train"] * len(labels)
-    first = _first_rows(texts) if texts else list(range(len(labels)))
-    for c in sorted(set(labels)):
-        rows = [i for i, y in enumerate(labels) if y == c and first[i] == i]
-        rows = [rows[j] for j in rng.permutation(len(rows))]
-        start = 0
-        for split, fraction in SPLIT_FRACTIONS.items():
-            n = int(round(fraction * len(rows))) if len(rows) >= 3 else 0
-            for i in rows[start : start + n]:
-                out[i] = split
-            start += n
-    out = [out[f] for f in first]
-    empty = [s for s in SPLITS if s not in out]
-    if empty:
-        raise ValueError(
-            f"{source} has too few rows ({len(labels)}) for a {'/'.join(SPLITS)} split: "
-            f"{empty} would be empty; give at least 5 rows per class"
-        )
-    return tuple(out)
-
-
 def own_data(
     data: Any,
     text_column: Any = "text",
@@ -334,10 +255,10 @@ def own_data(
                 f"split_column={split_column!r} in {source} holds {bad or sorted(set(splits))}: "
                 f"every row needs one of {SPLITS}, and each split a row"
             )
-        _check_overlap(texts, splits, source)
+        check_overlap(texts, splits, source)
     else:
-        _report_repeats(texts, labels, source)
-        splits = _splits(labels, split_seed, source, texts)
+        report_repeats(texts, labels, source)
+        splits = stratified_splits(labels, split_seed, source, texts)
     digest = _digest("classify", texts, [classes[y] for y in labels], splits)
     return OwnData(f"{name}@{digest}", "classify", classes, texts, labels, splits)
 
