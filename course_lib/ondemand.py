@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
 from .config import MAX_SEED
 from .data import classification_tensors
+from .depth import rate_interval
 from .mor import MoRClassifier, MoRConfig, mean_recursions, mor_parameter_count, recursion_flops
 from .recurrent_depth import (
     RecurrentDepthConfig,
@@ -32,6 +34,7 @@ from .recurrent_depth import (
     train_recurrent,
 )
 from .runtime import seed_everything
+from .stats import NO_DIFFERENCE, Interval, diff_ci, format_interval, verdict
 from .train import check_step, optimizer_step
 
 SEEDS_CSV = "depth_on_demand_cpu_seeds.csv"  # in data/results/, made by the script above
@@ -100,18 +103,21 @@ def evaluate_mor(model: MoRClassifier, data: TensorDataset) -> dict:
     }
 
 
-def mor_run(name: str, seed: int = 0) -> tuple[MoRClassifier, dict]:
-    """Train ``MOR_RUNS[name]`` with ``seed`` and evaluate it on the test split."""
+def mor_run(name: str, seed: int = 0, steps: int | None = None) -> tuple[MoRClassifier, dict]:
+    """Train ``MOR_RUNS[name]`` with ``seed`` (``steps``: more for FULL) and evaluate it on
+    the test split."""
     if name not in MOR_RUNS:
         raise ValueError(f"name={name!r} is not allowed: choose one of {list(MOR_RUNS)}")
     train, _, test, _ = review_data()
     seed_everything(seed)
     model = MoRClassifier(MOR_RUNS[name])
-    train_mor(model, train, seed=seed, **MOR_TRAIN)
+    train_mor(model, train, seed=seed, **{**MOR_TRAIN, "steps": steps or MOR_TRAIN["steps"]})
     return model, {"part": "mor", "seed": seed, "model": name, **evaluate_mor(model, test)}
 
 
-def loop_run(name: str, seed: int = 0) -> tuple[RecurrentDepthModel, list[dict]]:
+def loop_run(
+    name: str, seed: int = 0, steps: int | None = None
+) -> tuple[RecurrentDepthModel, list[dict]]:
     """Train ``LOOP_RUNS[name]`` with ``seed``; one row per test loop count (the unshared
     comparators only at the loop count they were trained with)."""
     if name not in LOOP_RUNS:
@@ -119,7 +125,8 @@ def loop_run(name: str, seed: int = 0) -> tuple[RecurrentDepthModel, list[dict]]
     cfg, spread, loops = LOOP_RUNS[name]
     seed_everything(seed)
     model = RecurrentDepthModel(cfg)
-    train_recurrent(model, mean_loops=loops, spread=spread, seed=seed, **LOOP_TRAIN)
+    train = {**LOOP_TRAIN, "steps": steps or LOOP_TRAIN["steps"]}
+    train_recurrent(model, mean_loops=loops, spread=spread, seed=seed, **train)
     tests = TEST_LOOPS if name in ("random loops", "fixed 4 loops") else (loops,)
     rows = []
     for row in accuracy_by_loops(model, list(tests), length=TEST_LENGTH):
@@ -135,3 +142,42 @@ def seed_rows(seed: int) -> list[dict]:
     for name in LOOP_RUNS:
         rows += loop_run(name, seed)[1]
     return rows
+
+
+def rate_table(df: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    """Mean of ``metric`` (a rate) over seeds per group of ``by``, with its 95% interval
+    inside [0, 1] (``depth.rate_interval``), and the number of seeds."""
+    rows = []
+    for key, group in df.groupby(by, sort=False):
+        iv = rate_interval(group[metric].tolist())
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key, strict=True)), "mean": iv.mean, "low": iv.low,
+                     "high": iv.high, "n_seeds": iv.n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def paired_difference(df: pd.DataFrame, metric: str, a: dict, b: dict) -> Interval:
+    """95% interval of mean(a) - mean(b) of ``metric``, paired by seed; ``a`` and ``b``
+    select rows by column values, e.g. ``{"model": "MoR expert"}``."""
+
+    def pick(sel: dict) -> pd.Series:
+        rows = df
+        for column, value in sel.items():
+            rows = rows[rows[column] == value]
+        if rows.empty or rows["seed"].duplicated().any():
+            raise ValueError(f"selection {sel} must pick one row per seed, got {len(rows)} rows")
+        return rows.set_index("seed")[metric]
+
+    x, y = pick(a), pick(b)
+    seeds = sorted(set(x.index) & set(y.index))
+    return diff_ci(x[seeds].tolist(), y[seeds].tolist(), seeds, seeds)
+
+
+def difference_sentence(what: str, iv: Interval, digits: int = 1) -> str:
+    """One generated sentence: the difference in points with its interval, and the verdict
+    (``stats.verdict``: "better"/"worse" only when the interval excludes 0)."""
+    pts = format_interval(iv.scaled(100), digits, signed=True)
+    word = verdict(iv)
+    if word == NO_DIFFERENCE:
+        return f"{what}: {pts} points (95% interval, {iv.n} seeds), {word}."
+    return f"{what}: {pts} points (95% interval, {iv.n} seeds): the first is {word}."

@@ -380,6 +380,57 @@ _QUESTIONS = [
         ),
         measured_in="section 4",
     ),
+    Question(
+        id="13-capacity",
+        prompt="Expert-choice routing with capacities (1, 2/3, 1/3): every token passes the "
+        "first recursion, then the top 2/3, then the top 1/3. On average, how many "
+        "recursions does a token take?",
+        choices=("1", "about 2", "3", "it depends on what the router learns"),
+        answer=1,
+        why=(
+            "Only the tokens that stop after the first recursion take 1; others go on.",
+            "1 + 2/3 + 1/3 = 2 (a little more, as ceil rounds up): the capacities fix the "
+            "compute, whatever the router learns. It chooses WHICH tokens, not how many.",
+            "3 is plain looping, every token through every recursion: capacity 1 throughout.",
+            "That is token choice: each token picks its own depth, so the average moves as "
+            "the router learns. Expert choice fixes the count per recursion.",
+        ),
+        measured_in="section 2",
+    ),
+    Question(
+        id="13-more-loops",
+        prompt="A prelude, a core and a coda, one block each (3 unique blocks), trained with "
+        "4 loops of the core. Run with 16 loops at test time, it has ...",
+        choices=(
+            "the same parameters and 18 blocks of compute per token",
+            "4x the parameters and 4x the compute",
+            "the same parameters and the same compute",
+        ),
+        answer=0,
+        why=(
+            "Loops reuse the core's weights: 1 + 16 + 1 = 18 block applications per token, "
+            "from the same 3 blocks. Whether the answer improves is the measurement.",
+            "No block is added: the loop count is an argument of forward, not of the model.",
+            "Every loop runs the core again: compute grows with the loop count.",
+        ),
+        measured_in="section 4",
+    ),
+    Question(
+        id="13-iso-flop",
+        prompt="The 3-block model at 4 loops runs 6 blocks per token. Its iso-FLOP rival is "
+        "6 unshared blocks; its iso-parameter rival is 3 unshared blocks. Which rival "
+        "should be the harder one to beat?",
+        choices=("6 unshared blocks", "3 unshared blocks", "neither: all three are equal"),
+        answer=0,
+        why=(
+            "Same compute, twice the parameters: Saunshi et al. find looping comes close to "
+            "it on reasoning tasks, not that it wins. Section 5 measures both gaps.",
+            "3 unshared blocks have the looped model's parameters but half its depth; on a "
+            "task that needs steps, depth matters.",
+            "They differ in parameters or in compute; the measurement decides.",
+        ),
+        measured_in="section 5",
+    ),
 ]
 
 QUESTIONS: dict[str, Question] = {q.id: q for q in _QUESTIONS}
