@@ -255,9 +255,11 @@ def _level(name: str) -> str:
 
 def cache_story_text(summary: dict) -> str:
     """Markdown sentences, built only from ``cache_story``: what the cache sizes explain."""
+    if not summary["caches_MiB"]:
+        return "- This machine did not report its cache sizes: where the weights fit is unknown."
     lines = []
     for b, s in cache_story(summary).items():
-        same = ", ".join(f"d = {d} (both in {lvl})" for d, lvl in s["same_level_faster"])
+        same = ", ".join(f"d = {d} (both in {_level(lvl)})" for d, lvl in s["same_level_faster"])
         split = ", ".join(
             f"d = {d} (N blocks in {_level(u)}, one in {o})" for d, u, o in s["split_no_gain"]
         )

@@ -101,6 +101,7 @@ def test_cache_story_lists_what_the_cache_sizes_do_not_explain():
     assert sorted(story[32]["split_no_gain"]) == [(512, "memory", "L3"), (768, "memory", "L3")]
     text = cache_story_text(s)
     assert "d = 128 (both in L2)" in text and "d = 768 (N blocks in no cache, one in L3)" in text
+    assert "did not report its cache sizes" in cache_story_text(summarise(rows, {}))
 
 
 def test_experiment_runs_at_toy_sizes_and_plots():
