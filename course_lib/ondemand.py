@@ -29,13 +29,13 @@ from .recurrent_depth import (
     RecurrentDepthConfig,
     RecurrentDepthModel,
     accuracy_by_loops,
+    clipped_step,
     effective_depth,
     recurrent_parameter_count,
     train_recurrent,
 )
 from .runtime import seed_everything
 from .stats import NO_DIFFERENCE, Interval, diff_ci, format_interval, verdict
-from .train import check_step, optimizer_step
 
 SEEDS_CSV = "depth_on_demand_cpu_seeds.csv"  # in data/results/, made by the script above
 MOR_BASE = MoRConfig(vocab_size=4000, d_model=32, n_heads=4, d_ff=64, max_len=32)
@@ -79,12 +79,7 @@ def train_mor(model: MoRClassifier, data: TensorDataset, steps: int = 150, batch
         idx = torch.randint(0, len(ids), (batch_size,), generator=g)
         out = model(ids[idx])
         loss = torch.nn.functional.cross_entropy(out.logits, labels[idx]) + w * out.aux_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        check_step(step, lr, loss.item(), norm.item())
-        optimizer_step(opt, step, lr)
-        losses.append(loss.item())
+        losses.append(clipped_step(model, opt, loss, step, lr))
     return losses
 
 

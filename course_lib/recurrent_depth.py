@@ -169,6 +169,18 @@ def sample_loops(mean: float, generator: torch.Generator, spread: str = "poisson
     return 1 + int(torch.poisson(rate, generator=generator).item())
 
 
+def clipped_step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, step: int,
+                 lr: float) -> float:  # fmt: skip
+    """One update of notebook 13's loops: backward, clip the gradient norm to 1, stop with
+    ``TrainingDiverged`` at a non-finite loss or norm, step; returns the loss."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    check_step(step, lr, loss.item(), norm.item())
+    optimizer_step(opt, step, lr)
+    return loss.item()
+
+
 def train_recurrent(model: RecurrentDepthModel, steps: int = 300, batch_size: int = 64,
                     lengths: tuple[int, int] = (8, 12), mean_loops: float = 4,
                     spread: str = "poisson", backprop_loops: int | None = None,
@@ -195,12 +207,7 @@ def train_recurrent(model: RecurrentDepthModel, steps: int = 300, batch_size: in
         ids, targets = prefix_parity_batch(batch_size, length, seed=seed * 100_003 + step)
         logits = model(ids, loops, backprop_loops)  # (B, T, 2)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        check_step(step, lr, loss.item(), norm.item())
-        optimizer_step(opt, step, lr)
-        history["loss"].append(loss.item())
+        history["loss"].append(clipped_step(model, opt, loss, step, lr))
         history["loops"].append(loops)
     return history
 
