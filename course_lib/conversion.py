@@ -36,8 +36,11 @@ SEEDS_CSV = "recursive_cpu_seeds.csv"  # in data/results/, made by scripts/recur
 N_BLOCKS = 2  # the 4 layers become 2 shared blocks looped twice, as Gemma's 18 -> 9 in the paper
 RATIOS = (0.2, 0.35, 0.5, 0.65, 0.8, 0.9)  # compression ratios (the paper: 0.2-0.5)
 # How far (accuracy, 0-1) a live FAST run may fall outside the shipped seeds' range before
-# notebook 12 calls it more than noise; chosen like course_lib.depth.TEXT_MARGIN, whose
-# measured shifts on other numerical paths were up to 5.5 points.
+# notebook 12 calls it more than noise. Measured 2026-12-02 on the AMD EPYC that made the
+# seeds (torch 2.13 CPU): seed 0 under ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE and
+# under ATEN_CPU_CAPABILITY=avx2 moved an accuracy by up to 5.3 points from the native run
+# (the rank-0 model from scratch; conversions without training by up to 2.8). 10 points
+# leaves room for CPUs, Apple silicon and CUDA that were not measured.
 SEED_MARGIN = 0.10
 
 
