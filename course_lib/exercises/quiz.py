@@ -1,4 +1,4 @@
-"""Predict, then run: multiple-choice questions before a measurement (notebooks 04-11).
+"""Predict, then run: multiple-choice questions before a measurement (notebooks 04-13).
 
 A learner commits to a prediction ("does sharing change the FLOPs?") before the next
 cells measure it. The pure part, tested without a browser (``tests/test_quiz.py``):

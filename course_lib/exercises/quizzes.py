@@ -1,4 +1,4 @@
-"""The "predict before you run" questions of notebooks 04-11, by id.
+"""The "predict before you run" questions of notebooks 04-13, by id.
 
 Each question is asked just before the cells that measure its answer; the id's first
 two digits name the notebook. Answers rest on what the notebook computes exactly
