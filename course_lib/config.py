@@ -24,15 +24,17 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_SEED = 2**32 - 1  # the largest seed numpy's legacy generator accepts
 
 
-def _fail(field: str, value: Any, allowed: str) -> None:
+def reject(field: str, value: Any, allowed: str) -> None:
+    """Raise the course's one-line error: ``field=value is not allowed: <what is>``."""
     raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
 
 
-def _check_int(field: str, value: Any, minimum: int) -> None:
+def check_int(field: str, value: Any, minimum: int) -> None:
+    """Reject ``value`` unless it is an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        _fail(field, value, f"it must be an integer >= {minimum}")
+        reject(field, value, f"it must be an integer >= {minimum}")
     if value < minimum:
-        _fail(field, value, f"it must be an integer >= {minimum}")
+        reject(field, value, f"it must be an integer >= {minimum}")
 
 
 def _check_known(cls: type, changes: dict[str, Any]) -> None:
@@ -47,7 +49,7 @@ def _check_known(cls: type, changes: dict[str, Any]) -> None:
 
 def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        _fail(field, value, "choose one of " + ", ".join(repr(c) for c in choices))
+        reject(field, value, "choose one of " + ", ".join(repr(c) for c in choices))
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         if self.d_model % self.n_heads:
-            _fail("d_model", self.d_model, f"it must be divisible by n_heads={self.n_heads}")
+            reject("d_model", self.d_model, f"it must be divisible by n_heads={self.n_heads}")
         _check_choice("sharing", self.sharing, SHARING_STRATEGIES)
         _check_choice("task", self.task, TASKS)
         _check_choice("attn_impl", self.attn_impl, ATTN_IMPLS)
@@ -90,47 +92,47 @@ class ModelConfig:
         _check_choice("init", self.init, INITS)
         if self.sharing in ("sequence", "cycle", "cycle_rev"):
             if self.n_blocks is None:
-                _fail("n_blocks", None, f"sharing={self.sharing!r} needs n_blocks (M) set")
-            _check_int("n_blocks", self.n_blocks, 1)
+                reject("n_blocks", None, f"sharing={self.sharing!r} needs n_blocks (M) set")
+            check_int("n_blocks", self.n_blocks, 1)
             if self.n_blocks > self.n_layers:
-                _fail("n_blocks", self.n_blocks, f"it must be <= n_layers={self.n_layers}")
+                reject("n_blocks", self.n_blocks, f"it must be <= n_layers={self.n_layers}")
         elif self.n_blocks is not None:  # ignored by these plans, yet part of the run key
-            _fail(
+            reject(
                 "n_blocks",
                 self.n_blocks,
                 f"sharing={self.sharing!r} has no M; only 'sequence', 'cycle' and 'cycle_rev' "
                 "take n_blocks (leave it None)",
             )
         if self.task == "classify":
-            _check_int("n_classes", self.n_classes, 2)
+            check_int("n_classes", self.n_classes, 2)
         if self.embed_dim is not None:
-            _check_int("embed_dim", self.embed_dim, 1)
+            check_int("embed_dim", self.embed_dim, 1)
             if self.embed_dim > self.d_model:
-                _fail("embed_dim", self.embed_dim, f"it must be <= d_model={self.d_model}")
+                reject("embed_dim", self.embed_dim, f"it must be <= d_model={self.d_model}")
         if not isinstance(self.tie_embeddings, bool):
-            _fail("tie_embeddings", self.tie_embeddings, "it must be True or False")
+            reject("tie_embeddings", self.tie_embeddings, "it must be True or False")
         if self.tie_embeddings and self.task != "lm":
-            _fail("tie_embeddings", True, "tying needs task='lm' (a classifier has no LM head)")
+            reject("tie_embeddings", True, "tying needs task='lm' (a classifier has no LM head)")
         if not isinstance(self.norm_first, bool):
-            _fail("norm_first", self.norm_first, "it must be True or False")
+            reject("norm_first", self.norm_first, "it must be True or False")
         if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
-            _fail("dropout", self.dropout, "it must be a number in [0, 1)")
+            reject("dropout", self.dropout, "it must be a number in [0, 1)")
         if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
-            _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+            reject("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
         if not 0 <= self.pad_id < self.vocab_size:
-            _fail("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+            reject("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
         self._check_albert_options()
 
     def _check_albert_options(self) -> None:
         for name in ("embed_norm", "pooler"):
             if not isinstance(getattr(self, name), bool):
-                _fail(name, getattr(self, name), "it must be True or False")
-        _check_int("type_vocab_size", self.type_vocab_size, 0)
+                reject(name, getattr(self, name), "it must be True or False")
+        check_int("type_vocab_size", self.type_vocab_size, 0)
         eps = self.norm_eps
         if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1:
-            _fail("norm_eps", eps, "it must be a number in (0, 1), e.g. 1e-5 or 1e-12")
+            reject("norm_eps", eps, "it must be a number in (0, 1), e.g. 1e-5 or 1e-12")
         if self.pooler and self.task == "lm":
-            _fail("pooler", True, "a pooler needs task='classify' or 'encode' (not 'lm')")
+            reject("pooler", True, "a pooler needs task='classify' or 'encode' (not 'lm')")
 
     @property
     def d_embed(self) -> int:
@@ -157,7 +159,7 @@ class ModelConfig:
     def preset(cls, name: str, **changes: Any) -> ModelConfig:
         """Named sizes: tiny (CPU, seconds), small, albert_base, bert_base."""
         if name not in PRESETS:
-            _fail("preset", name, "choose one of " + ", ".join(repr(p) for p in PRESETS))
+            reject("preset", name, "choose one of " + ", ".join(repr(p) for p in PRESETS))
         return cls(**{**PRESETS[name], **changes})
 
 
@@ -193,37 +195,37 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast, only ever applied on CUDA
 
     def __post_init__(self) -> None:
-        _check_int("steps", self.steps, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("warmup_steps", self.warmup_steps, 0)
-        _check_int("seed", self.seed, 0)
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("seed", self.seed, 0)
         if self.seed > MAX_SEED:  # numpy.random.seed takes 32-bit seeds only
-            _fail("seed", self.seed, f"it must be an integer in [0, {MAX_SEED}] (2**32 - 1)")
+            reject("seed", self.seed, f"it must be an integer in [0, {MAX_SEED}] (2**32 - 1)")
         if self.warmup_steps > self.steps:
-            _fail(
+            reject(
                 "warmup_steps",
                 self.warmup_steps,
                 f"it must be <= steps={self.steps} (the learning rate would never reach lr)",
             )
-        _check_int("eval_every", self.eval_every, 0)
+        check_int("eval_every", self.eval_every, 0)
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                _fail(name, value, "it must be a finite number >= 0")
+                reject(name, value, "it must be a finite number >= 0")
             if not 0 <= value < math.inf:  # NaN fails this too
-                _fail(name, value, "it must be a finite number >= 0")
+                reject(name, value, "it must be a finite number >= 0")
         if self.lr == 0:
-            _fail("lr", self.lr, "it must be a number > 0")
+            reject("lr", self.lr, "it must be a number > 0")
         if self.grad_clip is not None and (
             isinstance(self.grad_clip, bool)
             or not isinstance(self.grad_clip, int | float)
             or not 0 < self.grad_clip < math.inf
         ):
-            _fail("grad_clip", self.grad_clip, "it must be a number > 0, or None for no clipping")
+            reject("grad_clip", self.grad_clip, "it must be a number > 0, or None for no clipping")
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("device", self.device, DEVICES)
         if not isinstance(self.amp, bool):
-            _fail("amp", self.amp, "it must be True or False")
+            reject("amp", self.amp, "it must be True or False")
 
     def replace(self, **changes: Any) -> TrainConfig:
         _check_known(TrainConfig, changes)

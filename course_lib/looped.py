@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MAX_SEED, ModelConfig
+from .config import MAX_SEED, ModelConfig, check_int, reject
 from .layers import block_parameter_count, make_block
 from .model import LayerStack
 from .train import check_step, optimizer_step
@@ -37,10 +37,6 @@ PAD, SEP, PLUS, BLANK, DIGIT0 = 0, 1, 2, 3, 4  # digits d are tokens DIGIT0 + d
 VOCAB_SIZE = DIGIT0 + 10
 IGNORE = -100  # target of a position that is only input
 TASKS = ("copy", "reverse", "addition")
-
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
 
 
 def task_seq_len(task: str, length: int) -> int:
@@ -56,12 +52,12 @@ def algorithmic_batch(task: str, batch_size: int, length: int, seed: int = 0):
     all numbers are written least significant digit first.
     """
     if task not in TASKS:
-        _fail("task", task, "choose one of " + ", ".join(repr(t) for t in TASKS))
+        reject("task", task, "choose one of " + ", ".join(repr(t) for t in TASKS))
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        _fail("seed", seed, "it must be an integer in [0, 2**63)")
+        reject("seed", seed, "it must be an integer in [0, 2**63)")
     for field, value in (("batch_size", batch_size), ("length", length)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            _fail(field, value, "it must be an integer >= 1")
+            reject(field, value, "it must be an integer >= 1")
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 10, (batch_size, length), generator=g)  # (B, L) digits
     col = torch.full((batch_size, 1), 0)
@@ -103,17 +99,15 @@ class LoopedConfig:
 
     def __post_init__(self) -> None:
         for f in ("vocab_size", "d_model", "n_heads", "d_ff", "max_steps", "max_len"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                _fail(f, v, "it must be an integer >= 1")
+            check_int(f, getattr(self, f), 1)
         if self.d_model % self.n_heads or self.d_model % 2:
-            _fail(
+            reject(
                 "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
             )
         if not 0 < self.halt_eps < 1:
-            _fail("halt_eps", self.halt_eps, "it must be a number in (0, 1)")
+            reject("halt_eps", self.halt_eps, "it must be a number in (0, 1)")
         if self.ponder_weight < 0:
-            _fail("ponder_weight", self.ponder_weight, "it must be a number >= 0")
+            reject("ponder_weight", self.ponder_weight, "it must be a number >= 0")
 
 
 @dataclass
@@ -158,7 +152,7 @@ class LoopedTransformer(nn.Module):
     def forward(self, ids: torch.Tensor) -> LoopedOutput:
         b, t = ids.shape
         if t > self.cfg.max_len:
-            _fail("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
+            reject("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
         s = self.cfg.max_steps
         h = self.io.tok_emb(ids)  # (B, T, d)
         cum = h.new_zeros(b, t)  # summed halting weights so far
@@ -211,7 +205,7 @@ class UnsharedEncoder(nn.Module):
     def forward(self, ids: torch.Tensor) -> LoopedOutput:
         b, t = ids.shape
         if t > len(self.io.pos):
-            _fail("seq_len", t, f"it must be <= max_len={len(self.io.pos)}")
+            reject("seq_len", t, f"it must be <= max_len={len(self.io.pos)}")
         h = self.stack(self.io.tok_emb(ids) + self.io.coords(t, 0))  # (B, T, d)
         steps = h.new_full((b, t), float(self.n_layers))
         weights = h.new_ones(b, t, 1)
@@ -227,7 +221,7 @@ def build_unshared_comparator(cfg: LoopedConfig, n_layers: int) -> UnsharedEncod
     d_ff / d among those that match within 0.5%.
     """
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        _fail("n_layers", n_layers, "it must be an integer >= 1")
+        reject("n_layers", n_layers, "it must be an integer >= 1")
     target, v, ratio = looped_parameter_count(cfg), cfg.vocab_size, cfg.d_ff / cfg.d_model
     options = []  # (distance from the original shape, d', d_ff')
     for d in range(2 * cfg.n_heads, cfg.d_model + 1, 2 * cfg.n_heads):
@@ -237,7 +231,7 @@ def build_unshared_comparator(cfg: LoopedConfig, n_layers: int) -> UnsharedEncod
         if ff >= 1 and abs(count - target) <= 0.005 * target:
             options.append((abs(ff / d - ratio), d, ff))
     if not options:
-        _fail(
+        reject(
             "n_layers",
             n_layers,
             f"no unshared {n_layers}-layer model matches {target:,} parameters",
@@ -278,17 +272,17 @@ def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int 
     gradient norm, naming the step and the learning rate.
     """
     if not isinstance(lengths, tuple | list) or len(lengths) != 2:
-        _fail("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
     lo, hi = lengths
     if not 1 <= lo <= hi:
-        _fail("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
     for field, value in (("steps", steps), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            _fail(field, value, "it must be an integer >= 1")
+            reject(field, value, "it must be an integer >= 1")
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
-        _fail("lr", lr, "it must be a finite number > 0")
+        reject("lr", lr, "it must be a finite number > 0")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        _fail("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
+        reject("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
     tau = (
         getattr(getattr(model, "cfg", None), "ponder_weight", 0.0)
         if ponder_weight is None

@@ -33,15 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import check_int, reject
 from .data import PAD_ID
 from .layers import block_parameter_count, make_block
 from .variants import sinusoidal_table
 
 ROUTINGS = ("expert", "token", "fixed")
-
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -60,15 +57,13 @@ class MoRConfig:
 
     def __post_init__(self) -> None:
         for f in ("vocab_size", "d_model", "n_heads", "d_ff", "n_classes", "max_len"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                _fail(f, v, "it must be an integer >= 1")
+            check_int(f, getattr(self, f), 1)
         if self.d_model % self.n_heads or self.d_model % 2:
-            _fail(
+            reject(
                 "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
             )
         if self.routing not in ROUTINGS:
-            _fail("routing", self.routing, "choose one of " + ", ".join(map(repr, ROUTINGS)))
+            reject("routing", self.routing, "choose one of " + ", ".join(map(repr, ROUTINGS)))
         c = tuple(self.capacities)
         if (
             not c
@@ -76,7 +71,7 @@ class MoRConfig:
             or any(not 0 < x <= 1 for x in c)
             or list(c) != sorted(c, reverse=True)
         ):
-            _fail("capacities", c, "it must start at 1.0 and not increase, each in (0, 1]")
+            reject("capacities", c, "it must start at 1.0 and not increase, each in (0, 1]")
 
     @property
     def recursions(self) -> int:
@@ -133,7 +128,7 @@ class MoRClassifier(nn.Module):
     def forward(self, ids: torch.Tensor) -> MoROutput:
         b, t = ids.shape
         if t > self.cfg.max_len:
-            _fail("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
+            reject("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
         valid = ids != PAD_ID  # (B, T)
         h = self.tok_emb(ids) + self.pos[:t]  # (B, T, d)
         aux = h.new_zeros(())

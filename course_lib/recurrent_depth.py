@@ -31,20 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MAX_SEED
+from .config import MAX_SEED, check_int, reject
 from .layers import block_parameter_count, make_block
 from .train import check_step, optimizer_step
 from .variants import sinusoidal_table
-
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
-
-
-def _positive_int(field: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail(field, value, "it must be an integer >= 1")
-
 
 TASKS = ("parity",)
 
@@ -60,8 +50,8 @@ def band_mask(t: int, window: int, device=None) -> torch.Tensor:
 def prefix_parity_batch(batch_size: int, length: int, seed: int = 0):
     """(ids, targets), both (B, T) long: random bits, and at every place the parity of the
     bits up to it (a running XOR, the prefix-sum task of Schwarzschild et al. 2021)."""
-    _positive_int("batch_size", batch_size)
-    _positive_int("length", length)
+    check_int("batch_size", batch_size, 1)
+    check_int("length", length, 1)
     g = torch.Generator().manual_seed(seed)
     bits = torch.randint(0, 2, (batch_size, length), generator=g)
     return bits, bits.cumsum(1) % 2
@@ -83,12 +73,12 @@ class RecurrentDepthConfig:
 
     def __post_init__(self) -> None:
         for f in ("vocab_size", "d_model", "n_heads", "d_ff", "n_prelude", "n_core", "n_coda"):
-            _positive_int(f, getattr(self, f))
-        _positive_int("max_len", self.max_len)
+            check_int(f, getattr(self, f), 1)
+        check_int("max_len", self.max_len, 1)
         if self.window is not None:
-            _positive_int("window", self.window)
+            check_int("window", self.window, 1)
         if self.d_model % self.n_heads or self.d_model % 2:
-            _fail(
+            reject(
                 "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
             )
 
@@ -131,9 +121,9 @@ class RecurrentDepthModel(nn.Module):
     def forward(self, ids: torch.Tensor, loops: int, backprop_loops: int | None = None):
         """(B, T) ids -> (B, T, V) logits after ``loops`` passes of the core. With
         ``backprop_loops`` = k, only the last k loops keep their graph (Huginn's truncation)."""
-        _positive_int("loops", loops)
+        check_int("loops", loops, 1)
         if ids.shape[1] > self.cfg.max_len:
-            _fail("seq_len", ids.shape[1], f"it must be <= max_len={self.cfg.max_len}")
+            reject("seq_len", ids.shape[1], f"it must be <= max_len={self.cfg.max_len}")
         mask = (
             None
             if self.cfg.window is None
@@ -158,12 +148,12 @@ def sample_loops(mean: float, generator: torch.Generator, spread: str = "poisson
     ``mean`` itself with ``spread="fixed"``. Huginn draws from a log-normal Poisson; the
     Poisson keeps the same idea (random, mean fixed, a tail above the mean) in one line."""
     if spread not in ("poisson", "fixed"):
-        _fail("spread", spread, "choose 'poisson' or 'fixed'")
+        reject("spread", spread, "choose 'poisson' or 'fixed'")
     if isinstance(mean, bool) or not isinstance(mean, int | float) or mean < 1:
-        _fail("mean", mean, "it must be a number >= 1")
+        reject("mean", mean, "it must be a number >= 1")
     if spread == "fixed":
         if mean != int(mean):
-            _fail("mean", mean, "a fixed loop count must be a whole number")
+            reject("mean", mean, "a fixed loop count must be a whole number")
         return int(mean)
     rate = torch.tensor([float(mean) - 1.0])
     return 1 + int(torch.poisson(rate, generator=generator).item())
@@ -189,13 +179,13 @@ def train_recurrent(model: RecurrentDepthModel, steps: int = 300, batch_size: in
     ``sample_loops(mean_loops, ..., spread)``. Returns the loss and the loop count of each
     step, so a test can see that the depth really varied. Stops with ``TrainingDiverged``
     at the first non-finite loss or gradient norm."""
-    _positive_int("steps", steps)
-    _positive_int("batch_size", batch_size)
+    check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        _fail("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
+        reject("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
     lo, hi = lengths
     if not 1 <= lo <= hi:
-        _fail("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
