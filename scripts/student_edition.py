@@ -1,6 +1,9 @@
 """Write the student edition of the course: ``make student`` -> ``build/student/``.
 
 A copy for a class: the notebooks, ``course_lib`` and ``data/``, without ``solutions/``.
+Both languages: the English notebooks go to ``notebooks/`` and the Chinese edition's
+(issue 21), whatever ``notebooks/zh/*.ipynb`` exist (``scripts/zh.py build``), to
+``notebooks/zh/``, each treated the same way (their code cells are the English ones).
 In the copy the reference solutions are neither loaded nor reachable: the notebooks never
 load them, ``load_solution`` refuses (there is no ``solutions/`` beside ``course_lib``),
 the Colab set-up cell and the launch badges (both point at the full repository) are
@@ -21,6 +24,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each edition's notebooks: (folder in the repository, folder in the student edition).
+EDITIONS = (("notebooks", "notebooks"), ("notebooks/zh", "notebooks/zh"))
 DROPPED_TAGS = {"colab-setup", "launch-badges"}  # both lead to the full repository
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints")
 
@@ -56,15 +61,27 @@ def build(out: Path) -> list[Path]:
     shutil.copytree(ROOT / "data", out / "data", ignore=IGNORE)
     shutil.copy2(ROOT / "pyproject.toml", out / "pyproject.toml")
     written = []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        nb = student_notebook(nbformat.read(path, as_version=4))
-        nbformat.write(nb, out / "notebooks" / path.name)
-        written.append(out / "notebooks" / path.name)
-    (out / "README.md").write_text(
+    for source, target in EDITIONS:
+        for path in sorted((ROOT / source).glob("*.ipynb")):
+            try:
+                nb = student_notebook(nbformat.read(path, as_version=4))
+            except ValueError as e:
+                raise ValueError(f"{source}/{path.name}: {e}") from None
+            (out / target).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, out / target / path.name)
+            written.append(out / target / path.name)
+    readme = (
         "# Student edition\n\nOpen `notebooks/00_start_here.ipynb`. Install first with "
         "`pip install -e .` in this folder.\nEach exercise cell checks your own function "
         '`my_...`: it says "not attempted yet" until you write it.\n'
     )
+    if (out / "notebooks" / "zh").is_dir():
+        readme += (
+            "\n## 中文版\n\n打开 `notebooks/zh/00_start_here.ipynb`。安装方法同上：在这个文件夹里运行 "
+            "`pip install -e .`。\n每个练习单元格都会检查你自己写的函数 `my_...`：在你写好之前，"
+            "它只会提示你还没有作答。\n"
+        )
+    (out / "README.md").write_text(readme, encoding="utf-8")
     return written
 
 
@@ -73,7 +90,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "student")
     args = parser.parse_args(argv)
     written = build(args.out)
-    print(f"student edition: {len(written)} notebooks in {args.out} (no solutions/)")
+    zh = sum(p.parent.name == "zh" for p in written)
+    print(
+        f"student edition: {len(written) - zh} notebooks and {zh} Chinese ones in {args.out} "
+        "(no solutions/)"
+    )
     return 0
 
 

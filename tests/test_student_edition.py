@@ -48,6 +48,62 @@ def test_no_solutions_in_the_edition_and_exercise_outputs_cleared(edition):
                 assert cell["outputs"] == [], (path.name, source[:60])
 
 
+def test_the_chinese_notebooks_that_exist_go_to_notebooks_zh(edition):
+    """Whatever notebooks/zh/*.ipynb exist (scripts/zh.py build) are in the edition too."""
+    zh = sorted(p.name for p in (ROOT / "notebooks" / "zh").glob("*.ipynb"))
+    assert sorted(p.name for p in (edition / "notebooks" / "zh").glob("*.ipynb")) == zh
+    assert ("## 中文版" in (edition / "README.md").read_text(encoding="utf-8")) == bool(zh)
+
+
+def chinese_copy(path: Path) -> nbformat.NotebookNode:
+    """A stand-in for a built Chinese notebook: the English code cells and outputs, every
+    Markdown cell in Chinese (what scripts/zh.py build writes, without running it)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = "中文：" + cell.source
+    return nb
+
+
+def test_a_chinese_notebook_loses_its_solutions_and_exercise_outputs_the_same_way(
+    tmp_path, monkeypatch
+):
+    zh = tmp_path / "zh"
+    zh.mkdir()
+    english = ROOT / "notebooks" / "01_attention_from_scratch.ipynb"
+    nbformat.write(chinese_copy(english), zh / english.name)
+    monkeypatch.setattr(
+        student_edition, "EDITIONS", (("notebooks", "notebooks"), (str(zh), "notebooks/zh"))
+    )
+    out = tmp_path / "student"
+    written = student_edition.build(out)
+    assert out / "notebooks" / "zh" / english.name in written
+    en = nbformat.read(out / "notebooks" / english.name, as_version=4)
+    cn = nbformat.read(out / "notebooks" / "zh" / english.name, as_version=4)
+    assert [c.source for c in cn.cells if c.cell_type == "code"] == [
+        c.source for c in en.cells if c.cell_type == "code"
+    ]
+    assert [c.get("outputs") for c in cn.cells] == [c.get("outputs") for c in en.cells]
+    exercises = [
+        c for c in cn.cells if c.cell_type == "code" and c.source.startswith("# exercise (")
+    ]
+    assert exercises and all(c.outputs == [] for c in exercises)
+    assert not any("google.colab" in c.source or "badge_logo" in c.source for c in cn.cells)
+    assert all(c.source.startswith("中文：") for c in cn.cells if c.cell_type == "markdown")
+    assert "notebooks/zh/00_start_here.ipynb" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_chinese_notebook_that_loads_a_solution_is_named(tmp_path, monkeypatch):
+    zh = tmp_path / "zh"
+    zh.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("load_solution('01_attention')  # solution")]
+    nbformat.write(nb, zh / "01_attention_from_scratch.ipynb")
+    monkeypatch.setattr(student_edition, "EDITIONS", ((str(zh), "notebooks/zh"),))
+    with pytest.raises(ValueError, match=r"zh/01_attention_from_scratch.ipynb: a code cell loads"):
+        student_edition.build(tmp_path / "student")
+
+
 def test_load_solution_refuses_in_the_edition(edition):
     code = "from course_lib.exercises import load_solution; load_solution('01_attention')"
     env = {**os.environ, "PYTHONPATH": str(edition)}
