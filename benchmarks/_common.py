@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.provenance import cpu_name  # the same CPU name the sweeps record
+from course_lib.experiments.provenance import cpu_name  # the same CPU name the sweeps record
 
 
 def machine_info(device: torch.device) -> dict[str, str | int]:

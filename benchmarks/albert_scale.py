@@ -36,11 +36,11 @@ from _common import add_run_arguments, autocast, machine_info, print_info, set_u
 from sharing_speed import infer_fn  # noqa: E402  (the sibling benchmark's closure)
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import analytic_flops, batch_loss, synthetic_batch  # noqa: E402
-from course_lib.measure import count_parameters  # noqa: E402
-from course_lib.model import build_model  # noqa: E402
-from course_lib.provenance import PEAK_BF16_FLOPS  # noqa: E402  (dense bf16 peaks)
-from course_lib.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
+from course_lib.measure.cost import analytic_flops, batch_loss, synthetic_batch  # noqa: E402
+from course_lib.nn.counts import count_parameters  # noqa: E402
+from course_lib.nn.model import build_model  # noqa: E402
+from course_lib.experiments.provenance import PEAK_BF16_FLOPS  # noqa: E402  (dense bf16 peaks)
+from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
 
 TINY = dict(vocab_size=100, d_model=32, n_heads=2, d_ff=64, n_layers=2, max_len=16, embed_dim=8)
 PLANS = {"unshared": "none", "all": "all", "unshared_twin": "none"}

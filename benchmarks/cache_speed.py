@@ -1,6 +1,6 @@
 """When is sharing faster? One decoding step as the weights outgrow the CPU's caches.
 
-``course_lib.cache_speed.cache_experiment`` at more widths and rounds than notebook 08
+``course_lib.measure.cache_speed.cache_experiment`` at more widths and rounds than notebook 08
 runs: for each width d, ``none`` (N blocks), ``all`` (one block N times) and an identical
 twin of ``none`` (the noise floor) take one decoding step (one new token per sequence)
 at batch 1 and at a large batch, interleaved; same FLOPs throughout, only the distinct
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from _common import add_run_arguments, machine_info, print_info, set_up_run, write_json  # noqa: E402
 
-from course_lib.cache_speed import (  # noqa: E402
+from course_lib.measure.cache_speed import (  # noqa: E402
     cache_experiment,
     cache_sizes,
     conclusion_holds,

@@ -13,7 +13,7 @@ Printed as throughput ratios ours / torch (> 1: ours is faster): the median over
 of t_torch / t_ours, each round timing every contender back to back (a busy spell of a
 shared machine then cancels out), beside the median time of each. PyTorch's encoder is
 also timed against an identical copy of itself (``torch twin``): how far that ratio
-strays from 1 is the run's noise floor (``course_lib.timing.noise_floor``, 4 rounds or
+strays from 1 is the run's noise floor (``course_lib.measure.timing.noise_floor``, 4 rounds or
 more), and each ratio gets a verdict against it.
 fp32 on CPU, bf16 autocast on CUDA. Usage::
 
@@ -45,9 +45,9 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.layers import MultiHeadSelfAttention  # noqa: E402
-from course_lib.model import LayerStack  # noqa: E402
-from course_lib.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
+from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
+from course_lib.nn.layers import MultiHeadSelfAttention  # noqa: E402
+from course_lib.nn.model import LayerStack  # noqa: E402
 
 MODES = ("forward_train", "forward_eval", "train_step")
 

@@ -1,6 +1,6 @@
 """Does sharing make a model faster at the same depth? Measured per plan (notebook 08).
 
-All plans run N layers, so they do the same FLOPs (``course_lib.cost`` proves it exactly);
+All plans run N layers, so they do the same FLOPs (``course_lib.measure.cost`` proves it exactly);
 what changes is how many distinct weights those layers read. Plans:
 
 - ``none``: N blocks of their own, and ``none twin``, an identical copy (the noise floor)
@@ -9,7 +9,7 @@ what changes is how many distinct weights those layers read. Plans:
 - ``sequence`` with N = 2M: each block twice in a row, MobileLLM's immediate repetition,
   whose weights are still in cache the second time (Liu et al. 2024)
 
-The method is ``course_lib.timing``'s: every measurement times all plans in interleaved
+The method is ``course_lib.measure.timing``'s: every measurement times all plans in interleaved
 rounds; a plan's ratio is the median over rounds of ``time_none / time_plan`` (> 1: the
 plan is faster); the noise floor is how far ``none`` against its twin strays from 1 in the
 same rounds, and a plan counts as faster or slower only beyond it. Measured: the forward
@@ -42,11 +42,11 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.cost import batch_loss, synthetic_batch  # noqa: E402
-from course_lib.measure import count_parameters, parameter_bytes  # noqa: E402
-from course_lib.model import build_model  # noqa: E402
-from course_lib.speed_report import timing_results  # noqa: E402
-from course_lib.timing import PHASES, TWIN, compare_phases, compare_times  # noqa: E402
+from course_lib.measure.cost import batch_loss, synthetic_batch  # noqa: E402
+from course_lib.measure.speed_report import timing_results  # noqa: E402
+from course_lib.measure.timing import PHASES, TWIN, compare_phases, compare_times  # noqa: E402
+from course_lib.nn.counts import count_parameters, parameter_bytes  # noqa: E402
+from course_lib.nn.model import build_model  # noqa: E402
 
 
 def plans(n_layers: int) -> dict[str, dict]:
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name} {r[w + '_ratio']:.3f} ({r[w + '_verdict']})"
             for name, r in results.items() if name not in ("none", TWIN)))  # fmt: skip
     payload = {"benchmark": "sharing_speed", "method": "interleaved rounds, median of per-round "
-               "ratios, noise floor from none vs an identical twin (course_lib.timing)",
+               "ratios, noise floor from none vs an identical twin (course_lib.measure.timing)",
                "machine": info, "config": vars(args), "repeats": args.repeats,
                "results": results}  # fmt: skip
     if args.out:

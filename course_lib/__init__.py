@@ -5,9 +5,8 @@ The public API that notebooks and tests rely on::
     from course_lib import ModelConfig, build_model, count_parameters
 """
 
-from .config import PRESETS, SHARING_STRATEGIES, ModelConfig, TrainConfig
-from .layers import Block, FeedForward, MultiHeadSelfAttention, block_parameter_count, make_block
-from .measure import (
+from course_lib.config import PRESETS, SHARING_STRATEGIES, ModelConfig, TrainConfig
+from course_lib.nn.counts import (
     count_parameters,
     count_parameters_per_use,
     formula_parameter_count,
@@ -16,9 +15,16 @@ from .measure import (
     shared_groups,
     shares_storage,
 )
-from .model import TransformerClassifier, TransformerLM, build_model
-from .runtime import get_device, get_mode, is_fast, seed_everything
-from .sharing import SharingPlan
+from course_lib.nn.layers import (
+    Block,
+    FeedForward,
+    MultiHeadSelfAttention,
+    block_parameter_count,
+    make_block,
+)
+from course_lib.nn.model import TransformerClassifier, TransformerLM, build_model
+from course_lib.nn.sharing import SharingPlan
+from course_lib.runtime import get_device, get_mode, is_fast, seed_everything
 
 __all__ = [
     "PRESETS",

@@ -3,11 +3,11 @@
 
 Your own data: ``--data reviews.csv [--text-column review --label-column stars]`` runs the
 preset's classification runs on that CSV, ``--data notes.txt`` its character-LM runs on
-that text (``course_lib.own_data``); each plan keeps its sharing and depth, and the sizes
+that text (``course_lib.data.own``); each plan keeps its sharing and depth, and the sizes
 (vocabulary, max_len, width, steps) are suggested from the data
-(``course_lib.own_sizing``, FAST limits with ``--preset fast``, FULL with ``full``).
+(``course_lib.experiments.sizing``, FAST limits with ``--preset fast``, FULL with ``full``).
 
-Runs a preset sweep (``course_lib.experiments``), appending each record to the CSV at
+Runs a preset sweep (``course_lib.experiments.run``), appending each record to the CSV at
 ``--out`` and resuming where an interrupted run stopped. ``--dry-run`` lists the runs and
 their estimated training FLOPs without training anything. Bad arguments print a one-line
 message naming the option and its allowed values, and exit with status 2.
@@ -20,18 +20,24 @@ import sys
 
 import torch
 
-from .atomic import FolderLocked
-from .experiments import DATASETS, run_name
-from .own_data import own_data
-from .own_sizing import sized_runs
-from .sweep import (
+from course_lib.data.own import own_data
+from course_lib.experiments.presets import (
+    PRESET_NAMES,
+    parse_seeds,
+    preset_runs,
+    training_flops,
+    with_seeds,
+)
+from course_lib.experiments.run import DATASETS, run_name
+from course_lib.experiments.sizing import sized_runs
+from course_lib.experiments.sweep import (
     RecordLost,
     check_results_path,
     failures_path,
     read_results,
     run_sweep,
 )
-from .sweep_presets import PRESET_NAMES, parse_seeds, preset_runs, training_flops, with_seeds
+from course_lib.files import FolderLocked
 
 
 def _positive_int(text: str) -> int:
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             m, t = runs[0][0], runs[0][1]
             print(f"sized to {data}: vocab_size={m.vocab_size}, max_len={m.max_len}, "
                   f"d_model={m.d_model}, steps={t.steps}, batch_size={t.batch_size} "
-                  "(course_lib.own_sizing.suggest_configs)")  # fmt: skip
+                  "(course_lib.experiments.sizing.suggest_configs)")  # fmt: skip
     runs = [r for r in runs if args.dataset in (None, r[2])][: args.limit]
     runs = with_seeds(runs, args.seeds)
     if args.dry_run:

@@ -5,7 +5,7 @@ A wrong value raises ``ValueError`` whose message names the field, the value giv
 what is allowed, so a learner sees what to change instead of a deep traceback.
 
 Used by every notebook from 03 on; ``ModelConfig.sharing`` follows the strategy names of
-ALBERT (Lan et al. 2020) and Takase & Kiyono (2021), see ``course_lib.sharing``.
+ALBERT (Lan et al. 2020) and Takase & Kiyono (2021), see ``course_lib.nn.sharing``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class ModelConfig:
     attn_impl: str = "manual"  # "manual" (taught, from scratch) or "sdpa" (fast path)
     pad_id: int = 0
     init: str = "normal"  # weight init: N(0, 0.02) as BERT, or Xavier, or He (notebook 06)
-    # ALBERT exactly (course_lib.albert): the defaults keep the course's own layout.
+    # ALBERT exactly (course_lib.nn.albert): the defaults keep the course's own layout.
     embed_norm: bool = False  # True: proj(LayerNorm(tok + pos + type)), positions E wide
     type_vocab_size: int = 0  # token-type (segment) embeddings; 0 means none
     norm_eps: float = 1e-5  # eps of every LayerNorm (ALBERT: 1e-12)

@@ -28,9 +28,10 @@ import tomllib
 from pathlib import Path
 from urllib.parse import quote
 
+from course_lib.runtime import DATA_DIR_ENV
+
 REPO = "sharing-course/transformer-sharing-course"  # placeholder until published
 BRANCH = "main"
-DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data reads the shipped data from here if set
 COLAB_DIR = "/content/" + REPO.split("/")[1]  # where the Colab cell clones the repository
 
 BINDER_HOST = "https://mybinder.org"  # also the site's launch buttons (site/conf.py)

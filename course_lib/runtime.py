@@ -4,17 +4,25 @@ One ``get_device()`` for the whole course (CUDA, then Apple MPS, then CPU), so n
 notebook copies device code. FAST is small settings for CPUs and CI; FULL is for a GPU.
 Set ``COURSE_MODE=FAST`` or ``COURSE_MODE=FULL`` to choose; without it the course runs
 FULL only when CUDA is present. Used by notebook 00 and every notebook that trains.
+
+Every ``COURSE_*`` environment variable the package reads is named here, and so is the
+repository's root folder (``REPO_ROOT``), the one place the package knows where it sits.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 MODES = ("FAST", "FULL")
+MODE_ENV = "COURSE_MODE"  # FAST or FULL
+DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data.shipped reads the shipped data from here if set
+GIT_COMMIT_ENV = "COURSE_GIT_COMMIT"  # the commit a GPU job records when it runs without .git
+REPO_ROOT = Path(__file__).resolve().parent.parent  # holds course_lib/, data/, solutions/
 
 
 def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
@@ -49,7 +57,7 @@ def describe_device(device: torch.device) -> str:
 
 def get_mode() -> str:
     """FAST or FULL, from COURSE_MODE, else FULL with CUDA and FAST without."""
-    value = os.environ.get("COURSE_MODE")
+    value = os.environ.get(MODE_ENV)
     if value is None:
         return "FULL" if torch.cuda.is_available() else "FAST"
     value = value.strip().upper()

@@ -9,7 +9,7 @@ Writes, atomically and byte-for-byte the same on every run (gzip mtime=0, fixed 
 - data/SHA256SUMS              checksums of the two files (tests/test_data.py checks them)
 
 Sources and licenses are in data/README.md. The course itself never touches the network:
-``course_lib.data`` reads only these files.
+``course_lib.data.shipped`` reads only these files.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@
 writes data/results/depth_on_demand_cpu_seeds.csv (part "mor": Mixture-of-Recursions and
 fixed looping on Rotten Tomatoes; part "loops": random-depth vs fixed-depth training on
 prefix parity at 1-16 test-time loops, and the iso-parameter / iso-FLOP unshared models;
-see ``course_lib.ondemand``) and the provenance JSON beside it. The CSV is rewritten after
+see ``course_lib.experiments.ondemand``) and the provenance JSON beside it. The CSV is rewritten after
 every seed, so a stopped run keeps the seeds it finished. Notebook 13 reads it, so that its
-comparisons carry 95% intervals over seeds (``course_lib.stats``).
+comparisons carry 95% intervals over seeds (``course_lib.measure.stats``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_lib.atomic import atomic_write  # noqa: E402
-from course_lib.ondemand import SEEDS_CSV, seed_rows  # noqa: E402
-from course_lib.provenance import provenance  # noqa: E402
-from course_lib.sweep_presets import parse_seeds  # noqa: E402
+from course_lib.experiments.ondemand import SEEDS_CSV, seed_rows  # noqa: E402
+from course_lib.experiments.presets import parse_seeds  # noqa: E402
+from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.files import atomic_write  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,10 @@
     OMP_NUM_THREADS=1 python scripts/depth_seeds.py --seeds 0-4
 
 writes data/results/depth_text_cpu_seeds.csv (section 1: none N3, cycle N6 M3, sequence
-N6 M3 on Rotten Tomatoes, via ``course_lib.sweep.run_sweep``, resumable) and
+N6 M3 on Rotten Tomatoes, via ``course_lib.experiments.sweep.run_sweep``, resumable) and
 data/results/looped_copy_cpu_seeds.csv (section 4: looped ACT vs unshared on copy), each
 with a provenance JSON beside it. Notebook 09 reads them, so that its comparisons carry 95%
-intervals (``course_lib.stats``), and draws the learner's live seed-0 run beside them as one
+intervals (``course_lib.measure.stats``), and draws the learner's live seed-0 run beside them as one
 more draw: the same seed repeats exactly only on the same CPU and numerical path.
 """
 
@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_lib.atomic import atomic_write  # noqa: E402
-from course_lib.depth import LOOPED_SEEDS_CSV, TEXT_SEEDS_CSV, looped_rows, text_runs  # noqa: E402
-from course_lib.provenance import provenance  # noqa: E402
-from course_lib.sweep import run_sweep  # noqa: E402
-from course_lib.sweep_presets import parse_seeds  # noqa: E402
+from course_lib.experiments.depth import LOOPED_SEEDS_CSV, TEXT_SEEDS_CSV, looped_rows, text_runs  # noqa: E402
+from course_lib.experiments.presets import parse_seeds  # noqa: E402
+from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.experiments.sweep import run_sweep  # noqa: E402
+from course_lib.files import atomic_write  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

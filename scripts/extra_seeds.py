@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/extra_seeds.py vision --seeds 0-4
 
 Each writes data/results/<set>_seeds.csv (one row per run, column ``seed``) and its
-provenance JSON beside it (course_lib.provenance). The configurations are the notebooks'
+provenance JSON beside it (course_lib.experiments.provenance). The configurations are the notebooks'
 FAST ones, so a learner's FAST run of seed 0 is one of the shipped runs:
 ``training`` (06, section 5): initialisation and optimizer on the all-shared and the
 unshared classifier (the all-shared AdamW runs with BERT's N(0, 0.02) are ``cpu_seeds.csv``'s
@@ -26,11 +26,11 @@ import pandas as pd
 import torch
 
 from course_lib import build_model, count_parameters
-from course_lib.data import char_lm_tensors, classification_tensors
-from course_lib.experiments import fast_preset, parse_seeds
-from course_lib.provenance import provenance
+from course_lib.data.shipped import char_lm_tensors, classification_tensors
+from course_lib.experiments.presets import fast_preset, parse_seeds
+from course_lib.experiments.provenance import provenance
 from course_lib.runtime import seed_everything
-from course_lib.train import TrainingDiverged, evaluate, train_model
+from course_lib.training.train import TrainingDiverged, evaluate, train_model
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
 
@@ -105,7 +105,7 @@ def run_embeddings(seed: int) -> list[dict]:
 
 
 def run_vision(seed: int) -> list[dict]:
-    from course_lib import vision
+    from course_lib.nn import vision
 
     size, tcfg = vision.vision_preset("FAST")
     df = vision.compare_plans(vision.PLANS, size=size, train_cfg=tcfg.replace(seed=seed))

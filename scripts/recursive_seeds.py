@@ -6,8 +6,8 @@ writes data/results/recursive_cpu_seeds.csv and a provenance JSON beside it: per
 unshared classifier trained on the Rotten Tomatoes reviews (FAST settings), converted into a
 relaxed recursive model at every rank (stepwise and average; a few ranks uptrained and
 trained from scratch) and compressed by Basis Sharing and by per-layer SVD
-(``course_lib.conversion.seed_rows``). Notebook 12 reads it, so that its comparisons carry
-95% intervals (``course_lib.stats``); its live seed-0 run is one more draw beside them.
+(``course_lib.experiments.conversion.seed_rows``). Notebook 12 reads it, so that its comparisons carry
+95% intervals (``course_lib.measure.stats``); its live seed-0 run is one more draw beside them.
 A few minutes on one idle core (``--mode FULL`` runs the larger models, for a GPU).
 """
 
@@ -24,10 +24,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_lib.atomic import atomic_write  # noqa: E402
-from course_lib.conversion import SEEDS_CSV, seed_rows  # noqa: E402
-from course_lib.provenance import provenance  # noqa: E402
-from course_lib.sweep_presets import parse_seeds  # noqa: E402
+from course_lib.experiments.conversion import SEEDS_CSV, seed_rows  # noqa: E402
+from course_lib.experiments.presets import parse_seeds  # noqa: E402
+from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.files import atomic_write  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

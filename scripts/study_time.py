@@ -6,7 +6,7 @@
 
 Floor = words / 120 + code lines / 10 + 8 x core exercises + the cells' measured run time
 (nbclient's metadata.execution timestamps, stored when scripts/execute_notebooks.py runs a
-notebook), in minutes, rounded up (course_lib/exercises/study_time.py; tests/test_study_time.py
+notebook), in minutes, rounded up (scripts/study_time_rule.py; tests/test_study_time.py
 fails when a header is lower, tests/test_site.py when docs/teaching.md's tables differ from
 what this script writes). The "read" column is the floor without the run time.
 """
@@ -21,8 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # also when imported by a test
 
-from course_lib.exercises import study_time as st  # noqa: E402
+import study_time_rule as st  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 GUIDE = ROOT / "docs" / "teaching.md"

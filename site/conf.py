@@ -16,24 +16,31 @@ not loaded.
 Launch buttons (Binder, Colab) and the repository link come from ``course_lib/launch.py``,
 the one place that holds the repository address.
 
-Language switch (the hook for issue 21's Chinese edition): ``EDITIONS`` below lists the
-editions of the site, each with its language code, its label and the root of that
-edition's site relative to this one. ``_templates/language-switch.html`` sits in every
-page's header and links the SAME page (same docname) in every other edition; with one
-edition it renders nothing. To add the Chinese edition, build its notebooks into a
-second site (e.g. ``build/site/zh/``) and list both here, e.g.
-``{"lang": "zh_CN", "label": "中文", "root": "zh/"}`` (and ``"root": "../"`` for English
-as seen from the Chinese site: set ``COURSE_EDITION`` to pick which is current).
+Language switch (issue 21's Chinese edition): ``EDITIONS`` below lists the editions of
+the site, each with its Sphinx language code, its label, its ``hreflang`` and its folder in
+the built site (``path``): English at the top, Chinese in ``zh/``. ``scripts/build_site.py``
+runs Sphinx once per edition with ``COURSE_EDITION`` naming the current one, and
+``COURSE_SITE_PAGES`` naming a JSON file of each built edition's page names. Each
+edition's ``root`` is computed here relative to the current one (``zh/`` from English,
+``../`` from Chinese). ``_templates/language-switch.html`` sits in every page's header and
+links the SAME page (same docname) in every other edition that has it; with one edition
+(no Chinese notebooks built) it renders nothing. The Chinese site's launch buttons and
+repository paths point at ``notebooks/zh/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import posixpath
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+import zh  # noqa: E402  (scripts/zh.py: the Chinese notebooks' launch links)
+
 from course_lib import launch  # noqa: E402
 
 project = "Sharing weights across layers"
@@ -41,7 +48,24 @@ author = "the course authors"
 copyright = "the course authors (MIT licence)"
 html_title = "Sharing weights across layers"
 
-EDITIONS = [{"lang": "en", "label": "English", "root": ""}]
+EDITIONS = [
+    {
+        "lang": "en",
+        "label": "English",
+        "hreflang": "en",
+        "path": "",
+        "notebooks": "notebooks",
+        "title": "Sharing weights across layers",
+    },
+    {
+        "lang": "zh_CN",
+        "label": "中文",
+        "hreflang": "zh-CN",
+        "path": "zh/",
+        "notebooks": "notebooks/zh",
+        "title": "跨层共享权重",
+    },
+]
 CURRENT = os.environ.get("COURSE_EDITION", "en")
 if CURRENT not in {e["lang"] for e in EDITIONS}:
     raise ValueError(
@@ -49,6 +73,23 @@ if CURRENT not in {e["lang"] for e in EDITIONS}:
         f"{', '.join(e['lang'] for e in EDITIONS)} (site/conf.py EDITIONS)"
     )
 language = CURRENT
+_current = next(e for e in EDITIONS if e["lang"] == CURRENT)
+html_title = _current["title"]
+
+
+def _built_editions() -> list[dict]:
+    """EDITIONS that were built, each with its ``pages`` and its ``root`` relative to the
+    current edition; without COURSE_SITE_PAGES (a bare sphinx-build), the current one only."""
+    listing = os.environ.get("COURSE_SITE_PAGES")
+    pages = json.loads(Path(listing).read_text()) if listing else {CURRENT: None}
+    built = []
+    for e in EDITIONS:
+        if e["lang"] in pages:
+            root = posixpath.relpath(e["path"] or ".", _current["path"] or ".")
+            root = "" if root == "." else root + "/"
+            built.append({**e, "root": root, "pages": pages[e["lang"]]})
+    return built
+
 
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
@@ -85,7 +126,7 @@ html_last_updated_fmt = None
 html_theme_options = {
     "repository_url": launch.repo_url(),
     "repository_branch": launch.BRANCH,
-    "path_to_docs": "notebooks",  # launch buttons open notebooks/NN_name.ipynb
+    "path_to_docs": _current["notebooks"],  # launch buttons open notebooks[/zh]/NN_name.ipynb
     "use_repository_button": True,
     "use_download_button": True,
     "use_fullscreen_button": False,
@@ -99,7 +140,13 @@ html_theme_options = {
     },
     "article_header_end": ["language-switch.html", "article-header-buttons.html"],
 }
-html_context = {"course_editions": EDITIONS, "course_edition": CURRENT}
+html_context = {"course_editions": _built_editions(), "course_edition": CURRENT}
+
+
+def _edition_url(url: str) -> str:
+    """A launch link of course_lib.launch, for the current edition's notebook (the Chinese
+    notebooks' links as scripts/zh.py writes their badges)."""
+    return url if CURRENT == "en" else zh.zh_markdown(url, badges=True)
 
 
 def _launch_links_from_course_lib(app, pagename, templatename, context, doctree):
@@ -110,9 +157,9 @@ def _launch_links_from_course_lib(app, pagename, templatename, context, doctree)
         for button in buttons:
             walk(button.get("buttons", []))
             if button.get("text") == "Binder":
-                button["url"] = launch.binder_url(pagename + ".ipynb")
+                button["url"] = _edition_url(launch.binder_url(pagename + ".ipynb"))
             elif button.get("text") == "Colab":
-                button["url"] = launch.colab_url(pagename + ".ipynb")
+                button["url"] = _edition_url(launch.colab_url(pagename + ".ipynb"))
 
     walk(context.get("header_buttons", []))
 

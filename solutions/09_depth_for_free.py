@@ -7,7 +7,7 @@ answer. Load these with ``course_lib.exercises.load_solution("09_depth_for_free"
 import torch
 
 from course_lib.config import ModelConfig
-from course_lib.looped import IGNORE
+from course_lib.nn.looped import IGNORE
 
 
 def same_params_deeper(cfg: ModelConfig, factor: int) -> ModelConfig:

@@ -6,8 +6,8 @@ answer. Load these with ``course_lib.exercises.load_solution("10_beyond_text")``
 
 import torch
 
-from course_lib.layers import attention_parameter_count, ffn_parameter_count
-from course_lib.sharing import SharingPlan
+from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
+from course_lib.nn.sharing import SharingPlan
 
 
 def patchify(images: torch.Tensor, p: int) -> torch.Tensor:

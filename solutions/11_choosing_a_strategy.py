@@ -5,7 +5,7 @@ answer. Load these with ``course_lib.exercises.load_solution("11_choosing_a_stra
 """
 
 from course_lib.exercises.nb11 import all_plans
-from course_lib.measure import formula_parameter_count
+from course_lib.nn.counts import formula_parameter_count
 
 
 def plans_within(cfg, budget: int) -> dict[str, int]:

@@ -1,9 +1,14 @@
-"""Fixtures shared by the test files."""
+"""Fixtures shared by the test files; ``scripts/`` goes on ``sys.path`` so that tests import
+the authoring tools (``study_time_rule``, ``zh``, ...) by name."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
 @pytest.fixture

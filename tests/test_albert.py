@@ -8,7 +8,7 @@ import torch
 from transformers import AlbertConfig, AlbertModel
 
 from course_lib import ModelConfig, build_model, count_parameters, formula_parameter_count
-from course_lib.albert import config_from_hf, from_hf_albert
+from course_lib.nn.albert import config_from_hf, from_hf_albert
 
 SMALL = dict(vocab_size=101, embedding_size=16, hidden_size=48, num_hidden_layers=3,
              num_attention_heads=4, intermediate_size=96, max_position_embeddings=40)  # fmt: skip
@@ -142,7 +142,7 @@ def test_albert_scale_benchmark_runs_tiny_on_cpu(tmp_path):
 
 def test_load_local_albert_reads_a_saved_checkpoint_folder(tmp_path):
     """The way notebook 05 tells learners to use pretrained weights: a local folder."""
-    from course_lib.albert import load_local_albert
+    from course_lib.nn.albert import load_local_albert
 
     hf_cfg, hf = random_albert(seed=4)
     hf.save_pretrained(tmp_path / "st")  # config.json + model.safetensors

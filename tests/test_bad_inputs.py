@@ -29,11 +29,12 @@ import pytest
 import torch
 
 from course_lib import ModelConfig, TrainConfig, build_model
-from course_lib import data as course_data
-from course_lib.experiments import append_record, run_sweep
-from course_lib.launch import DATA_DIR_ENV
-from course_lib.train import load_checkpoint, save_checkpoint
-from course_lib.widgets import SharingExplorer, TrainingPanel, explore
+from course_lib.data import shipped as course_data
+from course_lib.experiments.sweep import append_record, run_sweep
+from course_lib.runtime import DATA_DIR_ENV
+from course_lib.training.checkpoints import load_checkpoint, save_checkpoint
+from course_lib.views.explorer import SharingExplorer, explore
+from course_lib.views.training_panel import TrainingPanel
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWN = "shown to the learner"

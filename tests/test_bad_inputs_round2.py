@@ -21,17 +21,18 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from course_lib import ModelConfig, TrainConfig, atomic, build_model
-from course_lib.albert import config_from_hf, from_hf_albert, load_local_albert
-from course_lib.atomic import FolderLocked, temp_files
-from course_lib.data import SPLITS as SPL
-from course_lib.distributed import main as ddp_main
-from course_lib.experiments import record_stub
-from course_lib.own_data import own_data, own_tensors
-from course_lib.stats import compare_to_baseline
-from course_lib.sweep import RecordLost, read_results, run_sweep
-from course_lib.sweep_presets import parse_seeds
-from course_lib.train import TrainingDiverged, load_checkpoint, save_checkpoint, train_model
+from course_lib import ModelConfig, TrainConfig, build_model, files
+from course_lib.data.own import own_data, own_tensors
+from course_lib.data.shipped import SPLITS as SPL
+from course_lib.experiments.presets import parse_seeds
+from course_lib.experiments.run import record_stub
+from course_lib.experiments.sweep import RecordLost, read_results, run_sweep
+from course_lib.files import FolderLocked, temp_files
+from course_lib.measure.stats import compare_to_baseline
+from course_lib.nn.albert import config_from_hf, from_hf_albert, load_local_albert
+from course_lib.training.checkpoints import load_checkpoint, save_checkpoint
+from course_lib.training.distributed import main as ddp_main
+from course_lib.training.train import TrainingDiverged, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
@@ -164,7 +165,7 @@ def test_a_save_never_overwrites_a_file_it_did_not_write(tmp_path, how):
 KILLED_SAVE = """
 import sys, torch
 from course_lib import ModelConfig, build_model
-from course_lib.train import save_checkpoint
+from course_lib.training.train import save_checkpoint
 cfg = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
 real_save = torch.save
 def slow_save(obj, f, *a, **k):
@@ -245,7 +246,7 @@ def test_an_analysis_never_pools_two_datasets():
 
 
 def test_a_full_disk_mid_sweep_keeps_the_finished_results(tmp_path, monkeypatch):
-    import course_lib.sweep as sweep_module
+    import course_lib.experiments.sweep as sweep_module
 
     real, calls = sweep_module._append, []
 
@@ -277,7 +278,7 @@ time.sleep(120)
 
 def test_a_held_lock_is_reported_with_its_holder_within_the_wait(tmp_path, monkeypatch):
 
-    monkeypatch.setattr(atomic, "LOCK_WAIT_S", 1.0)
+    monkeypatch.setattr(files, "LOCK_WAIT_S", 1.0)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE
     )
@@ -318,7 +319,7 @@ def test_a_finite_but_exploding_loss_is_called_diverged(one_thread):
 
 
 def test_the_growth_check_against_step_0(one_thread):
-    from course_lib.train import _check_final_loss, _divergence
+    from course_lib.training.train import _check_final_loss, _divergence
 
     finite = [torch.tensor(v) for v in (0.69, 3.0, 60.0, 5.8e5)]
     norms = [torch.tensor(1.0)] * 4
@@ -595,10 +596,10 @@ def test_a_frozen_or_meta_model_is_named_before_training(one_thread):
 
 
 def test_the_cli_reports_a_held_lock_in_one_line(tmp_path, monkeypatch, capsys):
-    import course_lib.sweep as sweep_module
+    import course_lib.experiments.sweep as sweep_module
     from course_lib.__main__ import main
 
-    monkeypatch.setattr(atomic, "LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(files, "LOCK_WAIT_S", 0.5)
     monkeypatch.setattr(sweep_module, "run_experiment", stand_in)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE

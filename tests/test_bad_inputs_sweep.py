@@ -16,10 +16,10 @@ import pytest
 
 from course_lib import ModelConfig, TrainConfig
 from course_lib.__main__ import main
-from course_lib.experiments import record_stub, run_key
-from course_lib.sweep import failures_path, read_results, run_sweep
-from course_lib.sweep_presets import fast_preset, parse_seeds
-from course_lib.train import TrainingDiverged
+from course_lib.experiments.presets import fast_preset, parse_seeds
+from course_lib.experiments.run import record_stub, run_key
+from course_lib.experiments.sweep import failures_path, read_results, run_sweep
+from course_lib.training.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
@@ -90,7 +90,7 @@ REFUSED = [
     ("full_sweep_copy_full_preset_on_cpu", lambda t, m: copy_full_sweep(t), lambda t: sweep_into(t, preset="full"), "device='NVIDIA H200'"),
     ("own_sweep_other_preset", lambda t, m: own_sweep(t, "fast"), lambda t: sweep_into(t, preset="full"), "preset='fast'"),
     ("own_sweep_no_preset_given", lambda t, m: own_sweep(t, "fast"), sweep_into, "preset='fast'"),
-    ("provenance_of_another_schema", lambda t, m: provenance_says(t, schema="course_lib.sweep/9"), lambda t: sweep_into(t, preset="fast"), "schema='course_lib.sweep/9'"),
+    ("provenance_of_another_schema", lambda t, m: provenance_says(t, schema="course_lib.experiments.sweep/9"), lambda t: sweep_into(t, preset="fast"), "schema='course_lib.experiments.sweep/9'"),
     ("provenance_of_another_device", lambda t, m: provenance_says(t, device="NVIDIA A100"), lambda t: sweep_into(t, preset="fast"), "device='NVIDIA A100'"),
     ("json_beside_is_not_json", lambda t, m: write(t, "r.json", "{oops"), sweep_into, "r.json is not a sweep's provenance"),
     ("json_beside_is_a_list", lambda t, m: write(t, "r.json", "[1, 2]"), sweep_into, "r.json is not a sweep's provenance"),
@@ -211,7 +211,7 @@ def test_a_cut_last_line_is_not_a_finished_run(tmp_path, capsys):
 
 
 def test_a_diverged_run_fails_the_command(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("course_lib.sweep.run_experiment", diverging)
+    monkeypatch.setattr("course_lib.experiments.sweep.run_experiment", diverging)
     out = tmp_path / "r.csv"
     assert main(["sweep", "--preset", "fast", "--out", str(out), "--limit", "1", "--quiet"]) == 1
     text = capsys.readouterr().out

@@ -26,22 +26,17 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib import (
-    ModelConfig,
-    TrainConfig,
-    build_model,
-    distributed,
-    looped,
-    tasks,
-    train,
-    vision,
-)
-from course_lib import data as course_data
-from course_lib.atomic import atomic_write, temp_files
-from course_lib.launch import DATA_DIR_ENV
-from course_lib.layers import MultiHeadSelfAttention
-from course_lib.sharing import SharingPlan
-from course_lib.train import TrainingDiverged, evaluate, lr_at, save_checkpoint, train_model
+from course_lib import ModelConfig, TrainConfig, build_model
+from course_lib.data import shipped as course_data
+from course_lib.data import synthetic as tasks
+from course_lib.files import atomic_write, temp_files
+from course_lib.nn import looped, vision
+from course_lib.nn.layers import MultiHeadSelfAttention
+from course_lib.nn.sharing import SharingPlan
+from course_lib.runtime import DATA_DIR_ENV
+from course_lib.training import distributed, train
+from course_lib.training.checkpoints import save_checkpoint
+from course_lib.training.train import TrainingDiverged, evaluate, lr_at, train_model
 
 TINY = ModelConfig.preset("tiny", n_layers=2)  # vocab 1000, max_len 64, 2 classes
 TINY_LM = TINY.replace(task="lm")
@@ -482,7 +477,7 @@ def test_data_folder_change_mid_session_returns_the_new_data(tmp_path, monkeypat
 
 def test_experiment_tensors_follow_a_data_folder_change(tmp_path, monkeypatch):
     """run_experiment's tensor cache is keyed by the data file too, not by the sizes alone."""
-    from course_lib.experiments import _datasets
+    from course_lib.experiments.run import _datasets
 
     shipped_train = _datasets("rotten_tomatoes", 200, 8)[0]  # cached now
     copied_data(tmp_path, monkeypatch, {RT: rt_csv(ALL_SPLITS)}, sums=False)

@@ -1,4 +1,4 @@
-"""course_lib.cache_speed: cache sizes, where weights fit, and a conclusion that follows
+"""course_lib.measure.cache_speed: cache sizes, where weights fit, and a conclusion that follows
 from the numbers (notebook 08). The experiment runs once at toy sizes; its speeds are
 never asserted."""
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.cache_speed import (  # noqa: E402
+from course_lib.measure.cache_speed import (  # noqa: E402
     cache_experiment,
     cache_sizes,
     cache_story,
@@ -43,7 +43,7 @@ def test_cache_sizes_read_sysfs_and_skip_instruction_caches(tmp_path):
 
 
 def test_cache_sizes_without_sysfs_fall_back_or_return_empty(tmp_path, monkeypatch):
-    import course_lib.cache_speed as cs
+    import course_lib.measure.cache_speed as cs
 
     monkeypatch.setattr(cs.os, "sysconf", lambda key: 0)
     assert cache_sizes(tmp_path / "missing") == {}
@@ -123,7 +123,7 @@ def test_cache_benchmark_runs_and_writes_what_notebook_08_reads(tmp_path):
     import sys
     from pathlib import Path
 
-    from course_lib.speed_report import load_benchmark
+    from course_lib.measure.speed_report import load_benchmark
 
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     sys.path.insert(0, str(folder))

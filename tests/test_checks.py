@@ -18,8 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.exercises import load_solution, nb01, nb02, nb03, show_reference_passes
-from course_lib.exercises.framework import NOT_ATTEMPTED, reference_cases
+from course_lib.exercises import nb01, nb02, nb03
+from course_lib.exercises.framework import (
+    NOT_ATTEMPTED,
+    load_solution,
+    reference_cases,
+    show_reference_passes,
+)
 
 SOL01 = load_solution("01_attention")
 SOL02 = load_solution("02_block")

@@ -1,8 +1,9 @@
 """Notebook 11: plausible wrong answers (``WRONG``) and the hint each must get; tests/test_checks.py
 runs them, with the reference solutions and the "not attempted" line of every check."""
 
-from course_lib.exercises import load_solution, nb11
-from course_lib.measure import formula_parameter_count
+from course_lib.exercises import nb11
+from course_lib.exercises.framework import load_solution
+from course_lib.nn.counts import formula_parameter_count
 
 S11 = load_solution("11_choosing_a_strategy")
 

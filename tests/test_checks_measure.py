@@ -1,12 +1,13 @@
 """Notebooks 08 and 09: plausible wrong answers (``WRONG``, run by tests/test_checks.py with the
-hint each must get), and the ACT solution agrees with ``course_lib.looped``'s halting."""
+hint each must get), and the ACT solution agrees with ``course_lib.nn.looped``'s halting."""
 
 import statistics
 
 import torch
 
-from course_lib.exercises import load_solution, nb08, nb09
-from course_lib.looped import IGNORE, LoopedConfig, LoopedTransformer, algorithmic_batch
+from course_lib.exercises import nb08, nb09
+from course_lib.exercises.framework import load_solution
+from course_lib.nn.looped import IGNORE, LoopedConfig, LoopedTransformer, algorithmic_batch
 
 S08 = load_solution("08_speed_and_memory")
 S09 = load_solution("09_depth_for_free")
@@ -199,7 +200,7 @@ def _deeper_without_m(cfg, factor):
 
 
 def _deeper_model(cfg, factor):
-    from course_lib.model import build_model
+    from course_lib.nn.model import build_model
 
     return build_model(S09.same_params_deeper(cfg, factor))
 

@@ -3,7 +3,8 @@ runs them, with the reference solutions and the "not attempted" line of every ch
 
 import torch
 
-from course_lib.exercises import load_solution, nb12
+from course_lib.exercises import nb12
+from course_lib.exercises.framework import load_solution
 
 S12 = load_solution("12_turning_a_trained_model_into_a_shared_one")
 
@@ -183,7 +184,7 @@ def test_equivalent_right_answers_pass(capsys):
 
 
 def test_reference_solutions_agree_with_course_lib():
-    from course_lib.recursive import basis_share, shared_init, truncated_svd
+    from course_lib.nn.recursive import basis_share, shared_init, truncated_svd
 
     ws = [torch.randn(4, 3) for _ in range(4)]
     for init in ("stepwise", "average"):

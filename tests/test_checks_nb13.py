@@ -5,7 +5,8 @@ import math
 
 import torch
 
-from course_lib.exercises import load_solution, nb13
+from course_lib.exercises import nb13
+from course_lib.exercises.framework import load_solution
 
 S13 = load_solution("13_depth_on_demand")
 
@@ -163,8 +164,8 @@ def test_equivalent_right_answers_pass(capsys):
 
 
 def test_reference_solutions_agree_with_course_lib():
-    from course_lib.mor import MoRConfig, expert_choice_select, recursion_flops
-    from course_lib.recurrent_depth import sample_loops
+    from course_lib.nn.mor import MoRConfig, expert_choice_select, recursion_flops
+    from course_lib.nn.recurrent_depth import sample_loops
 
     g = torch.Generator().manual_seed(0)
     scores, eligible = torch.rand(10, generator=g), torch.rand(10, generator=g) > 0.3

@@ -6,8 +6,9 @@ import copy
 import torch
 from torch import nn
 
-from course_lib.exercises import load_solution, nb04, nb05
-from course_lib.widgets import explore
+from course_lib.exercises import nb04, nb05
+from course_lib.exercises.framework import load_solution
+from course_lib.views.explorer import explore
 
 S04 = load_solution("04_what_sharing_means")
 S05 = load_solution("05_sharing_strategies")

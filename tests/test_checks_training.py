@@ -8,7 +8,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from course_lib.exercises import load_solution, nb06, nb07
+from course_lib.exercises import nb06, nb07
+from course_lib.exercises.framework import load_solution
 
 S06 = load_solution("06_training_with_sharing")
 S07 = load_solution("07_embeddings_factorized_tied")

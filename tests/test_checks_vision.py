@@ -2,9 +2,10 @@
 tests/test_checks.py runs them, with the reference solutions of every notebook."""
 
 from course_lib import count_parameters_per_use
-from course_lib.exercises import load_solution, nb10
-from course_lib.sharing import SharingPlan
-from course_lib.vision import build_vit
+from course_lib.exercises import nb10
+from course_lib.exercises.framework import load_solution
+from course_lib.nn.sharing import SharingPlan
+from course_lib.nn.vision import build_vit
 
 SOL = load_solution("10_beyond_text")
 

@@ -90,10 +90,10 @@ def test_seeds_repeat_every_run_seed_major_in_a_dry_run(capsys):
 
 
 def test_the_command_is_recorded_in_the_provenance(tmp_path, monkeypatch):
-    from course_lib.experiments import record_stub
+    from course_lib.experiments.run import record_stub
 
     monkeypatch.setattr(
-        "course_lib.sweep.run_experiment",
+        "course_lib.experiments.sweep.run_experiment",
         lambda m, t, d, progress=True: record_stub(m, t, d) | {"accuracy": 0.5},
     )
     out = tmp_path / "s.csv"
@@ -115,5 +115,5 @@ def test_the_command_is_recorded_in_the_provenance(tmp_path, monkeypatch):
     assert (
         info["seeds"] == [0, 1]
         and info["n_records"] == 4
-        and info["schema"] == "course_lib.sweep/2"
+        and info["schema"] == "course_lib.experiments.sweep/2"
     )

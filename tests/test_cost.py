@@ -1,10 +1,10 @@
-"""course_lib.cost: sharing changes memory for weights, not FLOPs or activations (notebook 08)."""
+"""course_lib.measure.cost: sharing changes memory for weights, not FLOPs or activations (notebook 08)."""
 
 import pytest
 import torch
 
 from course_lib import ModelConfig, build_model, count_parameters
-from course_lib.cost import (
+from course_lib.measure.cost import (
     activation_memory,
     analytic_flops,
     batch_loss,
@@ -16,7 +16,7 @@ from course_lib.cost import (
     train_step_fn,
     training_state_memory,
 )
-from course_lib.timing import Timing, compare_times, median_time, paired_ratio
+from course_lib.measure.timing import Timing, compare_times, median_time, paired_ratio
 
 PLANS = [("none", None), ("all", None), ("cycle", 2), ("sequence", 2), ("attention", None)]
 B, T = 3, 16

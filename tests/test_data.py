@@ -6,8 +6,8 @@ import importlib.util
 import pytest
 import torch
 
-from course_lib import data
-from course_lib.data import (
+from course_lib.data import shipped as data
+from course_lib.data.shipped import (
     PAD_ID,
     UNK_ID,
     CharTokenizer,

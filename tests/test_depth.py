@@ -1,4 +1,4 @@
-"""course_lib.depth: notebook 09's experiments, and the five-seed results shipped for them."""
+"""course_lib.experiments.depth: notebook 09's experiments, and the five-seed results shipped for them."""
 
 import json
 from pathlib import Path
@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 
 from course_lib import count_parameters
-from course_lib.data import load_rotten_tomatoes
-from course_lib.depth import (
+from course_lib.data.shipped import load_rotten_tomatoes
+from course_lib.experiments.depth import (
     DIGIT_CHANCE,
     LOOPED_SEEDS_CSV,
     TEST_LENGTHS,
@@ -19,8 +19,8 @@ from course_lib.depth import (
     rate_interval,
     text_runs,
 )
-from course_lib.measure import formula_parameter_count
-from course_lib.stats import mean_ci
+from course_lib.measure.stats import mean_ci
+from course_lib.nn.counts import formula_parameter_count
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
 

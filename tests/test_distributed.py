@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib import count_parameters, count_parameters_per_use, distributed
+from course_lib import count_parameters, count_parameters_per_use
+from course_lib.training import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +20,7 @@ def ddp_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "course_lib.distributed", "--steps", "4", "--out", str(out)]  # fmt: skip
+           "-m", "course_lib.training.distributed", "--steps", "4", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     distributed.main(["--steps", "4", "--reference", "2", "--out", str(out)])

@@ -1,4 +1,4 @@
-"""Experiment records, resumable sweeps and the presets (course_lib.experiments)."""
+"""Experiment records, resumable sweeps and the presets (course_lib.experiments.run)."""
 
 import json
 import socket
@@ -8,18 +8,11 @@ import pytest
 import torch
 
 from course_lib import SHARING_STRATEGIES, ModelConfig, TrainConfig, block_parameter_count
-from course_lib.data import char_vocab_size
-from course_lib.experiments import (
-    RESULT_COLUMNS,
-    fast_preset,
-    full_preset,
-    mfu,
-    preset_runs,
-    run_experiment,
-    run_key,
-    run_sweep,
-    training_flops,
-)
+from course_lib.data.shipped import char_vocab_size
+from course_lib.experiments.presets import fast_preset, full_preset, preset_runs, training_flops
+from course_lib.experiments.provenance import mfu
+from course_lib.experiments.run import RESULT_COLUMNS, run_experiment, run_key
+from course_lib.experiments.sweep import run_sweep
 
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
 QUICK = TrainConfig(steps=10, batch_size=32, warmup_steps=2, device="cpu")

@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from course_lib import launch
+from course_lib.runtime import DATA_DIR_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -121,7 +122,7 @@ def test_binder_environment_matches_the_conda_environment():
 
 def test_off_colab_the_setup_does_nothing(monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    monkeypatch.delenv(launch.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"ran {args}")
@@ -130,7 +131,7 @@ def test_off_colab_the_setup_does_nothing(monkeypatch, capsys):
     cwd = os.getcwd()
     assert launch.colab_setup("/nonexistent") is False
     exec(launch.colab_cell_source(), {})  # the notebook cell itself
-    assert os.getcwd() == cwd and launch.DATA_DIR_ENV not in os.environ
+    assert os.getcwd() == cwd and DATA_DIR_ENV not in os.environ
     assert capsys.readouterr().out == ""  # empty stored output, as strict nbval expects
 
 
@@ -173,7 +174,7 @@ def test_colab_setup_upgrades_nothing_colab_ships(inventory, tmp_path, monkeypat
     with every installed distribution pinned so pip cannot upgrade it."""
     repo = _published_repo(tmp_path / "clone")
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.delenv(launch.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(launch, "installed_versions", lambda: dict(inventory))
     commands = []
@@ -191,7 +192,7 @@ def test_colab_setup_upgrades_nothing_colab_ships(inventory, tmp_path, monkeypat
         assert pinned == inventory  # every installed package held at its version
     for cmd in commands:
         assert not any(arg.startswith(NOT_TO_UPGRADE) for arg in cmd[len(pip) :]), cmd
-    assert os.environ[launch.DATA_DIR_ENV] == str(repo.resolve() / "data")
+    assert os.environ[DATA_DIR_ENV] == str(repo.resolve() / "data")
     monkeypatch.setattr(launch, "_run", lambda cmd: pytest.fail(f"ran again: {cmd}"))
     assert launch.colab_setup(repo) is True  # the cell run twice installs nothing again
     assert "left as they are" in capsys.readouterr().out
@@ -200,7 +201,7 @@ def test_colab_setup_upgrades_nothing_colab_ships(inventory, tmp_path, monkeypat
 def test_colab_setup_says_which_packages_are_older_than_asked(tmp_path, monkeypatch, capsys):
     repo = _published_repo(tmp_path / "clone")
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.delenv(launch.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     old = {**COLAB, "tqdm": "4.67.1", "pandas": "1.5.3"}
     monkeypatch.setattr(launch, "installed_versions", lambda: old)
@@ -254,8 +255,8 @@ def test_colab_setup_installs_course_lib_keeps_torch_and_finds_data(tmp_path):
     repo = _published_repo(tmp_path / "published")
     clone, target, log = tmp_path / "content" / "course", tmp_path / "target", tmp_path / "log"
     cell = launch.colab_cell_source(url=str(repo), dest=str(clone))
-    script = SIMULATED_COLAB.format(log=str(log), cell=cell, env=launch.DATA_DIR_ENV)
-    env = {k: v for k, v in os.environ.items() if k != launch.DATA_DIR_ENV}
+    script = SIMULATED_COLAB.format(log=str(log), cell=cell, env=DATA_DIR_ENV)
+    env = {k: v for k, v in os.environ.items() if k != DATA_DIR_ENV}
     # pip installs into a scratch folder and may not reach any index: fully offline
     env.update(PIP_TARGET=str(target), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     done = subprocess.run(

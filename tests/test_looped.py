@@ -1,10 +1,10 @@
-"""course_lib.looped: one block looped with ACT halting; task generators; comparator."""
+"""course_lib.nn.looped: one block looped with ACT halting; task generators; comparator."""
 
 import pytest
 import torch
 
 from course_lib import count_parameters
-from course_lib.looped import (
+from course_lib.nn.looped import (
     BLANK,
     DIGIT0,
     IGNORE,

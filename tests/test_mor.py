@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_lib.mor import (
+from course_lib.nn.mor import (
     MoRClassifier,
     MoRConfig,
     capacity_ok,
@@ -15,7 +15,7 @@ from course_lib.mor import (
     mor_parameter_count,
     recursion_flops,
 )
-from course_lib.recurrent_depth import (
+from course_lib.nn.recurrent_depth import (
     RecurrentDepthConfig,
     RecurrentDepthModel,
     band_mask,

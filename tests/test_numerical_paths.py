@@ -23,7 +23,7 @@ import json, torch
 import torch.nn.functional as F
 from course_lib import ModelConfig, build_model
 from course_lib.runtime import seed_everything
-from course_lib.tasks import order_task
+from course_lib.data.synthetic import order_task
 torch.set_num_threads(1)
 seed_everything(0)
 ids, labels = order_task(512, seq_len=12, vocab_size=12, seed=0).tensors

@@ -1,4 +1,4 @@
-"""Your own data (course_lib.own_data): a 3-class CSV, a DataFrame, a plain text; splits,
+"""Your own data (course_lib.data.own): a 3-class CSV, a DataFrame, a plain text; splits,
 tokenizer and the errors a learner meets. All data is generated here, none is shipped."""
 
 import json
@@ -9,11 +9,11 @@ import pytest
 
 from course_lib import ModelConfig, TrainConfig
 from course_lib.__main__ import main
-from course_lib.data import UNK_ID
-from course_lib.experiments import run_experiment, run_key
-from course_lib.own_data import adapt_runs, own_data, own_tensors, own_text
-from course_lib.sweep import read_results, run_sweep
-from course_lib.sweep_presets import fast_preset
+from course_lib.data.own import adapt_runs, own_data, own_tensors, own_text
+from course_lib.data.shipped import UNK_ID
+from course_lib.experiments.presets import fast_preset
+from course_lib.experiments.run import run_experiment, run_key
+from course_lib.experiments.sweep import read_results, run_sweep
 
 WORDS = {"pos": "good great fine love", "neg": "bad awful hate poor", "neu": "ok table chair plain"}
 TINY = ModelConfig(vocab_size=60, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=12)
@@ -134,11 +134,11 @@ def test_the_cli_sweeps_own_data(three_class_csv, tmp_path, monkeypatch, capsys)
 
     def stand_in(model_cfg, train_cfg, dataset, progress=True):
         seen.append((model_cfg.n_classes, str(dataset)))
-        from course_lib.experiments import record_stub
+        from course_lib.experiments.run import record_stub
 
         return record_stub(model_cfg, train_cfg, dataset) | {"accuracy": 0.5}
 
-    monkeypatch.setattr("course_lib.sweep.run_experiment", stand_in)
+    monkeypatch.setattr("course_lib.experiments.sweep.run_experiment", stand_in)
     out = tmp_path / "mine.csv"
     argv = ["sweep", "--preset", "fast", "--data", str(three_class_csv), "--text-column", "review",
             "--label-column", "stars", "--seeds", "0-1", "--out", str(out), "--quiet"]  # fmt: skip
@@ -220,7 +220,7 @@ def test_the_cli_names_a_bad_data_option(tmp_path, capsys):
 
 
 def test_the_training_panel_trains_on_own_data(one_thread):
-    from course_lib.training_panel import TrainingPanel
+    from course_lib.views.training_panel import TrainingPanel
 
     data = own_data(reviews(90), "review", "stars")
     quick = QUICK.replace(steps=5, warmup_steps=1)

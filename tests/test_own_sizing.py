@@ -1,4 +1,4 @@
-"""Your own data, sized for you (course_lib.own_sizing, issue 18): the suggested config
+"""Your own data, sized for you (course_lib.experiments.sizing, issue 18): the suggested config
 follows the data, stays within the FAST/FULL limits, and clearly beats the fixed small
 config on generated documents shaped like a news corpus (a header, then the text)."""
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from course_lib.__main__ import main
-from course_lib.experiments import run_experiment
-from course_lib.own_data import adapt_runs, own_data, own_text
-from course_lib.own_sizing import LIMITS, sized_runs, suggest_configs
-from course_lib.sweep_presets import fast_preset
+from course_lib.data.own import adapt_runs, own_data, own_text
+from course_lib.experiments.presets import fast_preset
+from course_lib.experiments.run import run_experiment
+from course_lib.experiments.sizing import LIMITS, sized_runs, suggest_configs
 
 
 def news(n=600, classes=4, seed=0):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.layers import causal_mask, make_block, scaled_dot_product_attention
+from course_lib.nn.layers import causal_mask, make_block, scaled_dot_product_attention
 
 
 @pytest.mark.parametrize("causal", [False, True])

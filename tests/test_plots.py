@@ -11,14 +11,14 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from course_lib.label_placement import overlap_area, place_labels  # noqa: E402
-from course_lib.plots import (  # noqa: E402
+from course_lib.views.figures import (  # noqa: E402
     aggregate_runs,
     pareto_front,
     plan_labels,
     plot_params_vs_accuracy,
     quality_column,
 )
+from course_lib.views.label_placement import overlap_area, place_labels  # noqa: E402
 
 
 def results(**extra):
@@ -73,7 +73,7 @@ def seeded(df, n_seeds=3, spread=0.01):
 
 
 def gpu_runs():
-    from course_lib.data import data_dir
+    from course_lib.data.shipped import data_dir
 
     gpu = pd.read_csv(data_dir() / "results" / "full_sweep.csv")
     return gpu[gpu["dataset"] == "rotten_tomatoes"].reset_index(drop=True)

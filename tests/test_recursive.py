@@ -1,13 +1,13 @@
-"""course_lib.recursive (notebook 12): conversion into a relaxed recursive model (Bae et al.
+"""course_lib.nn.recursive (notebook 12): conversion into a relaxed recursive model (Bae et al.
 2025) and Basis Sharing (Wang et al. 2025) do what the papers say, with exact counts."""
 
 import pytest
 import torch
 
 from course_lib import ModelConfig
-from course_lib.measure import count_parameters
-from course_lib.model import build_model
-from course_lib.recursive import (
+from course_lib.nn.counts import count_parameters
+from course_lib.nn.model import build_model
+from course_lib.nn.recursive import (
     INITS,
     basis_parameter_count,
     basis_share,

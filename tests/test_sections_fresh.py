@@ -9,7 +9,7 @@ of the chosen sections; a section that needs names of an earlier one begins with
 These tests run exactly those cells with nbclient, in FAST mode and one thread, and fail
 on the first error, naming the notebook, the sections and the cell:
 
-- the core path (``course_lib.exercises.study_time.CORE_PATH``): per notebook, the preamble
+- the core path (``scripts/study_time_rule.py``'s ``CORE_PATH``): per notebook, the preamble
   and its core sections, in order, in one kernel;
 - every session of the plan (``scripts/study_time.py``'s ``sessions()``) that starts a
   notebook in the middle: the preamble and the sections of that session in that
@@ -101,7 +101,7 @@ def run_fresh(nn: str, numbers: list[str]) -> None:
 
 
 def core_path_runs() -> list[tuple[str, list[str]]]:
-    from course_lib.exercises.study_time import CORE_PATH
+    from study_time_rule import CORE_PATH  # scripts/, on sys.path (tests/conftest.py)
 
     by_nb: dict[str, list[str]] = {}
     for nn, number in CORE_PATH:

@@ -16,7 +16,7 @@ from course_lib import (
     make_block,
     shares_storage,
 )
-from course_lib.layers import attention_parameter_count, ffn_parameter_count
+from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 
 D, FF = 256, 1024
 BLOCK = 789_760

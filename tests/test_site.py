@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
 import study_time as study_time_script  # noqa: E402
+import study_time_rule as study_time  # noqa: E402
 
 from course_lib import launch  # noqa: E402
-from course_lib.exercises import study_time  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SITE_TEST = ROOT / "build" / "site-test"

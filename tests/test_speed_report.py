@@ -1,4 +1,4 @@
-"""course_lib.speed_report: notebook 08's tables from the shipped results and own timings."""
+"""course_lib.measure.speed_report: notebook 08's tables from the shipped results and own timings."""
 
 import json
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.speed_report import (  # noqa: E402
+from course_lib.measure.speed_report import (  # noqa: E402
     SWEEP_CSV,
     load_benchmark,
     plot_speed_ratios,
@@ -20,7 +20,7 @@ from course_lib.speed_report import (  # noqa: E402
     sweep_memory_speed,
     timing_results,
 )
-from course_lib.timing import Timing  # noqa: E402
+from course_lib.measure.timing import Timing  # noqa: E402
 
 
 def test_shipped_gpu_benchmark_loads_with_its_provenance():

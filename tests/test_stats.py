@@ -1,11 +1,11 @@
-"""Confidence intervals and the wording of comparisons (course_lib.stats)."""
+"""Confidence intervals and the wording of comparisons (course_lib.measure.stats)."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from course_lib.stats import (
+from course_lib.measure.stats import (
     NO_DIFFERENCE,
     Interval,
     compare_to_baseline,

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from course_lib.exercises import study_time as st
+import study_time_rule as st  # scripts/ (tests/conftest.py puts it on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""Resumable sweeps (course_lib.sweep): kills at ten moments, concurrent sweeps, seeds,
+"""Resumable sweeps (course_lib.experiments.sweep): kills at ten moments, concurrent sweeps, seeds,
 verbatim appends and the failures file. A deterministic stand-in for ``run_experiment``
 makes an interrupted sweep comparable byte for byte with an uninterrupted one."""
 
@@ -10,12 +10,12 @@ import time
 import pytest
 
 from course_lib import ModelConfig, TrainConfig
-from course_lib import sweep as sweep_mod
-from course_lib.atomic import atomic_write
-from course_lib.experiments import record_stub, run_key
-from course_lib.sweep import failures_path, read_results, run_sweep
-from course_lib.sweep_presets import with_seeds
-from course_lib.train import TrainingDiverged
+from course_lib.experiments import sweep as sweep_mod
+from course_lib.experiments.presets import with_seeds
+from course_lib.experiments.run import record_stub, run_key
+from course_lib.experiments.sweep import failures_path, read_results, run_sweep
+from course_lib.files import atomic_write
+from course_lib.training.train import TrainingDiverged
 
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
 QUICK = TrainConfig(steps=10, batch_size=32, warmup_steps=2, device="cpu")

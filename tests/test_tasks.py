@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_lib.tasks import (
+from course_lib.data.synthetic import (
     PAD,
     A,
     B,

@@ -1,4 +1,4 @@
-"""course_lib.timing: the pure parts of the timing method, with synthetic numbers (notebook 08).
+"""course_lib.measure.timing: the pure parts of the timing method, with synthetic numbers (notebook 08).
 
 No test asserts how fast anything runs: the functions that decide what a timing means are
 fed made-up round times, and the timers are only checked to run and to interleave.
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from course_lib import ModelConfig, build_model
-from course_lib.cost import synthetic_batch, train_parts
-from course_lib.timing import (
+from course_lib.measure.cost import synthetic_batch, train_parts
+from course_lib.measure.timing import (
     PHASES,
     TWIN,
     Timing,

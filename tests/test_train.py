@@ -1,11 +1,12 @@
-"""Training loop, evaluation and checkpoints (course_lib.train)."""
+"""Training loop, evaluation and checkpoints (course_lib.training.train)."""
 
 import pytest
 import torch
 
 from course_lib import ModelConfig, TrainConfig, build_model, seed_everything, shares_storage
-from course_lib.data import char_lm_tensors, classification_tensors
-from course_lib.train import evaluate, load_checkpoint, lr_at, save_checkpoint, train_model
+from course_lib.data.shipped import char_lm_tensors, classification_tensors
+from course_lib.training.checkpoints import load_checkpoint, save_checkpoint
+from course_lib.training.train import evaluate, lr_at, train_model
 
 # The FAST settings notebook 06 uses: > 65% test accuracy in a few CPU seconds.
 RT_VOCAB, RT_LEN = 4000, 32

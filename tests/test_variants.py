@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib import ModelConfig, build_model, count_parameters, count_parameters_per_use
-from course_lib.variants import (
+from course_lib.nn.variants import (
     build_relaxed,
     build_sandwich,
     build_universal,

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from course_lib import TrainConfig, count_parameters, count_parameters_per_use, shares_storage
-from course_lib.cost import counted_flops
-from course_lib.model import LayerStack
-from course_lib.sharing import SharingPlan
-from course_lib.vision import (
+from course_lib.measure.cost import counted_flops
+from course_lib.nn.model import LayerStack
+from course_lib.nn.sharing import SharingPlan
+from course_lib.nn.vision import (
     PLANS,
     SEED_MARGIN,
     build_vit,

@@ -8,7 +8,7 @@ import ipywidgets
 import pandas as pd
 import pytest
 
-import course_lib.widgets as widgets
+import course_lib.views.explorer as widgets
 from course_lib import (
     ModelConfig,
     TrainConfig,
@@ -17,16 +17,15 @@ from course_lib import (
     count_parameters_per_use,
     formula_parameter_count,
 )
-from course_lib.train import TrainingDiverged
-from course_lib.training_panel import table_html
-from course_lib.widgets import (
+from course_lib.training.train import TrainingDiverged
+from course_lib.views.explorer import (
     MAX_LAYERS,
     SharingExplorer,
-    TrainingPanel,
     explore,
     strategy_from_switches,
     switches_of,
 )
+from course_lib.views.training_panel import TrainingPanel, table_html
 
 STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
 

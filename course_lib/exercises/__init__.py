@@ -17,6 +17,6 @@ runs with its hints. ``show_reference_passes("01")`` runs a notebook's checks on
 reference solutions (``solutions/``, absent from the student edition).
 """
 
-from .framework import load_solution, show_reference_passes
+from course_lib.exercises.framework import load_solution, show_reference_passes
 
 __all__ = ["load_solution", "show_reference_passes"]

@@ -26,13 +26,14 @@ import importlib
 import importlib.util
 import inspect
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import torch
 
-SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
+from course_lib.runtime import REPO_ROOT
+
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` in {name} by your code"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from .framework import (
+from course_lib.exercises.framework import (
     Likely,
     check,
     check_close,

@@ -16,7 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .framework import check, check_close, exercise, if_error_says, name_mistake, passed, run
+from course_lib.exercises.framework import (
+    check,
+    check_close,
+    exercise,
+    if_error_says,
+    name_mistake,
+    passed,
+    run,
+)
 
 
 def _embed_raised(e: Exception) -> str:

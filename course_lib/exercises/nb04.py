@@ -11,9 +11,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..layers import block_parameter_count
-from ..widgets import explore
-from .framework import check, check_close, exercise, if_error_says, name_mistake, passed, run
+from course_lib.exercises.framework import (
+    check,
+    check_close,
+    exercise,
+    if_error_says,
+    name_mistake,
+    passed,
+    run,
+)
+from course_lib.nn.layers import block_parameter_count
+from course_lib.views.explorer import explore
 
 
 @exercise

@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..layers import attention_parameter_count, ffn_parameter_count
-from ..sharing import block_index
-from ..variants import sandwich_plan
-from .framework import check, check_close, exercise, name_mistake, passed, run
+from course_lib.exercises.framework import check, check_close, exercise, name_mistake, passed, run
+from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
+from course_lib.nn.sharing import block_index
+from course_lib.nn.variants import sandwich_plan
 
 
 @exercise

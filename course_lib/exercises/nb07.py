@@ -11,10 +11,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..measure import count_parameters
-from ..model import Embeddings, build_model
-from .framework import check, exercise, if_error_says, passed, run
+from course_lib.config import ModelConfig
+from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
+from course_lib.nn.counts import count_parameters
+from course_lib.nn.model import Embeddings, build_model
 
 
 @exercise

@@ -11,11 +11,11 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from ..config import ModelConfig
-from ..cost import analytic_flops, synthetic_batch, training_state_memory
-from ..measure import count_parameters
-from ..model import build_model
-from .framework import check, exercise, passed, run
+from course_lib.config import ModelConfig
+from course_lib.exercises.framework import check, exercise, passed, run
+from course_lib.measure.cost import analytic_flops, synthetic_batch, training_state_memory
+from course_lib.nn.counts import count_parameters
+from course_lib.nn.model import build_model
 
 STATE_CASES = [dict(sharing="none"), dict(sharing="all"), dict(sharing="cycle", n_blocks=2),
                dict(sharing="ffn", n_layers=3)]  # fmt: skip

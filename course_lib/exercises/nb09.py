@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import torch
 
-from ..config import ModelConfig
-from ..looped import IGNORE
-from ..measure import count_parameters
-from ..model import build_model
-from .framework import check, exercise, if_error_says, passed, run
+from course_lib.config import ModelConfig
+from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
+from course_lib.nn.counts import count_parameters
+from course_lib.nn.looped import IGNORE
+from course_lib.nn.model import build_model
 
 
 @exercise
@@ -151,7 +151,7 @@ def check_09_sequence_accuracy(fn: Callable) -> None:
     if abs(got - 0.0) < 1e-9:
         raise AssertionError(
             f"compare only the output slots, targets != IGNORE (IGNORE = {IGNORE}, from "
-            "course_lib.looped): the input positions have no answer to match"
+            "course_lib.nn.looped): the input positions have no answer to match"
         )
     if abs(got - 1.0) < 1e-9:
         raise AssertionError(

@@ -10,12 +10,18 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from ..cost import counted_flops
-from ..layers import attention_parameter_count, ffn_parameter_count
-from ..measure import count_parameters, count_parameters_per_use
-from ..sharing import SharingPlan
-from ..vision import build_vit, patchify, vit_config, vit_forward_flops, vit_parameter_count
-from .framework import check, check_close, exercise, if_error_says, passed, run
+from course_lib.exercises.framework import check, check_close, exercise, if_error_says, passed, run
+from course_lib.measure.cost import counted_flops
+from course_lib.nn.counts import count_parameters, count_parameters_per_use
+from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
+from course_lib.nn.sharing import SharingPlan
+from course_lib.nn.vision import (
+    build_vit,
+    patchify,
+    vit_config,
+    vit_forward_flops,
+    vit_parameter_count,
+)
 
 
 @exercise

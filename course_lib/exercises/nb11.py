@@ -3,7 +3,7 @@
 Conventions: ``course_lib.exercises``. Reference solutions: ``solutions/11_choosing_a_strategy.py``.
 
 - ``check_11_plans_within(fn)``: which sharing plans of a model fit a parameter budget
-  (unique parameters, embeddings included: ``course_lib.measure.formula_parameter_count``).
+  (unique parameters, embeddings included: ``course_lib.nn.counts.formula_parameter_count``).
 - ``check_11_claim_verdicts(fn)``: the blog's claims, true or false, as measured in
   notebooks 04-10.
 - ``check_11_choose_plan(fn)``: the capstone, a plan for a parameter budget and a latency
@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import ModelConfig
-from ..layers import attention_parameter_count, ffn_parameter_count
-from ..measure import formula_parameter_count
-from ..sharing import SharingPlan
-from .framework import check, exercise, passed, run
+from course_lib.config import ModelConfig
+from course_lib.exercises.framework import check, exercise, passed, run
+from course_lib.nn.counts import formula_parameter_count
+from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
+from course_lib.nn.sharing import SharingPlan
 
 BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 

@@ -11,8 +11,16 @@ from collections.abc import Callable
 
 import torch
 
-from ..recursive import basis_share, shared_init, truncated_svd
-from .framework import check, exercise, if_error_says, name_mistake, passed, run, same
+from course_lib.exercises.framework import (
+    check,
+    exercise,
+    if_error_says,
+    name_mistake,
+    passed,
+    run,
+    same,
+)
+from course_lib.nn.recursive import basis_share, shared_init, truncated_svd
 
 
 def _weights(n: int, shape=(3, 2), seed: int = 12) -> list[torch.Tensor]:

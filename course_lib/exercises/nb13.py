@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from .framework import check, exercise, name_mistake, passed, run
+from course_lib.exercises.framework import check, exercise, name_mistake, passed, run
 
 # (scores, eligible, capacity): one sentence of real tokens, no padding
 ROUTE_CASES = [

@@ -168,7 +168,7 @@ class QuizWidget(W.VBox):
 
 def quiz(*ids: str) -> None:
     """Show each question (as HTML, for static views too) and its buttons; the notebook cell."""
-    from .quizzes import get_question
+    from course_lib.exercises.quizzes import get_question
 
     questions = [get_question(qid) for qid in ids]  # every id checked before showing any
     for question in questions:

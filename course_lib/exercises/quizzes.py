@@ -9,7 +9,7 @@ read it. The framework (grading, HTML, widget) is ``course_lib.exercises.quiz``.
 
 from __future__ import annotations
 
-from .quiz import Question
+from course_lib.exercises.quiz import Question
 
 _QUESTIONS = [
     # 04 · What sharing means

@@ -1,0 +1,1 @@
+"""The experiments layer: runs, presets, sweeps, provenance and notebook experiments."""

@@ -1,0 +1,1 @@
+"""The measurement layer: cost, timing, statistics, cache and speed experiments."""

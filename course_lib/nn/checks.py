@@ -1,0 +1,91 @@
+"""Checks a model makes of its own inputs, so that a bad input stops with a message naming
+the argument and what is allowed (notebooks 03 and 06-10).
+
+- ``check_model_config``: a ``ModelConfig`` where one is expected, not a dict of its fields.
+- ``check_token_ids``: what a model's forward pass checks (cheap) before embedding ids.
+- ``check_trainable``: a model ``train_model`` can train (a head for the task, not float16).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib.config import ModelConfig
+
+
+def check_model_config(cfg: Any, field: str = "cfg") -> ModelConfig:
+    """``cfg`` itself when it is a ModelConfig; otherwise a ValueError saying what to pass."""
+    if isinstance(cfg, ModelConfig):
+        return cfg
+    hint = "build one with ModelConfig(**d)" if isinstance(cfg, dict) else "pass a ModelConfig"
+    raise ValueError(f"{field}={type(cfg).__name__} is not allowed: {hint}")
+
+
+def check_token_ids(ids: torch.Tensor, vocab_size: int, max_len: int) -> None:
+    """Token ids a model can embed: (B, T) integers, T <= max_len, each in [0, vocab_size).
+
+    The value check reads the tensor, so it runs on the CPU only (on a GPU it would wait
+    for the device every forward pass); ``train_model`` checks whole datasets up front.
+    """
+    if ids.dim() != 2 or ids.is_floating_point() or ids.dtype == torch.bool:
+        raise ValueError(
+            f"ids of shape {tuple(ids.shape)} and dtype {ids.dtype} are not allowed: "
+            "a model takes (batch, T) integer token ids"
+        )
+    if ids.dtype not in (torch.long, torch.int32):
+        raise ValueError(
+            f"ids of dtype {ids.dtype} are not allowed: token ids must be torch.long "
+            "(convert with ids.long())"
+        )
+    if ids.size(1) > max_len:
+        raise ValueError(
+            f"ids of length T={ids.size(1)} are not allowed: at most max_len={max_len} "
+            "tokens (cut the input or build the model with a larger max_len)"
+        )
+    if ids.device.type == "cpu" and ids.numel() and not torch.compiler.is_compiling():
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(
+                f"token id {lo if lo < 0 else hi} is not allowed: ids must be in "
+                f"[0, {vocab_size - 1}] (vocab_size={vocab_size}); was the tokenizer fitted "
+                "with the same vocab_size?"
+            )
+
+
+def check_trainable(model: nn.Module, device: torch.device, task: str) -> None:
+    """Weights and a model ``train_model`` can train: float32 (or bfloat16/float64), not
+    float16; a model with a head for ``task`` (not an encoder-only ``task="encode"``)."""
+    cfg = getattr(model, "cfg", None)
+    own_task = getattr(cfg, "task", None)
+    if own_task == "encode":
+        raise ValueError(
+            "model is an encoder-only model (cfg.task='encode', hidden states, no head): "
+            "train_model needs a head; build it with task='classify' or task='lm'"
+        )
+    if own_task in ("classify", "lm") and own_task != task:
+        raise ValueError(
+            f"task={task!r} is not allowed for this model: it was built with "
+            f"task={own_task!r}; pass task={own_task!r}"
+        )
+    params = list(model.parameters())
+    if not any(p.requires_grad for p in params):
+        raise ValueError(
+            f"model has no trainable parameters ({len(params)} tensors, all requires_grad=False): "
+            "unfreeze some (p.requires_grad_(True)) before train_model"
+        )
+    if any(p.is_meta for p in params):
+        raise ValueError(
+            "model weights are on the meta device (shapes only, no values): build it without "
+            "torch.device('meta'), or load its weights first"
+        )
+    half = sorted({n for n, p in model.named_parameters() if p.dtype == torch.float16})
+    if half:
+        raise ValueError(
+            f"model weights are torch.float16 (e.g. {half[0]}): a dtype that cannot be trained "
+            f"on {device.type} (float16 overflows without loss scaling, at any lr); call "
+            "model.float() first"
+            + (" (amp=True already computes in bfloat16 on CUDA)" if device.type == "cuda" else "")
+        )

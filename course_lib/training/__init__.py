@@ -1,0 +1,1 @@
+"""The training layer: the training loop, checkpoints, distributed training."""

@@ -1,0 +1,1 @@
+"""The view layer: the only modules that import matplotlib or ipywidgets."""
