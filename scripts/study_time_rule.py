@@ -21,6 +21,30 @@ heading of the same or a higher level, are left out of the floor.
 ``section_floors(nb)`` the same per ``##`` section (the 90-minute core path of
 ``docs/teaching.md`` is a sum of those), ``stated_minutes(nb)`` reads the header's
 "| study time | N minutes |". ``scripts/study_time.py`` prints them all.
+
+The Chinese edition (issue 21) reads the same notebook with its prose in Chinese
+(``notebooks/zh/NN.yaml``): the same code-line, exercise and run-time terms, and the prose
+term at a Chinese reading rate:
+
+- Han characters read at 250 a minute (``CHARS_PER_MINUTE``), and the Latin-script words
+  inside the Chinese prose (identifiers, ALBERT, FLOPs, numbers) at the English 120 a minute.
+  Why 250: the English 120 words a minute is about half the 238 words a minute that
+  Brysbaert (2019, "How many words do we read per minute?", J. Mem. Lang. 109:104047)
+  found for adults' silent reading of English non-fiction: a pace for technical text that is
+  studied, not skimmed. The Chinese rate takes the same half of 500 characters a minute,
+  the silent-reading speed for ordinary modern prose that China's compulsory-education
+  curriculum standard for Chinese (义务教育语文课程标准, 2011 edition, grades 7-9) asks of
+  pupils. Like the English rate it is a floor, not measured on this course's learners.
+- The structure (sections, "(optional)" headings) is the English notebook's: a translated
+  cell is cut at the same heading lines, so its chunks pair with the English ones.
+
+``notebook_floor(nb, translation)`` and ``section_floors(nb, translation)`` take the
+translation as {cell id: Chinese Markdown}; ``read_translation(path)`` reads it from a
+``notebooks/zh/NN.yaml``. The Chinese header states ``zh_stated_minutes(nb, translation)``:
+the English header's minutes, less the English prose term, plus the Chinese one, rounded up
+to 5 minutes as the English headers are (never below the Chinese floor, since every other
+term is the same). ``zh_header(markdown, minutes)`` writes it into the header row
+"| 学习时间 | N 分钟 |"; ``zh_stated_in(nb)`` reads it back.
 """
 
 from __future__ import annotations
@@ -32,14 +56,19 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
+import yaml
 
 WORDS_PER_MINUTE = 120
+CHARS_PER_MINUTE = 250  # Han characters, the Chinese edition (see the module docstring)
 CODE_LINES_PER_MINUTE = 10
 MINUTES_PER_CORE_EXERCISE = 8
 MARKER = re.compile(r"^#\s*exercise\s*\((core|optional)\)\s*$", re.IGNORECASE)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 STATED = re.compile(r"\|\s*study time\s*\|\s*(\d+)\s*minutes\s*\|", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z0-9]")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # CJK ideographs
+ZH_STATED = re.compile(r"(\|\s*学习时间\s*\|\s*)(\d+)(\s*分钟\s*\|)")
+ZH_ROUND_TO = 5  # the Chinese header's minutes are rounded up to this, as the English ones
 
 
 @dataclass(frozen=True)
@@ -51,12 +80,19 @@ class StudyTime:
     core_exercises: int = 0
     optional_exercises: int = 0
     run_ms: int = 0  # measured run time of the code cells, milliseconds
+    chars: int = 0  # Han characters of Chinese prose (0 for the English notebooks)
+
+    @property
+    def prose_minutes(self) -> float:
+        """Reading the prose: words at 120 a minute, Han characters at 250."""
+        return self.words / WORDS_PER_MINUTE + self.chars / CHARS_PER_MINUTE
 
     @property
     def reading_minutes(self) -> float:
         """Reading the prose and code and doing the core exercises, without running."""
         return (
             self.words / WORDS_PER_MINUTE
+            + self.chars / CHARS_PER_MINUTE
             + self.code_lines / CODE_LINES_PER_MINUTE
             + self.core_exercises * MINUTES_PER_CORE_EXERCISE
         )
@@ -83,6 +119,7 @@ class StudyTime:
             self.core_exercises + other.core_exercises,
             self.optional_exercises + other.optional_exercises,
             self.run_ms + other.run_ms,
+            self.chars + other.chars,
         )
 
 
@@ -92,6 +129,22 @@ def count_words(markdown: str) -> int:
     text = re.sub(r"\]\([^)]*\)", "] ", text)  # keep a link's text, drop its target
     text = re.sub(r"<[^>]+>", " ", text)
     return sum(1 for token in text.split() if WORD.search(token))
+
+
+def _prose_text(markdown: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", markdown)  # images (badges)
+    text = re.sub(r"\]\([^)]*\)", "] ", text)  # keep a link's text, drop its target
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+def count_chars(markdown: str) -> int:
+    """Han characters a learner reads (not in link targets, image sources or HTML tags)."""
+    return len(HAN.findall(_prose_text(markdown)))
+
+
+def chinese_prose(markdown: str) -> StudyTime:
+    """Chinese prose: its Han characters, and the Latin-script words between them."""
+    return StudyTime(words=count_words(HAN.sub(" ", markdown)), chars=count_chars(markdown))
 
 
 def count_code_lines(source: str) -> int:
@@ -145,33 +198,78 @@ def cell_study_time(cell) -> StudyTime:
     )
 
 
-def units(nb) -> list[tuple[tuple[int, str] | None, StudyTime]]:
+def _chunks(source: str) -> list[str]:
+    """A Markdown cell cut at its heading lines (not inside a code fence)."""
+    chunks: list[list[str]] = [[]]
+    fenced = False  # a "# comment" inside ``` ... ``` is not a heading
+    for line in source.splitlines():
+        fenced ^= line.lstrip().startswith("```")
+        if not fenced and HEADING.match(line) and any(x.strip() for x in chunks[-1]):
+            chunks.append([])
+        chunks[-1].append(line)
+    return ["\n".join(chunk) for chunk in chunks]
+
+
+def _heading(chunk: str) -> tuple[int, str] | None:
+    first = next((x for x in chunk.splitlines() if x.strip()), "")
+    m = HEADING.match(first)
+    return (len(m.group(1)), m.group(2)) if m else None
+
+
+def _translated_chunks(cell, translation: dict[str, str]) -> list[str] | None:
+    """The Chinese chunks of a Markdown cell, paired one to one with its English chunks;
+    None when the cell has no translation (its English is read)."""
+    zh = translation.get(cell.get("id") or "", "")
+    if not zh.strip():
+        return None
+    english, chinese = _chunks(cell.source), _chunks(zh)
+    if len(english) != len(chinese):
+        raise ValueError(
+            f"cell {cell.get('id')}: the translation has {len(chinese)} heading-separated "
+            f"parts, the English {len(english)}; give it the same headings"
+        )
+    return chinese
+
+
+def units(nb, translation: dict[str, str] | None = None):
     """The notebook as (heading, counts) units: a code cell is one unit; a Markdown cell is
-    cut at its heading lines, so a heading in the middle of a cell starts a new unit."""
+    cut at its heading lines, so a heading in the middle of a cell starts a new unit.
+    With ``translation`` ({cell id: Chinese Markdown}) a translated cell's units count its
+    Chinese prose; the headings (the structure) stay the English ones."""
     out = []
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             out.append((None, cell_study_time(cell)))
             continue
-        chunks: list[list[str]] = [[]]
-        fenced = False  # a "# comment" inside ``` ... ``` is not a heading
-        for line in cell.source.splitlines():
-            fenced ^= line.lstrip().startswith("```")
-            if not fenced and HEADING.match(line) and any(x.strip() for x in chunks[-1]):
-                chunks.append([])
-            chunks[-1].append(line)
-        for chunk in chunks:
-            first = next((x for x in chunk if x.strip()), "")
-            m = HEADING.match(first)
-            head = (len(m.group(1)), m.group(2)) if m else None
-            out.append((head, StudyTime(words=count_words("\n".join(chunk)))))
+        chinese = _translated_chunks(cell, translation) if translation else None
+        for i, chunk in enumerate(_chunks(cell.source)):
+            if chinese is None:
+                time = StudyTime(words=count_words(chunk))
+            else:
+                time = chinese_prose(chinese[i])
+            out.append((_heading(chunk), time))
     return out
 
 
-def counted_units(nb) -> list[tuple[tuple[int, str] | None, StudyTime, bool]]:
+def translated_headings(nb, translation: dict[str, str]) -> dict[str, str]:
+    """{English heading text: its Chinese heading text}, for each heading of a translated
+    cell (the tables of docs/teaching.zh.md name sections in Chinese)."""
+    out = {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            chinese = _translated_chunks(cell, translation)
+            for i, chunk in enumerate(_chunks(cell.source)):
+                head = _heading(chunk)
+                zh_head = _heading(chinese[i]) if chinese else None
+                if head and zh_head:
+                    out[head[1]] = zh_head[1]
+    return out
+
+
+def counted_units(nb, translation: dict[str, str] | None = None):
     """Each unit with whether it counts (False inside a section headed "... (optional)")."""
     out, skip_level = [], None
-    for head, time in units(nb):
+    for head, time in units(nb, translation):
         if head and skip_level is not None and head[0] <= skip_level:
             skip_level = None
         if head and skip_level is None and head[1].lower().endswith("(optional)"):
@@ -180,21 +278,22 @@ def counted_units(nb) -> list[tuple[tuple[int, str] | None, StudyTime, bool]]:
     return out
 
 
-def notebook_floor(nb) -> StudyTime:
-    """Counts and floor of a whole notebook (optional sections left out)."""
+def notebook_floor(nb, translation: dict[str, str] | None = None) -> StudyTime:
+    """Counts and floor of a whole notebook (optional sections left out); with
+    ``translation``, of its Chinese edition."""
     total = StudyTime()
-    for _, time, counts in counted_units(nb):
+    for _, time, counts in counted_units(nb, translation):
         if counts:
             total += time
     return total
 
 
-def section_floors(nb) -> dict[str, StudyTime]:
+def section_floors(nb, translation: dict[str, str] | None = None) -> dict[str, StudyTime]:
     """Counts per ``##`` section, keyed by its heading ("1. One module ..."); cells before
     the first ``##`` heading are under "header". Optional sections count as zero."""
     sections: dict[str, StudyTime] = {"header": StudyTime()}
     current = "header"
-    for head, time, counts in counted_units(nb):
+    for head, time, counts in counted_units(nb, translation):
         if head and head[0] == 2:
             current = head[1]
             sections.setdefault(current, StudyTime())
@@ -215,6 +314,54 @@ def stated_minutes(nb, name: str = "notebook") -> int:
     )
 
 
+def zh_stated_minutes(nb, translation: dict[str, str], name: str = "notebook") -> int:
+    """The study time the Chinese notebook's header states (issue 21): the English
+    header's minutes ``stated_minutes(nb)``, less the English prose's reading time, plus the
+    Chinese prose's (``translation``: {cell id: Chinese Markdown}), rounded up to 5 minutes.
+    ``nb`` is the ENGLISH notebook (its header, code cells and stored run times).
+
+    scripts/zh.py calls it when it writes notebooks/zh/NN_*.ipynb, and ``zh_header`` puts
+    the number into the header row "| 学习时间 | N 分钟 |"."""
+    english, chinese = notebook_floor(nb), notebook_floor(nb, translation)
+    minutes = stated_minutes(nb, name) - english.minutes + chinese.minutes
+    stated = ZH_ROUND_TO * math.ceil(minutes / ZH_ROUND_TO - 1e-9)
+    return max(stated, chinese.floor)
+
+
+def zh_header(markdown: str, minutes: int, name: str = "notebook") -> str:
+    """``markdown`` (the Chinese title cell) with its row "| 学习时间 | N 分钟 |" set to
+    ``minutes``; a clear error when the cell has no such row."""
+    if len(ZH_STATED.findall(markdown)) != 1:
+        raise ValueError(
+            f"{name}: the Chinese title cell needs exactly one row '| 学习时间 | N 分钟 |' "
+            f"(found {len(ZH_STATED.findall(markdown))}); translate the header's study time row"
+        )
+    return ZH_STATED.sub(lambda m: f"{m.group(1)}{minutes}{m.group(3)}", markdown)
+
+
+def zh_stated_in(nb, name: str = "notebook") -> int:
+    """The study time a Chinese notebook's header states, "| 学习时间 | N 分钟 |"."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = ZH_STATED.search(cell.source)
+            if m:
+                return int(m.group(2))
+    raise ValueError(f"{name}: no header row '| 学习时间 | N 分钟 |' found in a Markdown cell")
+
+
+def read_translation(path: str | Path) -> dict[str, str]:
+    """{cell id: zh} of a translation file ``notebooks/zh/NN.yaml`` (cells with an empty
+    zh left out: their English is read). Checked by scripts/zh.py; here only read."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"translation={str(p)!r} is not allowed: give an existing NN.yaml")
+    doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(f"{p.name}: field 'cells' must be a list of cells (id, zh, ...)")
+    return {c["id"]: c["zh"] for c in cells if isinstance(c, dict) and (c.get("zh") or "").strip()}
+
+
 def read(path: str | Path):
     """A notebook from disk, with a clear error for a bad path."""
     p = Path(path)
@@ -226,12 +373,12 @@ def read(path: str | Path):
 SECTION_NUMBER = re.compile(r"^(\d+)\.\s")
 
 
-def numbered_sections(nb) -> list[tuple[str, str, StudyTime]]:
+def numbered_sections(nb, translation: dict[str, str] | None = None):
     """(number, title, counts) per numbered ``## N.`` section. The header goes with the
     first section; unnumbered sections (summary, appendix) go with the one before."""
     out: list[tuple[str, str, StudyTime]] = []
     pending = StudyTime()
-    for title, time in section_floors(nb).items():
+    for title, time in section_floors(nb, translation).items():
         m = SECTION_NUMBER.match(title)
         if m:
             out.append((m.group(1), title, time + pending))
@@ -315,9 +462,11 @@ CORE_PATH_MINUTES = 90
 SESSION_WORK_MINUTES = 70
 
 
-def section(nb, number: str, name: str = "notebook") -> tuple[str, StudyTime]:
+def section(
+    nb, number: str, name: str = "notebook", translation: dict[str, str] | None = None
+) -> tuple[str, StudyTime]:
     """(title, counts) of the ``## number.`` section alone (no header, no summary)."""
-    for title, time in section_floors(nb).items():
+    for title, time in section_floors(nb, translation).items():
         m = SECTION_NUMBER.match(title)
         if m and m.group(1) == number:
             return title, time

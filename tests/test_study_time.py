@@ -177,3 +177,72 @@ def test_section_lookup_by_number():
     assert st.numbered_sections(nb)[0][2].words == 3 + 2  # the header goes with section 1
     with pytest.raises(ValueError, match=r"x.ipynb: no section '## 3\. \.\.\.'"):
         st.section(nb, "3", "x.ipynb")
+
+
+# ------------------------------------------------------------------ the Chinese edition
+
+
+def test_chinese_prose_counts_han_characters_and_the_latin_words_between_them():
+    t = st.chinese_prose("共享就是同一个对象：`nn.Linear` 用在 ALBERT 的 12 层里")
+    assert t.chars == 14 and t.words == 3  # `nn.Linear`, ALBERT, 12
+    assert st.count_chars("[笔记本 05](05_x.ipynb) ![图](图.png) <b>粗</b>") == 4
+    assert t.prose_minutes == pytest.approx(14 / 250 + 3 / 120)
+    assert st.CHARS_PER_MINUTE == 250 and "250" in st.__doc__ and "Brysbaert" in st.__doc__
+
+
+def test_a_translation_changes_only_the_prose_term_and_keeps_the_english_structure():
+    nb = notebook(
+        md("# T\n\n" + "word " * 238, id="title"),  # 240 words: 2 minutes
+        code("# exercise (core)\n" + STUB),
+        md("## 1. Core\n\nsome words here\n\n## 2. Extra (optional)\n\n" + "w " * 300, id="two"),
+    )
+    translation = {
+        "title": "# 标题\n\n" + "字" * 498,  # 500 characters: 2 minutes
+        "two": "## 1. 核心\n\n几个字\n\n## 2. 附加（可选）\n\n" + "字" * 900,
+    }
+    en, zh = st.notebook_floor(nb), st.notebook_floor(nb, translation)
+    assert (zh.code_lines, zh.core_exercises, zh.run_ms) == (en.code_lines, 1, 0)
+    assert zh.chars == 500 + 5 and zh.words == 1  # "1." is its one Latin-script word
+    assert "2. Extra (optional)" in st.section_floors(nb, translation)  # still left out
+    assert st.section_floors(nb, translation)["2. Extra (optional)"] == st.StudyTime()
+    assert zh.minutes - en.minutes == pytest.approx(zh.prose_minutes - en.prose_minutes)
+    assert st.translated_headings(nb, translation)["1. Core"] == "1. 核心"
+    untranslated = st.notebook_floor(nb, {"title": translation["title"]})
+    assert untranslated.words == 5  # cell "two" read in English: "1. Core some words here"
+
+
+def test_a_translation_with_other_headings_is_named():
+    nb = notebook(md("## 1. A\n\ntext\n\n## 2. B\n\ntext", id="c1"))
+    with pytest.raises(ValueError, match=r"cell c1: the translation has 1 heading-separated"):
+        st.notebook_floor(nb, {"c1": "## 1. 甲\n\n正文，第二个标题丢了"})
+
+
+def test_the_chinese_header_is_the_english_one_with_the_chinese_prose_rounded_up_to_5():
+    nb = notebook(md("# T\n\n| study time | 20 minutes |\n\n" + "word " * 235, id="t"))
+    en = st.notebook_floor(nb)
+    assert en.words == 240 and en.floor == 2
+    same = {"t": "# 标\n\n| 学习时间 | 20 分钟 |\n\n" + "字" * 490}  # 497 characters: 2 minutes
+    assert st.zh_stated_minutes(nb, same) == 20
+    longer = {"t": "# 标\n\n| 学习时间 | 20 分钟 |\n\n" + "字" * 2490}  # 10 minutes: 20 - 2 + 10
+    assert st.zh_stated_minutes(nb, longer) == 30
+    zh = st.notebook_floor(nb, longer)
+    assert st.zh_stated_minutes(nb, longer) >= zh.floor
+
+
+def test_the_chinese_header_row_is_written_and_read_back_or_named():
+    cell = "# 04 · 标题\n\n| | |\n|---|---|\n| 学习时间 | 100 分钟 |\n| 运行时间 | 约 5 秒 |\n"
+    written = st.zh_header(cell, 95)
+    assert "| 学习时间 | 95 分钟 |" in written and written.replace("95", "100") == cell
+    assert st.zh_stated_in(notebook(md(written))) == 95
+    with pytest.raises(ValueError, match=r"04\.ipynb: the Chinese title cell needs exactly one"):
+        st.zh_header("# 标题", 95, "04.ipynb")
+    with pytest.raises(ValueError, match=r"x: no header row '\| 学习时间"):
+        st.zh_stated_in(notebook(md("# 标题")), "x")
+
+
+def test_every_chinese_study_time_covers_its_chinese_floor():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        translation = st.read_translation(ROOT / "notebooks" / "zh" / f"{path.name[:2]}.yaml")
+        floor = st.notebook_floor(nb, translation).floor
+        assert st.zh_stated_minutes(nb, translation, path.name) >= floor, path.name
