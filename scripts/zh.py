@@ -588,37 +588,56 @@ def build(
             print(f"  {f.line()}", file=out)
         print("(`make zh-status` shows the English diffs)", file=out)
         return 1
-    written = []
+    todo = []
     for nn in numbers:
         path = chinese_path(nn, root)
-        if not force and not notebook_findings(nn, root):
+        if not force and not notebook_findings(nn, root) and (not execute or executed(path)):
             print(f"{rel(path, root)}: current", file=out)
             continue
         nb = build_notebook(nn, root)
-        write_if_changed(path, nbformat.writes(nb) + "\n")
-        print(f"{rel(path, root)}: written", file=out)
-        written.append(path)
-    if execute and written:
-        return execute_notebooks(written, root, out)
-    return 0
+        nb.metadata[META_KEY]["executed_with"] = EXECUTED_WITH if execute else None
+        if execute:
+            todo.append((path, nb))
+        else:
+            write_if_changed(path, nbformat.writes(nb) + "\n")
+            print(f"{rel(path, root)}: written (not executed: English outputs)", file=out)
+    return execute_notebooks(todo, root, out) if todo else 0
 
 
-def execute_notebooks(paths: list[Path], root: Path = ROOT, out=sys.stdout) -> int:
-    """Run each in FAST mode with COURSE_LANG=zh, one thread, at low priority, through
-    scripts/execute_notebooks.py's ``execute`` (fresh kernel, the notebook's folder as cwd)."""
+EXECUTED_WITH = "COURSE_MODE=FAST COURSE_LANG=zh OMP_NUM_THREADS=1"
+
+
+def executed(path: Path) -> bool:
+    """Whether the Chinese notebook at ``path`` holds outputs of a run with COURSE_LANG=zh."""
+    if not path.is_file():
+        return False
+    record = nbformat.read(path, as_version=4).metadata.get(META_KEY) or {}
+    return record.get("executed_with") == EXECUTED_WITH
+
+
+def execute_notebooks(todo: list, root: Path = ROOT, out=sys.stdout) -> int:
+    """Run each built notebook in FAST mode with COURSE_LANG=zh, one thread, at low priority,
+    through scripts/execute_notebooks.py's ``execute`` (fresh kernel, notebooks/zh/ as cwd).
+    It runs as a hidden file beside its final place and replaces it only when no cell failed,
+    so a failed run leaves the previous notebook (or none), never an unexecuted one."""
     sys.path.insert(0, str(root / "scripts"))
     from execute_notebooks import execute  # noqa: PLC0415
-    from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
 
     os.environ.update(COURSE_MODE="FAST", COURSE_LANG="zh", OMP_NUM_THREADS="1")
     os.nice(10)  # the kernels inherit it: others' work on shared cores goes first
     failed = 0
-    for path in paths:
+    for path, nb in todo:
+        part = path.with_name(f".{path.name}.part")
         try:
-            print(f"{rel(path, root)}: executed in {execute(path):.1f} s", file=out, flush=True)
-        except CellExecutionError as e:
+            nbformat.write(nb, part)
+            seconds = execute(part)
+            os.replace(part, path)
+            print(f"{rel(path, root)}: written, executed in {seconds:.1f} s", file=out, flush=True)
+        except Exception as e:  # a failing cell, a dead kernel: report it, go on with the next
             failed += 1
-            print(f"{rel(path, root)}: FAILED, outputs not saved\n{str(e)[-2000:]}", file=out)
+            print(f"{rel(path, root)}: FAILED, not written\n{str(e)[-2000:]}", file=out, flush=True)
+        finally:
+            part.unlink(missing_ok=True)
     return 1 if failed else 0
 
 
