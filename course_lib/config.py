@@ -14,8 +14,10 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-SHARING_STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
-TASKS = ("classify", "lm", "encode")  # encode: hidden states, no head (HF AlbertModel)
+BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")  # whole blocks shared; these take M
+SHARING_STRATEGIES = ("none", "all", "attention", "ffn", *BLOCK_STRATEGIES)
+TRAIN_TASKS = ("classify", "lm")  # the tasks with a loss: train_model trains these
+TASKS = (*TRAIN_TASKS, "encode")  # encode: hidden states, no head (HF AlbertModel)
 ATTN_IMPLS = ("manual", "sdpa")
 ACTIVATIONS = ("gelu", "relu", "gelu_tanh")  # gelu_tanh: HF's "gelu_new" (ALBERT)
 INITS = ("normal", "xavier", "he")
@@ -90,7 +92,7 @@ class ModelConfig:
         _check_choice("attn_impl", self.attn_impl, ATTN_IMPLS)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("init", self.init, INITS)
-        if self.sharing in ("sequence", "cycle", "cycle_rev"):
+        if self.sharing in BLOCK_STRATEGIES:
             if self.n_blocks is None:
                 reject("n_blocks", None, f"sharing={self.sharing!r} needs n_blocks (M) set")
             check_int("n_blocks", self.n_blocks, 1)

@@ -8,7 +8,7 @@ from course_lib.nn.looped import (
     BLANK,
     DIGIT0,
     IGNORE,
-    TASKS,
+    LOOPED_TASKS,
     LoopedConfig,
     LoopedTransformer,
     algorithmic_batch,
@@ -35,7 +35,7 @@ def number(digits: torch.Tensor) -> int:
     return sum(int(t - DIGIT0) * 10**i for i, t in enumerate(digits.tolist()))
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", LOOPED_TASKS)
 def test_generators_shapes_and_answers(task):
     ids, targets = algorithmic_batch(task, 16, 4, seed=3)
     assert ids.shape == targets.shape == (16, task_seq_len(task, 4))

@@ -115,7 +115,7 @@ def lm_dataset(seqs: torch.Tensor) -> TensorDataset:
     return TensorDataset(seqs[:, :-1], seqs[:, 1:])
 
 
-TASKS: dict[str, Callable] = {
+SYNTHETIC_TASKS: dict[str, Callable] = {
     "order": order_task,
     "majority": majority_task,
     "arithmetic": arithmetic_sequences,
@@ -123,7 +123,7 @@ TASKS: dict[str, Callable] = {
 
 
 def make_task(name: str, *args, **kwargs):
-    """The task called ``name`` (see ``TASKS``), e.g. ``make_task("order", 1000, seed=1)``."""
-    if name not in TASKS:
-        raise ValueError(f"task={name!r} is not allowed: choose one of {sorted(TASKS)}")
-    return TASKS[name](*args, **kwargs)
+    """The task called ``name`` (see ``SYNTHETIC_TASKS``), e.g. ``make_task("order", 1000, seed=1)``."""
+    if name not in SYNTHETIC_TASKS:
+        raise ValueError(f"task={name!r} is not allowed: choose one of {sorted(SYNTHETIC_TASKS)}")
+    return SYNTHETIC_TASKS[name](*args, **kwargs)

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from course_lib.config import BLOCK_STRATEGIES
 from course_lib.exercises.framework import check, check_close, exercise, name_mistake, passed, run
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.sharing import block_index
@@ -73,9 +74,7 @@ CYCLE_REV_RULE = (
 @exercise
 def check_05_block_map(fn: Callable) -> None:
     """fn(strategy, n_layers, n_blocks) -> list of block ids, Takase & Kiyono's orders."""
-    cases = [
-        (s, n, m) for s in ("sequence", "cycle", "cycle_rev") for n, m in ((12, 3), (6, 4), (7, 2))
-    ]
+    cases = [(s, n, m) for s in BLOCK_STRATEGIES for n, m in ((12, 3), (6, 4), (7, 2))]
     for s, n, m in cases:
         ids = run(fn, s, n, m)
         want = [block_index(s, i, n, m) for i in range(n)]

@@ -12,11 +12,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from course_lib.config import SHARING_STRATEGIES, ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, if_error_says, name_mistake, passed, run
 from course_lib.nn.model import build_model
-
-BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 
 
 @exercise

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from course_lib.config import ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, passed, run
 from course_lib.measure.cost import analytic_flops, synthetic_batch, training_state_memory
 from course_lib.nn.counts import count_parameters
@@ -189,7 +189,7 @@ def check_08_paired_ratio(fn: Callable) -> None:
 def _sweep_rows(values: dict[tuple[str, int], tuple[float, float, float]]) -> pd.DataFrame:
     rows = []
     for (dataset, n), speeds in values.items():
-        for sharing, v in zip(("sequence", "cycle", "cycle_rev"), speeds, strict=True):
+        for sharing, v in zip(BLOCK_STRATEGIES, speeds, strict=True):
             rows.append(dict(dataset=dataset, n_layers=n, sharing=sharing, tokens_per_s=v))
         rows.append(dict(dataset=dataset, n_layers=n, sharing="all", tokens_per_s=10 * speeds[0]))
     return pd.DataFrame(rows)

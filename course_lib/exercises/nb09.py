@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from course_lib.config import ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
 from course_lib.nn.counts import count_parameters
 from course_lib.nn.looped import IGNORE
@@ -46,7 +46,7 @@ def check_09_same_params_deeper(fn: Callable) -> None:
         if deep.sharing == "all":
             raise AssertionError("'all' keeps ONE block; keep N blocks: CYCLE or SEQUENCE, M = N")
         check(
-            deep.sharing in ("sequence", "cycle", "cycle_rev"),
+            deep.sharing in BLOCK_STRATEGIES,
             f"use sharing='cycle' (or 'sequence', 'cycle_rev') with n_blocks=M, not "
             f"{deep.sharing!r}",
         )

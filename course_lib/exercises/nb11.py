@@ -17,13 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from course_lib.config import ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, passed, run
 from course_lib.nn.counts import formula_parameter_count
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.sharing import SharingPlan
-
-BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 
 # ---------------------------------------------------------------- exercise 1: a budget
 
@@ -36,7 +34,7 @@ def plan_name(sharing: str, n_blocks: int | None = None) -> str:
 def all_plans(n_layers: int) -> dict[str, dict[str, Any]]:
     """Every plan of ``ModelConfig.sharing`` at depth ``n_layers``: name -> config changes."""
     plans: dict[str, dict[str, Any]] = {
-        s: {"sharing": s, "n_blocks": None} for s in ("none", "all", "attention", "ffn")
+        s: {"sharing": s, "n_blocks": None} for s in SHARING_STRATEGIES if s not in BLOCK_STRATEGIES
     }
     for s in BLOCK_STRATEGIES:
         for m in range(1, n_layers + 1):

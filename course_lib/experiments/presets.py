@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from course_lib.config import SHARING_STRATEGIES, ModelConfig, TrainConfig
+from course_lib.config import (
+    BLOCK_STRATEGIES,
+    MAX_SEED,
+    SHARING_STRATEGIES,
+    ModelConfig,
+    TrainConfig,
+)
 from course_lib.data.shipped import char_vocab_size
 from course_lib.nn.counts import count_parameters_per_use
 from course_lib.nn.model import build_model
 
 PRESET_NAMES = ("fast", "full")
-MAX_SEEDS = 1000  # '0-4294967295' would otherwise build a set of four billion seeds
+MAX_SEED_COUNT = 1000  # '0-4294967295' would otherwise build a set of four billion seeds
 Run = tuple[ModelConfig, TrainConfig, Any]  # dataset: a shipped name or the learner's data
 
 
@@ -63,7 +69,7 @@ def full_preset() -> list[Run]:
 
 
 def _plan(sharing: str, n_layers: int, n_blocks: int) -> dict[str, Any]:
-    with_m = sharing in ("sequence", "cycle", "cycle_rev")
+    with_m = sharing in BLOCK_STRATEGIES
     return dict(sharing=sharing, n_layers=n_layers, n_blocks=n_blocks if with_m else None)
 
 
@@ -83,18 +89,18 @@ def parse_seeds(text: str) -> list[int]:
             if dash and not hi.strip():  # "0-": a range with no end is no seed list
                 raise ValueError
             first, last = int(lo), int(hi) if dash else int(lo)
-            if first < 0 or last < first or last >= 2**32:
+            if first < 0 or last < first or last > MAX_SEED:
                 raise ValueError
-            if last - first >= MAX_SEEDS or len(seeds) + last - first >= MAX_SEEDS:
+            if last - first >= MAX_SEED_COUNT or len(seeds) + last - first >= MAX_SEED_COUNT:
                 raise OverflowError
             seeds.update(range(first, last + 1))
     except OverflowError:
         raise ValueError(
-            f"seeds={text!r} is not allowed: at most {MAX_SEEDS} seeds (each is a whole sweep)"
+            f"seeds={text!r} is not allowed: at most {MAX_SEED_COUNT} seeds (each is a whole sweep)"
         ) from None
     except ValueError:
         raise ValueError(
-            f"seeds={text!r} is not allowed: use integers in 0..2**32-1 as '0-9', '0,3,7' or '0-4,10'"
+            f"seeds={text!r} is not allowed: use integers in 0..{MAX_SEED} (2**32 - 1) as '0-9', '0,3,7' or '0-4,10'"
         ) from None
     return sorted(seeds)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from course_lib.config import ModelConfig, TrainConfig
+from course_lib.config import BLOCK_STRATEGIES, ModelConfig, TrainConfig
 from course_lib.data.own import ALLOWED, OwnData, check_own_run, own_data, own_tensors
 from course_lib.data.shipped import (
     RT_FILE,
@@ -135,7 +135,7 @@ def device_name(device: str) -> str:
 
 def run_name(cfg: ModelConfig) -> str:
     """A short label such as ``cycle N12 M6`` or ``none N6``."""
-    m = f" M{cfg.n_blocks}" if cfg.sharing in ("sequence", "cycle", "cycle_rev") else ""
+    m = f" M{cfg.n_blocks}" if cfg.sharing in BLOCK_STRATEGIES else ""
     return f"{cfg.sharing} N{cfg.n_layers}{m}"
 
 

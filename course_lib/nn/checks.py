@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_lib.config import ModelConfig
+from course_lib.config import TRAIN_TASKS, ModelConfig
 
 
 def check_model_config(cfg: Any, field: str = "cfg") -> ModelConfig:
@@ -65,7 +65,7 @@ def check_trainable(model: nn.Module, device: torch.device, task: str) -> None:
             "model is an encoder-only model (cfg.task='encode', hidden states, no head): "
             "train_model needs a head; build it with task='classify' or task='lm'"
         )
-    if own_task in ("classify", "lm") and own_task != task:
+    if own_task in TRAIN_TASKS and own_task != task:
         raise ValueError(
             f"task={task!r} is not allowed for this model: it was built with "
             f"task={own_task!r}; pass task={own_task!r}"

@@ -36,7 +36,7 @@ from course_lib.training.train import check_step, optimizer_step
 PAD, SEP, PLUS, BLANK, DIGIT0 = 0, 1, 2, 3, 4  # digits d are tokens DIGIT0 + d
 VOCAB_SIZE = DIGIT0 + 10
 IGNORE = -100  # target of a position that is only input
-TASKS = ("copy", "reverse", "addition")
+LOOPED_TASKS = ("copy", "reverse", "addition")  # the algorithmic tasks of notebook 09
 
 
 def task_seq_len(task: str, length: int) -> int:
@@ -51,8 +51,8 @@ def algorithmic_batch(task: str, batch_size: int, length: int, seed: int = 0):
     addition: ids = a PLUS b SEP BLANK*(L+1), targets = digits of a + b (L+1 of them);
     all numbers are written least significant digit first.
     """
-    if task not in TASKS:
-        reject("task", task, "choose one of " + ", ".join(repr(t) for t in TASKS))
+    if task not in LOOPED_TASKS:
+        reject("task", task, "choose one of " + ", ".join(repr(t) for t in LOOPED_TASKS))
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         reject("seed", seed, "it must be an integer in [0, 2**63)")
     for field, value in (("batch_size", batch_size), ("length", length)):

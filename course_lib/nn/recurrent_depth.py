@@ -36,8 +36,6 @@ from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
 from course_lib.training.train import check_step, optimizer_step
 
-TASKS = ("parity",)
-
 
 def band_mask(t: int, window: int, device=None) -> torch.Tensor:
     """(T, T) boolean, True where query i may see key j: i - window <= j <= i. Information

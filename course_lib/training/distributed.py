@@ -36,7 +36,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from course_lib.config import MAX_SEED, ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, MAX_SEED, ModelConfig
 from course_lib.files import atomic_write
 from course_lib.measure.cost import batch_loss, synthetic_batch
 from course_lib.nn.model import build_model
@@ -212,7 +212,7 @@ def join_group(backend: str, world: int, timeout_s: float) -> None:
 
 
 def model_config(args) -> ModelConfig:
-    n_blocks = args.n_blocks if args.sharing in ("sequence", "cycle", "cycle_rev") else None
+    n_blocks = args.n_blocks if args.sharing in BLOCK_STRATEGIES else None
     return ModelConfig.preset("tiny", sharing=args.sharing, n_blocks=n_blocks,
                               n_layers=args.n_layers, d_model=args.d_model,
                               d_ff=4 * args.d_model, max_len=max(64, args.seq_len))  # fmt: skip

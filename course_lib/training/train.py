@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from course_lib.config import TrainConfig
+from course_lib.config import TRAIN_TASKS, TrainConfig
 from course_lib.data.checks import dataset_tensors
 from course_lib.nn.checks import check_model_config, check_trainable
 from course_lib.runtime import get_device, seed_everything
@@ -39,7 +39,6 @@ from course_lib.training.checkpoints import (
     state_bytes,
 )
 
-TASKS = ("classify", "lm")
 TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
 CUDA_CHECK_EVERY = 16  # on CUDA, losses are checked for NaN every 16 steps (one sync each)
 LOSS_GROWTH_LIMIT = 100.0  # a loss 100x that of step 0 is exploding, finite or not
@@ -92,7 +91,7 @@ def optimizer_step(
 
 
 def _check_task(task: str) -> None:
-    if task not in TASKS:
+    if task not in TRAIN_TASKS:
         raise ValueError(f"task={task!r} is not allowed: choose 'classify' or 'lm'")
 
 

@@ -33,13 +33,12 @@ from typing import Any
 import ipywidgets as W
 import torch
 
-from course_lib.config import SHARING_STRATEGIES, TASKS, ModelConfig
+from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, TASKS, ModelConfig
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
 from course_lib.views.figures import new_figure, png_output
 
-BLOCK_STRATEGIES = ("sequence", "cycle", "cycle_rev")
 SWITCHES = {
     "none": (False, False),
     "all": (True, True),
