@@ -22,6 +22,7 @@ MODES = ("FAST", "FULL")
 MODE_ENV = "COURSE_MODE"  # FAST or FULL
 DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data.shipped reads the shipped data from here if set
 GIT_COMMIT_ENV = "COURSE_GIT_COMMIT"  # the commit a GPU job records when it runs without .git
+LANG_ENV = "COURSE_LANG"  # en (the default) or zh: course_lib.i18n chooses the messages
 REPO_ROOT = Path(__file__).resolve().parent.parent  # holds course_lib/, data/, solutions/
 
 

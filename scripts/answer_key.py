@@ -135,9 +135,10 @@ def zh_questions() -> dict[str, dict]:
     process's language stays as it is): {id: {prompt, choices, answer, why}}."""
     code = (
         "import json\n"
-        "from course_lib.exercises.quizzes import QUESTIONS\n"
+        "from course_lib.exercises.quizzes import QUESTIONS, get_question\n"
         "print(json.dumps({i: {'prompt': q.prompt, 'choices': list(q.choices), "
-        "'answer': q.answer, 'why': list(q.why)} for i, q in QUESTIONS.items()}))\n"
+        "'answer': q.answer, 'why': list(q.why)} for i, q in "
+        "((i, get_question(i)) for i in QUESTIONS)}))\n"
     )
     env = {**os.environ, "COURSE_LANG": "zh", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(

@@ -31,17 +31,18 @@ from typing import Any
 
 import torch
 
+from course_lib.i18n import N_, _
 from course_lib.runtime import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
-NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` in {name} by your code"
+NOT_ATTEMPTED = N_("not attempted yet: replace `raise NotImplementedError` in {name} by your code")
 
 
 class NotAttempted(Exception):
     """The learner's function still raises ``NotImplementedError`` (the committed stub)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(NOT_ATTEMPTED.format(name=name))
+        super().__init__(_(NOT_ATTEMPTED).format(name=name))
 
 
 def check(condition: Any, hint: str) -> None:
@@ -52,10 +53,15 @@ def check(condition: Any, hint: str) -> None:
 
 def check_close(actual: Any, expected: torch.Tensor, hint: str, atol: float = 1e-5) -> None:
     """``actual`` is a tensor of ``expected``'s shape and values (within ``atol``)."""
-    check(isinstance(actual, torch.Tensor), f"expected a torch.Tensor, got {type(actual).__name__}")
+    check(
+        isinstance(actual, torch.Tensor),
+        _("expected a torch.Tensor, got {type}").format(type=type(actual).__name__),
+    )
     check(
         actual.shape == expected.shape,
-        f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}",
+        _("expected shape {want}, got {got}").format(
+            want=tuple(expected.shape), got=tuple(actual.shape)
+        ),
     )
     check(torch.allclose(actual.float(), expected.float(), atol=atol, rtol=1e-4), hint)
 
@@ -64,12 +70,17 @@ def describe(value: Any) -> str:
     """A short description of an argument for a hint: a tensor's shape, a module's repr."""
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).removeprefix("torch.")
-        article = "an" if dtype[0] in "aeiou" else "a"
-        return f"{article} {dtype} tensor of shape {tuple(value.shape)}"
+        if dtype[0] in "aeiou":
+            return _("an {dtype} tensor of shape {shape}").format(
+                dtype=dtype, shape=tuple(value.shape)
+            )
+        return _("a {dtype} tensor of shape {shape}").format(dtype=dtype, shape=tuple(value.shape))
     if isinstance(value, torch.nn.Module):
         return " ".join(repr(value).split())[:60]
     if hasattr(value, "shape") and hasattr(value, "columns"):  # a pandas DataFrame
-        return f"a table of {len(value)} rows, columns {list(value.columns)}"
+        return _("a table of {n} rows, columns {columns}").format(
+            n=len(value), columns=list(value.columns)
+        )
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -82,7 +93,8 @@ def called_with(fn: Callable, args: tuple) -> str:
         names = [p.name for p in params if p.kind in positional]
     except (TypeError, ValueError):
         names = []
-    names = (names + [f"argument {i + 1}" for i in range(len(args))][len(names) :])[: len(args)]
+    numbered = [_("argument {i}").format(i=i + 1) for i in range(len(args))]
+    names = (names + numbered[len(names) :])[: len(args)]
     return ", ".join(f"{n} = {describe(a)}" for n, a in zip(names, args, strict=True))
 
 
@@ -104,15 +116,17 @@ def run(fn: Callable, *args: Any, likely: Likely = None) -> Any:
         return fn(*args)
     except NotImplementedError as e:
         if not e.args:  # the stub's bare `raise NotImplementedError`, not one from PyTorch
-            raise NotAttempted(getattr(fn, "__name__", "your function")) from None
+            raise NotAttempted(getattr(fn, "__name__", _("your function"))) from None
         error: Exception = e
     except Exception as e:  # the learner's bug, reported without a deep traceback
         error = e
     cause = likely(error) if callable(likely) else likely
-    first = f"Likely cause: {cause}. " if cause else ""
+    first = _("Likely cause: {cause}. ").format(cause=cause) if cause else ""
     raise AssertionError(
-        f"{first}Your function raised {type(error).__name__}: {error} "
-        f"(called with {called_with(fn, args)})"
+        first
+        + _("Your function raised {error_type}: {error} (called with {call})").format(
+            error_type=type(error).__name__, error=error, call=called_with(fn, args)
+        )
     ) from None
 
 
@@ -158,20 +172,26 @@ def exercise(check_fn: Callable) -> Callable:
 
 
 def passed(name: str, n: int) -> None:
-    print(f"✓ {name}: all {n} checks passed")
+    print(_("✓ {name}: all {n} checks passed").format(name=name, n=n))
 
 
 def load_solution(name: str) -> ModuleType:
     """The reference solutions of one notebook, e.g. ``load_solution("01_attention")``."""
     if not SOLUTIONS_DIR.is_dir():
         raise ValueError(
-            "the reference solutions are not part of this edition of the course "
-            f"(no {SOLUTIONS_DIR}): ask your teacher for the answer key"
+            _(
+                "the reference solutions are not part of this edition of the course "
+                "(no {folder}): ask your teacher for the answer key"
+            ).format(folder=SOLUTIONS_DIR)
         )
     path = SOLUTIONS_DIR / f"{name}.py"
     if not path.is_file():
         known = sorted(p.stem for p in SOLUTIONS_DIR.glob("*.py"))
-        raise ValueError(f"solution={name!r} is not allowed: choose one of {known}")
+        raise ValueError(
+            _("solution={name!r} is not allowed: choose one of {known}").format(
+                name=name, known=known
+            )
+        )
     spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -183,7 +203,11 @@ def solution_name(notebook: str) -> str:
     matches = sorted(p.stem for p in SOLUTIONS_DIR.glob(f"{notebook}_*.py"))
     if len(matches) != 1:
         known = sorted(p.stem[:2] for p in SOLUTIONS_DIR.glob("*.py"))
-        raise ValueError(f"notebook={notebook!r} is not allowed: choose one of {known}")
+        raise ValueError(
+            _("notebook={notebook!r} is not allowed: choose one of {known}").format(
+                notebook=notebook, known=known
+            )
+        )
     return matches[0]
 
 

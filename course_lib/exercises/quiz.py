@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import ipywidgets as W
 from IPython.display import HTML, display
 
+from course_lib.i18n import _
+
 LETTERS = "ABCDEF"
 ID_PATTERN = re.compile(r"^(\d\d)-[a-z0-9-]+$")
 
@@ -93,24 +95,32 @@ def choice_index(question: Question, choice: int | str) -> int:
     if isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < n:
         return choice
     raise ValueError(
-        f"choice={choice!r} is not allowed for question {question.id!r}: "
-        f"give an index 0 to {n - 1} or a letter {', '.join(LETTERS[:n])}"
+        _(
+            "choice={choice!r} is not allowed for question {qid!r}: "
+            "give an index 0 to {last} or a letter {letters}"
+        ).format(choice=choice, qid=question.id, last=n - 1, letters=", ".join(LETTERS[:n]))
     )
 
 
 def grade(question: Question, choice: int | str) -> Feedback:
-    """Right or wrong, with the reason for the choice made and for the right answer."""
+    """Right or wrong, with the reason for the choice made and for the right answer.
+
+    The texts are the question's own (``quizzes.get_question`` gives them in the learner's
+    language); the sentences around them come from the catalogue (``course_lib.i18n``).
+    """
     i = choice_index(question, choice)
     right = LETTERS[question.answer]
     if i == question.answer:
-        text = f"✓ Right: {right}. {question.why[i]}"
+        text = _("✓ Right: {right}. {why}").format(right=right, why=question.why[i])
     else:
-        text = (
-            f"✗ Not {LETTERS[i]}: {question.why[i]} "
-            f"The answer is {right}: {question.why[question.answer]}"
+        text = _("✗ Not {chosen}: {why} The answer is {right}: {right_why}").format(
+            chosen=LETTERS[i],
+            why=question.why[i],
+            right=right,
+            right_why=question.why[question.answer],
         )
     if question.measured_in:
-        text += f" (Measured below, {question.measured_in}.)"
+        text += _(" (Measured below, {where}.)").format(where=question.measured_in)
     return Feedback(correct=i == question.answer, text=text)
 
 
@@ -121,10 +131,12 @@ def question_html(question: Question) -> str:
     )
     return (
         f"<div class='course-quiz' id='quiz-{question.id}'>"
-        f"<p><b>Predict, then run</b> ({html.escape(question.id)}): "
-        f"{html.escape(question.prompt)}</p>"
-        f"<ul style='list-style: none'>{items}</ul>"
-        "<p><i>Choose a letter below; the cells after it measure the answer.</i></p></div>"
+        + _("<p><b>Predict, then run</b> ({id}): {prompt}</p>").format(
+            id=html.escape(question.id), prompt=html.escape(question.prompt)
+        )
+        + f"<ul style='list-style: none'>{items}</ul>"
+        + _("<p><i>Choose a letter below; the cells after it measure the answer.</i></p>")
+        + "</div>"
     )
 
 

@@ -1,0 +1,263 @@
+"""The learner's language (issue 21): course_lib.i18n and its catalogue, scripts/i18n.py.
+
+English is the default and the identity (every English message byte for byte); with
+``COURSE_LANG=zh`` a self-check's hint, "not attempted yet" and a quiz read in Chinese; an
+unknown language names ``COURSE_LANG`` and the allowed values. The catalogue is checked
+against the code: every marked message is in the PO file and translated (a failure names the
+message and where it is used), each translation keeps its placeholders and avoids the
+glossary's 避免 forms, and the committed ``.mo`` is exactly what the ``.po`` compiles to.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import i18n as script  # noqa: E402  (scripts/i18n.py)
+
+from course_lib import i18n  # noqa: E402
+from course_lib.exercises import framework  # noqa: E402
+from course_lib.exercises.nb04 import check_04_count_unique  # noqa: E402
+from course_lib.exercises.quiz import grade, question_html  # noqa: E402
+from course_lib.exercises.quizzes import QUESTIONS, get_question  # noqa: E402
+from course_lib.runtime import LANG_ENV  # noqa: E402
+
+PO = script.po_path("zh")
+MO = PO.with_suffix(".mo")
+
+
+@pytest.fixture
+def zh(monkeypatch):
+    monkeypatch.setenv(LANG_ENV, "zh")
+
+
+@pytest.fixture
+def en(monkeypatch):
+    monkeypatch.delenv(LANG_ENV, raising=False)
+
+
+def _stub(m):
+    raise NotImplementedError
+
+
+def _printed(fn, *args) -> str:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        fn(*args)
+    return out.getvalue()
+
+
+def _hint(fn) -> str:
+    with pytest.raises(AssertionError) as e:
+        check_04_count_unique(fn)
+    return str(e.value)
+
+
+def _numpy_count(m):
+    import numpy as np
+
+    return np.int64(sum(p.numel() for p in m.parameters()))
+
+
+# --- the switch ------------------------------------------------------------------------------
+
+
+def test_variable_is_named_in_runtime():
+    assert LANG_ENV == "COURSE_LANG"
+
+
+def test_english_is_the_default_and_the_identity(en):
+    assert i18n.language() == "en"
+    for msgid in script.extract_messages(ROOT):
+        assert i18n._(msgid) == msgid
+    assert i18n._("") == ""  # never the catalogue's header
+
+
+def test_english_messages_byte_identical(en):
+    out = _printed(check_04_count_unique, _stub)
+    assert out == ("not attempted yet: replace `raise NotImplementedError` in _stub by your code\n")
+    q = get_question("04-grad")
+    assert q == QUESTIONS["04-grad"]
+    assert grade(q, "D").text.startswith("✓ Right: D. The loss depends on W twice")
+    assert "<p><b>Predict, then run</b> (04-grad): The same weight W" in question_html(q)
+    assert _printed(framework.passed, "check_x", 3) == "✓ check_x: all 3 checks passed\n"
+
+
+def test_chinese_not_attempted_hint_and_pass(zh):
+    assert _printed(check_04_count_unique, _stub) == (
+        "尚未作答：把 _stub 里的 `raise NotImplementedError` 换成你的代码\n"
+    )
+    assert _printed(framework.passed, "check_x", 3) == "✓ check_x：全部 3 项检查通过\n"
+
+
+def test_chinese_framework_hint(zh):
+    def broken(m):
+        raise KeyError("oops")
+
+    hint = _hint(broken)
+    assert hint.startswith("你的函数抛出了 KeyError"), hint
+
+
+def test_chinese_quiz(zh):
+    q = get_question("04-grad")
+    assert q.prompt.startswith("同一个权重 W 在两个深度上被使用")
+    assert q.choices[3] == "它两次使用的梯度之和"
+    html = question_html(q)
+    assert "<b>先预测，再运行</b>（04-grad）：同一个权重 W" in html
+    assert grade(q, "A").text.startswith("✗ 不是 A：反向传播会经过每一处使用")
+    assert grade(q, 3).text.startswith("✓ 答对了：D。")
+    assert QUESTIONS["04-grad"].prompt.startswith("The same weight W")  # the source stays
+
+
+def test_set_language_in_a_first_cell(en, monkeypatch):
+    assert i18n.set_language("zh") == "zh"
+    assert get_question("05-order").choices[2] == "都不是：一样多"
+    i18n.set_language("en")
+    assert get_question("05-order").choices[2] == "Neither: the same"
+
+
+@pytest.mark.parametrize("bad", ["fr", "zh-TW", "chinese"])
+def test_unknown_language_is_one_clear_line(monkeypatch, bad):
+    monkeypatch.setenv(LANG_ENV, bad)
+    with pytest.raises(ValueError) as e:
+        i18n._("Once")
+    text = str(e.value)
+    assert text == f"COURSE_LANG={bad!r} is not allowed: choose one of en, zh"
+    assert "\n" not in text
+    with pytest.raises(ValueError, match="COURSE_LANG='fr' is not allowed"):
+        i18n.set_language("fr")
+
+
+def test_empty_variable_means_english(monkeypatch):
+    monkeypatch.setenv(LANG_ENV, " ")
+    assert i18n.language() == "en"
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def _entries():
+    return [e for e in script.read_po(PO) if e.msgid and not e.obsolete]
+
+
+def test_every_marked_message_is_in_the_catalogue_and_translated():
+    """A new ``_()`` needs `scripts/i18n.py extract`, a Chinese msgstr and `compile`."""
+    translated = {e.msgid: e.msgstr for e in _entries()}
+    missing = [
+        f"{msgid!r} (used at {', '.join(where)})"
+        for msgid, where in script.extract_messages(ROOT).items()
+        if not translated.get(msgid)
+    ]
+    assert not missing, "no Chinese translation for:\n" + "\n".join(missing)
+
+
+def test_po_file_is_what_extract_writes():
+    assert PO.read_text(encoding="utf-8") == script.extracted_po("zh", ROOT), (
+        "run `python scripts/i18n.py extract` (the .po lags the code)"
+    )
+
+
+def test_translations_keep_their_placeholders():
+    wrong = [
+        f"{e.msgid!r}: {script.placeholders(e.msgid)} -> {e.msgstr!r}: "
+        f"{script.placeholders(e.msgstr)}"
+        for e in _entries()
+        if e.msgstr and script.placeholders(e.msgid) != script.placeholders(e.msgstr)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_translations_avoid_the_glossarys_avoided_forms():
+    table = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    rows = [r.split("|") for r in table.splitlines() if r.startswith("| ")]
+    header = [c.strip() for c in rows[0]]
+    avoid = {
+        form.strip()
+        for row in rows[2:]
+        for form in row[header.index("避免")].split(",")
+        if form.strip()
+    }
+    assert avoid, "the glossary's 避免 column is empty or moved"
+    found = [f"{f!r} in {e.msgstr!r}" for e in _entries() for f in avoid if f in e.msgstr]
+    assert not found, "\n".join(found)
+
+
+def test_mo_is_what_the_po_compiles_to():
+    assert MO.read_bytes() == script.compile_mo(script.read_po(PO)), (
+        "run `python scripts/i18n.py compile` (the .mo lags the .po)"
+    )
+
+
+def test_compiled_catalogue_reads_back_with_gettext():
+    catalogue = gettext.GNUTranslations(io.BytesIO(MO.read_bytes()))
+    for e in _entries():
+        assert catalogue.gettext(e.msgid) == e.msgstr
+    assert "charset=UTF-8" in catalogue.gettext("") or catalogue.charset() == "UTF-8"
+
+
+# --- the script ------------------------------------------------------------------------------
+
+
+def test_extract_refuses_f_strings_and_positional_placeholders(tmp_path):
+    with pytest.raises(ValueError, match=r"x\.py:2: an f-string inside _\(\)"):
+        script._messages_in('n = 1\nmsg = _(f"{n} done")\n', "x.py")
+    with pytest.raises(ValueError, match=r"x\.py:1: .* positional placeholder"):
+        script._messages_in('msg = _("{} done")\n', "x.py")
+    assert script._messages_in('a = _(text)\nb = N_("x" "y")\n', "x.py") == [("xy", 2)]
+
+
+def test_merge_keeps_translations_marks_new_and_keeps_vanished():
+    old = [script.Entry("kept", "保留"), script.Entry("gone", "旧的")]
+    new = script.merge(old, {"kept": ["a.py:1"], "new {n}": ["b.py:2"]})
+    assert [(e.msgid, e.msgstr, e.obsolete) for e in new] == [
+        ("kept", "保留", False),
+        ("new {n}", "", False),
+        ("gone", "旧的", True),
+    ]
+    assert new[1].flags == ["python-brace-format"] and new[1].locations == ["b.py:2"]
+
+
+def test_po_round_trip(tmp_path):
+    entries = [
+        script.Entry('say "hi"\n\ttab \\ end', "说“嗨”\n", ["a.py:3"], [], ["note"]),
+        script.Entry("old", "旧", obsolete=True),
+    ]
+    path = tmp_path / "x.po"
+    path.write_text(script.write_po(entries, "zh"), encoding="utf-8")
+    back = [e for e in script.read_po(path) if e.msgid]
+    assert [(e.msgid, e.msgstr, e.locations, e.comments, e.obsolete) for e in back] == [
+        (e.msgid, e.msgstr, e.locations, e.comments, e.obsolete) for e in entries
+    ]
+
+
+def test_our_msgfmt_agrees_with_gnu_msgfmt(tmp_path):
+    """The stdlib-only compiler reads back as GNU msgfmt's output does (same pairs)."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:
+        pytest.skip("GNU msgfmt is not installed here")
+    gnu = tmp_path / "gnu.mo"
+    subprocess.run([msgfmt, "-o", str(gnu), str(PO)], check=True)
+    ours = gettext.GNUTranslations(io.BytesIO(MO.read_bytes()))
+    theirs = gettext.GNUTranslations(gnu.open("rb"))
+    assert ours._catalog == theirs._catalog
+
+
+def test_our_msgfmt_agrees_with_babel():
+    pytest.importorskip("babel")
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    babel_pairs = {m.id: m.string for m in catalog if m.id and m.string}
+    ours = gettext.GNUTranslations(io.BytesIO(MO.read_bytes()))
+    assert {k: v for k, v in ours._catalog.items() if k} == babel_pairs
