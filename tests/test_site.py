@@ -1,8 +1,11 @@
 """The course site (scripts/build_site.py, site/conf.py): Sphinx + MyST-NB from STORED outputs.
 
 Also the study-time tables of docs/teaching.md and the README, which must agree with the
-notebooks' headers. The site is built once into build/site-test/ and shared with
-tests/test_site_browser.py (rebuilt only when an input changed).
+notebooks' headers (``course_map`` and ``guide_study_times`` read them; the Chinese docs'
+test, tests/course/test_zh_docs.py, reads README.zh.md and teaching.zh.md with them). The
+site is built once into build/site-test/ (with build/site-test/zh/ when Chinese notebooks
+exist) and shared with tests/test_site_browser.py (rebuilt only when an input changed); a
+small two-edition build checks the language switch whatever Chinese notebooks exist.
 """
 
 import hashlib
@@ -46,6 +49,25 @@ def article(page: str) -> str:
     m = re.search(r'<article class="bd-article">(.*?)</article>', page, re.S)
     assert m, "no <article class='bd-article'> in the page"
     return m.group(1)
+
+
+def course_map(text: str, unit: str = "min") -> dict[str, tuple[str, str]]:
+    """{NN: (notebook link, study time)} of a README's course map rows
+    "| NN | [title](link) | what you do | N min | ..." (``unit`` "分钟" for README.zh.md)."""
+    rows = re.findall(
+        rf"^\| (\d\d) \| \[[^]]+\]\(([^)]+)\) \| [^|]+ \| (\d+) {unit} \|", text, re.M
+    )
+    return {nn: (link, minutes) for nn, link, minutes in rows}
+
+
+def guide_study_times(text: str) -> dict[str, str]:
+    """{NN: "N min"} of the teaching guide's goals table "| NN | title | goal | N min |"."""
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"\| (\d\d) \| [^|]+ \| [^|]+ \| ([^|]+) \|$", line)
+        if m:
+            rows[m.group(1)] = m.group(2).strip()
+    return rows
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +237,105 @@ def test_language_switch_renders_other_editions_only():
     two = [*one, {"lang": "zh_CN", "label": "中文", "root": "zh/"}]
     out = tpl.render(course_editions=two, course_edition="en", pagename="05_x")
     assert 'href="zh/05_x.html"' in out and "中文" in out and "English" not in out
+    only_04 = [*one, {"lang": "zh_CN", "label": "中文", "root": "zh/", "pages": ["04_x"]}]
+    assert tpl.render(course_editions=only_04, course_edition="en", pagename="05_x").strip() == ""
+    back = tpl.render(course_editions=two, course_edition="zh_CN", pagename="05_x")
+    assert 'href="05_x.html"' in back and "English" in back and "中文" not in back
+
+
+# ------------------------------------------------------------------ two editions (issue 21)
+
+ZH_NOTEBOOKS = sorted(build_site.ZH_NOTEBOOKS.glob("*.ipynb"))
+NB05 = "05_sharing_strategies.ipynb"
+
+
+def switch_links(page: str) -> list[tuple[str, str]]:
+    """(hreflang, href) of the language switch in a page's header."""
+    nav = re.search(r'<nav class="course-language-switch"[^>]*>(.*?)</nav>', page, re.S)
+    return re.findall(r'hreflang="([^"]+)"[^>]*\s+href="([^"]+)"', nav.group(1)) if nav else []
+
+
+def test_every_page_switches_to_the_same_page_in_the_other_edition(site):
+    """With Chinese notebooks built, each page of either site links the same page of the
+    other when that page exists there, and the link works; without them there is no switch."""
+    zh_site = site / "zh"
+    assert zh_site.is_dir() == bool(ZH_NOTEBOOKS)
+    en_pages = {p.name for p in site.glob("*.html")}
+    zh_pages = {p.name for p in zh_site.glob("*.html")}
+    for name in en_pages:
+        links = switch_links((site / name).read_text())
+        expected = [("zh-CN", f"zh/{name}")] if name in zh_pages else []
+        assert links == expected, name
+    for name in zh_pages:
+        assert switch_links((zh_site / name).read_text()) == [("en", f"../{name}")], name
+        assert (zh_site / f"../{name}").resolve().is_file()
+    assert (zh_site / build_site.WARNINGS).read_text() == "" if zh_pages else True
+
+
+@pytest.fixture(scope="module")
+def two_editions(tmp_path_factory):
+    """English 04 and 05, Chinese 04 only (built from notebooks/zh/04.yaml by scripts/zh.py,
+    not executed): the switch links only the pages the other edition has."""
+    import zh  # scripts/zh.py
+
+    tmp = tmp_path_factory.mktemp("editions")
+    zh_nb = tmp / "04_what_sharing_means.ipynb"
+    nbformat.write(zh.build_notebook("04"), zh_nb)
+    english = [ROOT / "notebooks" / "04_what_sharing_means.ipynb", ROOT / "notebooks" / NB05]
+    build_site.build_site(tmp / "site", english, jobs="1", zh_notebooks=[zh_nb])
+    return tmp / "site"
+
+
+def test_the_chinese_site_is_a_second_site_in_zh(two_editions):
+    en, zh = two_editions, two_editions / "zh"
+    for site_dir in (en, zh):
+        assert (site_dir / build_site.WARNINGS).read_text() == ""
+        assert (site_dir / "_static" / "mathjax" / "MathJax.js").is_file()
+    page = (zh / "04_what_sharing_means.html").read_text()
+    assert '<html lang="zh-CN"' in page
+    assert switch_links(page) == [("en", "../04_what_sharing_means.html")]
+    assert switch_links((en / "04_what_sharing_means.html").read_text()) == [
+        ("zh-CN", "zh/04_what_sharing_means.html")
+    ]
+    assert switch_links((en / NB05.replace(".ipynb", ".html")).read_text()) == []  # no zh 05
+    assert switch_links((en / "index.html").read_text()) == [("zh-CN", "zh/index.html")]
+    assert not (zh / NB05.replace(".ipynb", ".html")).exists()
+
+
+def test_the_chinese_pages_launch_and_download_the_chinese_notebooks(two_editions):
+    import zh as zh_tool  # scripts/zh.py: how a Chinese notebook's badges point at itself
+
+    zh = two_editions / "zh"
+    page = (zh / "04_what_sharing_means.html").read_text()
+    name = "04_what_sharing_means.ipynb"
+    for url in (launch.binder_url(name), launch.colab_url(name)):
+        assert "notebooks/zh/" in zh_tool.zh_markdown(url, badges=True).replace("%2F", "/")
+        assert html.escape(zh_tool.zh_markdown(url, badges=True)) in page
+        assert html.escape(url) not in page  # not the English notebook
+    built = nbformat.read(zh / "_sources" / name, as_version=4)
+    assert built.metadata.get("course_zh", {}).get("translation") == "notebooks/zh/04.yaml"
+    body = article(page)
+    assert build_site.TEXT[build_site.ZH]["setup_prompt"] in body
+    assert build_site.SETUP_PROMPT not in body and "Interactive</b>" not in body
+    assert "交互部分" in body  # the explorer's static stand-in, in Chinese
+    index = (zh / "index.html").read_text()
+    assert "跨层共享权重" in index and 'href="04_what_sharing_means.html"' in index
+
+
+def test_the_chinese_answer_key_page_carries_the_chinese_banner(tmp_path, monkeypatch):
+    key = tmp_path / "answer_key.zh.md"
+    key.write_text("# 参考答案（仅供教师使用）\n\n正文。\n", encoding="utf-8")
+    guide = tmp_path / "teaching.zh.md"
+    guide.write_text("# 用这门课教学\n\n[参考答案](answer_key.zh.md)\n", encoding="utf-8")
+    monkeypatch.setattr(build_site, "ZH_DOC_PAGES", {guide: "teaching.md", key: "answer_key.md"})
+    src = tmp_path / "src"
+    src.mkdir()
+    names = build_site.prepare_source(src, [], build_site.ZH)
+    assert names == ["index", "teaching", "answer_key"]
+    text = (src / "answer_key.md").read_text(encoding="utf-8")
+    assert text.startswith("# 参考答案（仅供教师使用）\n\n:::{important}\n**教师版：参考答案。**")
+    assert "(answer_key.md)" in (src / "teaching.md").read_text(encoding="utf-8")
+    assert ":caption: 课程" in (src / "index.md").read_text(encoding="utf-8")
 
 
 def test_nothing_is_executed(tmp_path):
@@ -254,11 +375,7 @@ def test_bad_paths_are_clear_errors(tmp_path, capsys):
 
 
 def test_teaching_guide_study_times_match_the_notebooks():
-    rows = {}
-    for line in build_site.GUIDE.read_text().splitlines():
-        m = re.match(r"\| (\d\d) \| [^|]+ \| [^|]+ \| ([^|]+) \|$", line)
-        if m:
-            rows[m.group(1)] = m.group(2).strip()
+    rows = guide_study_times(build_site.GUIDE.read_text())
     assert sorted(rows) == sorted(p.name[:2] for p in NOTEBOOKS)
     for p in NOTEBOOKS:
         header = next(
@@ -269,10 +386,9 @@ def test_teaching_guide_study_times_match_the_notebooks():
 
 
 def test_readme_course_map_study_times_match_the_notebooks():
-    readme = (ROOT / "README.md").read_text()
-    rows = dict(
-        re.findall(r"^\| (\d\d) \| \[[^]]+\]\([^)]+\) \| [^|]+ \| (\d+) min \|", readme, re.M)
-    )
+    rows = {
+        nn: minutes for nn, (_, minutes) in course_map((ROOT / "README.md").read_text()).items()
+    }
     assert sorted(rows) == [p.name[:2] for p in NOTEBOOKS]
     for p in NOTEBOOKS:
         nb = nbformat.read(p, as_version=4)
