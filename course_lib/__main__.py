@@ -20,6 +20,7 @@ import sys
 
 import torch
 
+from course_lib.data.dataset import SHIPPED, Dataset
 from course_lib.data.own import own_data
 from course_lib.experiments.presets import (
     PRESET_NAMES,
@@ -28,15 +29,10 @@ from course_lib.experiments.presets import (
     training_flops,
     with_seeds,
 )
-from course_lib.experiments.run import DATASETS, run_name
+from course_lib.experiments.results import check_results_path, failures_path, read_results
+from course_lib.experiments.run import run_name
 from course_lib.experiments.sizing import sized_runs
-from course_lib.experiments.sweep import (
-    RecordLost,
-    check_results_path,
-    failures_path,
-    read_results,
-    run_sweep,
-)
+from course_lib.experiments.sweep import RecordLost, run_sweep
 from course_lib.files import FolderLocked
 
 
@@ -82,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", type=_seeds, help="run every configuration once per seed: 0-9, 0,3,7 or 0-4,10"
     )
     sweep.add_argument(
-        "--dataset", choices=tuple(DATASETS), help="keep only the runs on this dataset"
+        "--dataset", choices=tuple(SHIPPED), help="keep only the runs on this dataset"
     )
     sweep.add_argument("--data", help="your own data: a .csv (text, label) or a .txt (char LM)")
     sweep.add_argument("--text-column", default="text", help="the CSV's text column (text)")
@@ -111,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.data is not None:
         if args.dataset is not None:
             parser.error("argument --dataset: not allowed with --data (your data replaces it)")
-        try:
-            data = own_data(args.data, args.text_column, args.label_column)
+        try:  # resolved once: every run of the sweep holds this Dataset
+            data = Dataset.of_own(own_data(args.data, args.text_column, args.label_column))
         except ValueError as err:
             parser.error(f"argument --data: {err}")
         runs = sized_runs(runs, data, "FAST" if args.preset == "fast" else "FULL")

@@ -30,10 +30,12 @@ import torch
 
 from course_lib import ModelConfig, TrainConfig, build_model
 from course_lib.data import shipped as course_data
-from course_lib.experiments.sweep import append_record, run_sweep
+from course_lib.experiments.results import append_record
+from course_lib.experiments.sweep import run_sweep
+from course_lib.nn.plan_summary import explore
 from course_lib.runtime import DATA_DIR_ENV
 from course_lib.training.checkpoints import load_checkpoint, save_checkpoint
-from course_lib.views.explorer import SharingExplorer, explore
+from course_lib.views.explorer import SharingExplorer
 from course_lib.views.training_panel import TrainingPanel
 
 ROOT = Path(__file__).resolve().parents[1]

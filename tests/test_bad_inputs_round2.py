@@ -25,14 +25,16 @@ from course_lib import ModelConfig, TrainConfig, build_model, files
 from course_lib.data.own import own_data, own_tensors
 from course_lib.data.shipped import SPLITS as SPL
 from course_lib.experiments.presets import parse_seeds
+from course_lib.experiments.results import read_results
 from course_lib.experiments.run import record_stub
-from course_lib.experiments.sweep import RecordLost, read_results, run_sweep
+from course_lib.experiments.sweep import RecordLost, run_sweep
 from course_lib.files import FolderLocked, temp_files
 from course_lib.measure.stats import compare_to_baseline
 from course_lib.nn.albert import config_from_hf, from_hf_albert, load_local_albert
 from course_lib.training.checkpoints import load_checkpoint, save_checkpoint
 from course_lib.training.distributed import main as ddp_main
-from course_lib.training.train import TrainingDiverged, train_model
+from course_lib.training.step import TrainingDiverged
+from course_lib.training.train import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ModelConfig.preset("tiny", n_layers=2, vocab_size=100, max_len=16)
@@ -246,23 +248,23 @@ def test_an_analysis_never_pools_two_datasets():
 
 
 def test_a_full_disk_mid_sweep_keeps_the_finished_results(tmp_path, monkeypatch):
-    import course_lib.experiments.sweep as sweep_module
+    import course_lib.experiments.results as results_module
 
-    real, calls = sweep_module._append, []
+    real, calls = results_module._append, []
 
-    def fills_up(path, record, columns):
+    def fills_up(path, record, columns, old):
         calls.append(path)
         if len(calls) == 3:  # the third record: the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, record, columns)
+        return real(path, record, columns, old)
 
-    monkeypatch.setattr(sweep_module, "_append", fills_up)
+    monkeypatch.setattr(results_module, "_append", fills_up)
     with pytest.raises(RecordLost) as err:
         run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in, seeds=[0, 1, 2, 3])
     assert "[3/4] none N2 on rotten_tomatoes (seed 2): trained, but its record" in str(err.value)
     assert "(the disk is full); this run is lost, the 2 runs recorded before it" in str(err.value)
     assert read_results(tmp_path / "r.csv")["seed"].tolist() == [0, 1]
-    monkeypatch.setattr(sweep_module, "_append", real)  # space freed: the rerun completes
+    monkeypatch.setattr(results_module, "_append", real)  # space freed: the rerun completes
     df = run_sweep([RUN], tmp_path / "r.csv", progress=False, run_fn=stand_in, seeds=[0, 1, 2, 3])
     assert df["seed"].tolist() == [0, 1, 2, 3]
 
@@ -319,7 +321,8 @@ def test_a_finite_but_exploding_loss_is_called_diverged(one_thread):
 
 
 def test_the_growth_check_against_step_0(one_thread):
-    from course_lib.training.train import _check_final_loss, _divergence
+    from course_lib.training.step import _divergence
+    from course_lib.training.train import _check_final_loss
 
     finite = [torch.tensor(v) for v in (0.69, 3.0, 60.0, 5.8e5)]
     norms = [torch.tensor(1.0)] * 4

@@ -17,9 +17,10 @@ import pytest
 from course_lib import ModelConfig, TrainConfig
 from course_lib.__main__ import main
 from course_lib.experiments.presets import fast_preset, parse_seeds
+from course_lib.experiments.results import failures_path, read_results
 from course_lib.experiments.run import record_stub, run_key
-from course_lib.experiments.sweep import failures_path, read_results, run_sweep
-from course_lib.training.train import TrainingDiverged
+from course_lib.experiments.sweep import run_sweep
+from course_lib.training.step import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)

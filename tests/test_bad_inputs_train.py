@@ -34,9 +34,10 @@ from course_lib.nn import looped, vision
 from course_lib.nn.layers import MultiHeadSelfAttention
 from course_lib.nn.sharing import SharingPlan
 from course_lib.runtime import DATA_DIR_ENV
-from course_lib.training import distributed, train
+from course_lib.training import distributed, loops, train
 from course_lib.training.checkpoints import save_checkpoint
-from course_lib.training.train import TrainingDiverged, evaluate, lr_at, train_model
+from course_lib.training.step import TrainingDiverged, _divergence
+from course_lib.training.train import evaluate, lr_at, train_model
 
 TINY = ModelConfig.preset("tiny", n_layers=2)  # vocab 1000, max_len 64, 2 classes
 TINY_LM = TINY.replace(task="lm")
@@ -134,7 +135,7 @@ def no_training(env: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("training started before the check")
 
-    env.setattr(train, "_loss", refuse)
+    env.setattr(train, "train_step", refuse)
 
 
 def ddp_args(tmp: Path, *argv: str) -> argparse.Namespace:
@@ -168,8 +169,8 @@ CASES: list[tuple[str, Callable[[Path, pytest.MonkeyPatch], Any], type, str]] = 
     ("diverge_lr_1e300", lambda t, e: diverge(lr=1e300), TrainingDiverged, "peak lr=1e+300"),
     ("diverge_lm_lr_1e3", lambda t, e: fit(toy_lm(), FAST.replace(lr=1e3), TINY_LM), TrainingDiverged, "lr="),
     ("diverge_nan_weight_step_0", lambda t, e: train_model(with_nan_weight(build_model(TINY)), toy(), FAST, progress=False), TrainingDiverged, "at step 0"),
-    ("diverge_looped_lr_overflow", lambda t, e: looped.train_looped(small_looped(), "copy", steps=5, lr=1e38), TrainingDiverged, "lr=1e+38"),
-    ("diverge_looped_nan_weight", lambda t, e: looped.train_looped(with_looped_nan(small_looped()), "copy", steps=5), TrainingDiverged, "at step 0"),
+    ("diverge_looped_lr_overflow", lambda t, e: loops.train_looped(small_looped(), "copy", steps=5, lr=1e38), TrainingDiverged, "lr=1e+38"),
+    ("diverge_looped_nan_weight", lambda t, e: loops.train_looped(with_looped_nan(small_looped()), "copy", steps=5), TrainingDiverged, "at step 0"),
     ("diverge_ddp_reference_lr_overflow", lambda t, e: ddp_reference(t, "1e38"), TrainingDiverged, "lr=1e+38"),
     # datasets handed to train_model and evaluate
     ("train_empty_dataset", lambda t, e: fit(TensorDataset(torch.zeros(0, 8, dtype=torch.long), torch.zeros(0, dtype=torch.long))), ValueError, "train_ds is empty"),
@@ -231,11 +232,11 @@ CASES: list[tuple[str, Callable[[Path, pytest.MonkeyPatch], Any], type, str]] = 
     ("tasks_seed_beyond_numpy", lambda t, e: tasks.order_task(10, seed=2**40), ValueError, "seed=1099511627776"),
     ("tasks_steps_not_a_tuple", lambda t, e: tasks.arithmetic_sequences(10, steps=3), ValueError, "steps=3"),
     ("tasks_lm_dataset_of_floats", lambda t, e: tasks.lm_dataset(torch.zeros(4, 6)), ValueError, "seqs=Tensor"),
-    ("looped_seed_beyond_numpy", lambda t, e: looped.train_looped(small_looped(), "copy", steps=1, seed=2**33), ValueError, "seed=8589934592"),
-    ("looped_lengths_not_a_pair", lambda t, e: looped.train_looped(small_looped(), "copy", lengths=3), ValueError, "lengths=3"),
-    ("looped_lengths_reversed", lambda t, e: looped.train_looped(small_looped(), "copy", lengths=(4, 2)), ValueError, "lengths=(4, 2)"),
-    ("looped_lr_zero", lambda t, e: looped.train_looped(small_looped(), "copy", lr=0), ValueError, "lr=0"),
-    ("looped_steps_zero", lambda t, e: looped.train_looped(small_looped(), "copy", steps=0), ValueError, "steps=0"),
+    ("looped_seed_beyond_numpy", lambda t, e: loops.train_looped(small_looped(), "copy", steps=1, seed=2**33), ValueError, "seed=8589934592"),
+    ("looped_lengths_not_a_pair", lambda t, e: loops.train_looped(small_looped(), "copy", lengths=3), ValueError, "lengths=3"),
+    ("looped_lengths_reversed", lambda t, e: loops.train_looped(small_looped(), "copy", lengths=(4, 2)), ValueError, "lengths=(4, 2)"),
+    ("looped_lr_zero", lambda t, e: loops.train_looped(small_looped(), "copy", lr=0), ValueError, "lr=0"),
+    ("looped_steps_zero", lambda t, e: loops.train_looped(small_looped(), "copy", steps=0), ValueError, "steps=0"),
     ("looped_input_beyond_max_len", lambda t, e: small_looped()(torch.ones(1, 17, dtype=torch.long)), ValueError, "max_len=16"),
     ("looped_comparator_beyond_max_len", lambda t, e: looped.UnsharedEncoder(14, 16, 2, 32, 2, max_len=8)(torch.ones(1, 9, dtype=torch.long)), ValueError, "max_len=8"),
     ("looped_batch_negative_seed", lambda t, e: looped.algorithmic_batch("copy", 2, 3, seed=-1), ValueError, "seed=-1"),
@@ -384,8 +385,8 @@ def test_divergence_window_names_its_first_bad_step():
     losses = [torch.tensor(1.0)] * 20 + [torch.tensor(float("nan"))] * 3
     norms = [torch.tensor(0.5)] * 18 + [torch.tensor(float("inf"))] * 5
     lrs = [0.1 * i for i in range(23)]
-    assert train._divergence(losses[:16], norms[:16], 0, lrs, 2.3) is None
-    err = train._divergence(losses, norms, 16, lrs, 2.3)
+    assert _divergence(losses[:16], norms[:16], 0, lrs, 2.3) is None
+    err = _divergence(losses, norms, 16, lrs, 2.3)
     assert err.step == 18 and err.lr == lrs[18] and "gradient norm is inf" in str(err)
 
 
@@ -477,13 +478,14 @@ def test_data_folder_change_mid_session_returns_the_new_data(tmp_path, monkeypat
 
 def test_experiment_tensors_follow_a_data_folder_change(tmp_path, monkeypatch):
     """run_experiment's tensor cache is keyed by the data file too, not by the sizes alone."""
-    from course_lib.experiments.run import _datasets
+    from course_lib.data.dataset import Dataset
 
-    shipped_train = _datasets("rotten_tomatoes", 200, 8)[0]  # cached now
+    rt = Dataset.resolve("rotten_tomatoes")
+    shipped_train = rt.tensors(200, 8)[0]  # cached now
     copied_data(tmp_path, monkeypatch, {RT: rt_csv(ALL_SPLITS)}, sums=False)
-    assert len(_datasets("rotten_tomatoes", 200, 8)[0]) < len(shipped_train)
+    assert len(rt.tensors(200, 8)[0]) < len(shipped_train)
     monkeypatch.delenv(DATA_DIR_ENV)
-    assert len(_datasets("rotten_tomatoes", 200, 8)[0]) == len(shipped_train)
+    assert rt.tensors(200, 8)[0] is shipped_train
 
 
 def test_tampered_copy_is_refused_and_the_restored_copy_loads(tmp_path, monkeypatch):

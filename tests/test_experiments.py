@@ -1,7 +1,9 @@
 """Experiment records, resumable sweeps and the presets (course_lib.experiments.run)."""
 
+import dataclasses
 import json
 import socket
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,11 +13,17 @@ from course_lib import SHARING_STRATEGIES, ModelConfig, TrainConfig, block_param
 from course_lib.data.shipped import char_vocab_size
 from course_lib.experiments.presets import fast_preset, full_preset, preset_runs, training_flops
 from course_lib.experiments.provenance import mfu
-from course_lib.experiments.run import RESULT_COLUMNS, run_experiment, run_key
+from course_lib.experiments.run import KEY_FIELDS, RESULT_COLUMNS, run_experiment, run_key
 from course_lib.experiments.sweep import run_sweep
 
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
 QUICK = TrainConfig(steps=10, batch_size=32, warmup_steps=2, device="cpu")
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_SWEEPS = [
+    p
+    for p in sorted((ROOT / "data/results").glob("*.csv"))
+    if p.open().readline().startswith("key,")
+]
 SHARE = {
     s: dict(sharing=s, n_blocks=1 if s in ("sequence", "cycle", "cycle_rev") else None)
     for s in SHARING_STRATEGIES
@@ -29,6 +37,27 @@ def test_run_key_is_stable_and_sensitive():
     assert a != run_key(RT, QUICK.replace(seed=1), "rotten_tomatoes")
     lm = RT.replace(task="lm", vocab_size=100)
     assert run_key(lm, QUICK, "shakespeare") != run_key(lm, QUICK.replace(lr=2e-3), "shakespeare")
+
+
+@pytest.mark.parametrize("csv", SHIPPED_SWEEPS, ids=[p.name for p in SHIPPED_SWEEPS])
+def test_shipped_results_keys_recompute_from_their_configs(csv):
+    """The sweep resumes from these files: each row's key is its configs' and dataset's."""
+    df = pd.read_csv(csv, dtype={"key": str})
+    for row in df.itertuples():
+        model_cfg = ModelConfig.from_dict(json.loads(row.model_config))
+        train_cfg = TrainConfig(**json.loads(row.train_config))
+        assert run_key(model_cfg, train_cfg, row.dataset) == row.key, (csv.name, row.Index)
+    assert len(df) >= 15
+
+
+def test_run_key_depends_on_the_configs_not_on_the_results_columns():
+    for cfg, always in ((RT, KEY_FIELDS["model"]), (QUICK, KEY_FIELDS["train"])):
+        assert set(always) <= {f.name for f in dataclasses.fields(cfg)}
+    later = {f.name for f in dataclasses.fields(RT)} - set(KEY_FIELDS["model"])
+    assert "norm_eps" in later and "norm_eps" not in RESULT_COLUMNS  # in model_config only
+    key = run_key(RT, QUICK, "rotten_tomatoes")
+    assert run_key(RT.replace(norm_eps=1e-12), QUICK, "rotten_tomatoes") != key  # it counts
+    assert run_key(RT.replace(norm_eps=1e-5), QUICK, "rotten_tomatoes") == key  # the default
 
 
 def test_classification_record(one_thread):

@@ -12,8 +12,9 @@ from course_lib.__main__ import main
 from course_lib.data.own import adapt_runs, own_data, own_tensors, own_text
 from course_lib.data.shipped import UNK_ID
 from course_lib.experiments.presets import fast_preset
+from course_lib.experiments.results import read_results
 from course_lib.experiments.run import run_experiment, run_key
-from course_lib.experiments.sweep import read_results, run_sweep
+from course_lib.experiments.sweep import run_sweep
 
 WORDS = {"pos": "good great fine love", "neg": "bad awful hate poor", "neu": "ok table chair plain"}
 TINY = ModelConfig(vocab_size=60, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=12)

@@ -6,16 +6,19 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from course_lib import ModelConfig, TrainConfig
+from course_lib.experiments import results as results_mod
 from course_lib.experiments import sweep as sweep_mod
 from course_lib.experiments.presets import with_seeds
+from course_lib.experiments.results import failures_path, read_results
 from course_lib.experiments.run import record_stub, run_key
-from course_lib.experiments.sweep import failures_path, read_results, run_sweep
+from course_lib.experiments.sweep import run_sweep
 from course_lib.files import atomic_write
-from course_lib.training.train import TrainingDiverged
+from course_lib.training.step import TrainingDiverged
 
 RT = ModelConfig(vocab_size=500, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=16)
 QUICK = TrainConfig(steps=10, batch_size=32, warmup_steps=2, device="cpu")
@@ -87,7 +90,7 @@ def kill_at(n, phase):
         if len(calls) - 1 == n:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    sweep_mod.atomic_write = write
+    sweep_mod.atomic_write = results_mod.atomic_write = write  # the sweep's and its appends'
 
 
 def kill_in_run(n):
@@ -199,3 +202,18 @@ def test_a_diverged_run_is_a_failure_not_a_result(tmp_path):
     calls = []
     run_sweep(RUNS, csv, progress=False, run_fn=lambda *a, **k: calls.append(a))
     assert calls == []  # the failure is recorded: a resume does not retry it
+
+
+def test_each_locked_step_reads_the_csv_once(tmp_path, monkeypatch):
+    """Per run: one read to see whether it is done, one to record it (the append and the
+    provenance work from that read); per sweep one to check the path and one to start (once
+    the CSV exists) and the table returned at the end."""
+    csv, reads = tmp_path / "o.csv", []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(p) or real(p))
+    df = run_sweep(RUNS, csv, progress=False, run_fn=pure_run)
+    assert len(df) == len(RUNS) - 1  # one run diverged: recorded as a failure
+    assert reads.count(csv) == 2 * len(RUNS) + 1  # no CSV yet to check or start from
+    reads.clear()
+    run_sweep(RUNS, csv, progress=False, run_fn=pure_run)  # all done: one read per run
+    assert reads.count(csv) == 2 + len(RUNS) + 1

@@ -17,7 +17,6 @@ content hash is part of its name, so a changed file gets new run keys in a sweep
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import json
 import math
@@ -38,7 +37,7 @@ from course_lib.data.shipped import (
     SPLITS,
     CharTokenizer,
     WordTokenizer,
-    _windows,
+    lm_windows,
 )
 from course_lib.data.splits import check_overlap, report_repeats, stratified_splits
 
@@ -274,8 +273,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else f"{type(value).__name__} ({text[:30]}…)"
 
 
-@functools.lru_cache(maxsize=8)
-def _tensors(data: OwnData, vocab_size: int, max_len: int):
+def own_tensors(data: OwnData, vocab_size: int, max_len: int):
+    """(train, val, test) TensorDatasets (test None for a text), tokenizer fitted on train
+    (``course_lib.data.dataset.Dataset.tensors`` caches them per run)."""
     if data.task == "lm":
         train_text, val_text = data.lm_splits()
         if len(val_text) < max_len + 1:
@@ -286,7 +286,7 @@ def _tensors(data: OwnData, vocab_size: int, max_len: int):
             )
         tok = CharTokenizer.fit(train_text)  # the training split only
         ids = [torch.tensor(tok.encode(t), dtype=torch.long) for t in (train_text, val_text)]
-        return _windows(ids[0], max_len, max_len), _windows(ids[1], max_len, max_len), None
+        return lm_windows(ids[0], max_len, max_len), lm_windows(ids[1], max_len, max_len), None
     rows = {s: [i for i, x in enumerate(data.splits) if x == s] for s in SPLITS}
     tok = WordTokenizer.fit((data.texts[i] for i in rows["train"]), vocab_size)
     out = []
@@ -294,30 +294,6 @@ def _tensors(data: OwnData, vocab_size: int, max_len: int):
         ids = torch.tensor([tok.encode(data.texts[i], max_len) for i in rows[s]], dtype=torch.long)
         out.append(TensorDataset(ids, torch.tensor([data.labels[i] for i in rows[s]])))
     return tuple(out)
-
-
-def own_tensors(data: OwnData, vocab_size: int, max_len: int):
-    """(train, val, test) TensorDatasets (test None for a text), tokenizer fitted on train."""
-    return _tensors(data, vocab_size, max_len)
-
-
-def check_own_run(model_cfg: Any, data: OwnData) -> None:
-    """A ValueError naming the field when ``model_cfg`` does not fit ``data``."""
-    if model_cfg.task != data.task:
-        raise ValueError(
-            f"task={model_cfg.task!r} is not allowed with dataset {data}: it needs "
-            f"task={data.task!r}"
-        )
-    if data.task == "classify" and model_cfg.n_classes != data.n_classes:
-        raise ValueError(
-            f"n_classes={model_cfg.n_classes} is not allowed with dataset {data}: it has "
-            f"{data.n_classes} classes {list(data.classes)}; pass n_classes={data.n_classes}"
-        )
-    if data.task == "lm" and model_cfg.vocab_size < data.char_vocab_size:
-        raise ValueError(
-            f"vocab_size={model_cfg.vocab_size} is not allowed with dataset {data}: it must "
-            f"be >= {data.char_vocab_size} (the characters of its train split + 2)"
-        )
 
 
 def adapt_runs(runs: list, data: OwnData) -> list:

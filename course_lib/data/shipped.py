@@ -95,8 +95,9 @@ def _read_gz(path: Path) -> str:
         ) from None
 
 
-def _version(path: Path) -> tuple[Path, int, int]:
-    """The cache key of a data file: its path, size and modification time."""
+def file_version(path: Path) -> tuple[Path, int, int]:
+    """The cache key of a data file: its path, size and modification time (a changed or
+    another file is read again, never served from a cache)."""
     try:
         stat = path.stat()
     except OSError:
@@ -105,7 +106,7 @@ def _version(path: Path) -> tuple[Path, int, int]:
 
 
 def _rotten_tomatoes_rows() -> tuple[tuple[str, int, str], ...]:
-    return _rotten_tomatoes_rows_in(_version(data_dir() / RT_FILE))
+    return _rotten_tomatoes_rows_in(file_version(data_dir() / RT_FILE))
 
 
 def _check_rows(rows: tuple[tuple[str, int, str], ...]) -> None:
@@ -149,7 +150,7 @@ def load_rotten_tomatoes() -> dict[str, list[tuple[str, int]]]:
 
 def load_shakespeare() -> str:
     """About 1.04 MB of plain ASCII: eight plays separated by blank lines."""
-    return _shakespeare_in(_version(data_dir() / SHAKESPEARE_FILE))
+    return _shakespeare_in(file_version(data_dir() / SHAKESPEARE_FILE))
 
 
 @functools.lru_cache(maxsize=2)
@@ -247,7 +248,9 @@ def shakespeare_splits() -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def _windows(ids: torch.Tensor, block_size: int, stride: int) -> TensorDataset:
+def lm_windows(ids: torch.Tensor, block_size: int, stride: int) -> TensorDataset:
+    """Next-token windows of ``ids``: ``x`` (n, block_size) every ``stride`` ids, ``y`` = ``x``
+    shifted by one (a character LM's pairs, for Shakespeare and for your own text)."""
     starts = torch.arange(0, len(ids) - block_size - 1 + 1, stride)
     offsets = torch.arange(block_size)
     x = ids[starts[:, None] + offsets]  # (n, block_size)
@@ -275,7 +278,7 @@ def char_lm_tensors(
     tok = CharTokenizer.fit(train_text)
     train_ids = torch.tensor(tok.encode(train_text), dtype=torch.long)
     val_ids = torch.tensor(tok.encode(val_text), dtype=torch.long)
-    return _windows(train_ids, block_size, stride), _windows(val_ids, block_size, stride), tok
+    return lm_windows(train_ids, block_size, stride), lm_windows(val_ids, block_size, stride), tok
 
 
 def char_vocab_size() -> int:

@@ -23,7 +23,7 @@ from course_lib.nn.model import build_model
 
 PRESET_NAMES = ("fast", "full")
 MAX_SEED_COUNT = 1000  # '0-4294967295' would otherwise build a set of four billion seeds
-Run = tuple[ModelConfig, TrainConfig, Any]  # dataset: a shipped name or the learner's data
+Run = tuple[ModelConfig, TrainConfig, Any]  # dataset: what Dataset.resolve takes
 
 
 def fast_preset() -> list[Run]:

@@ -1,18 +1,17 @@
 """Experiments: one run -> one flat record (notebooks 06, 08, 09; the training panel).
 
-``run_experiment`` builds a model from its ``ModelConfig``, trains it on a shipped
-dataset and returns a flat record (parameters unique and per use, accuracy or loss,
-speed, memory, device and every config field). Sweeps over many runs live in
+``run_experiment`` builds a model from its ``ModelConfig``, trains it on a dataset
+(resolved once: ``course_lib.data.dataset.Dataset``) and returns a flat record (parameters
+unique and per use, accuracy or loss, speed, memory, device and every config field).
+``run_key`` names a run by its configs and dataset alone. Sweeps over many runs live in
 ``course_lib.experiments.sweep`` (resumable CSVs), the presets and seeds in
-``course_lib.experiments.presets``, the provenance in ``course_lib.experiments.provenance``; their names
-stay importable from here (``from course_lib.experiments.run import run_sweep``).
+``course_lib.experiments.presets``, the provenance in ``course_lib.experiments.provenance``.
 From the shell: ``python -m course_lib sweep --preset fast --out data/results/fast.csv``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import platform
@@ -21,23 +20,13 @@ from typing import Any
 import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig, TrainConfig
-from course_lib.data.own import ALLOWED, OwnData, check_own_run, own_data, own_tensors
-from course_lib.data.shipped import (
-    RT_FILE,
-    SHAKESPEARE_FILE,
-    _version,
-    char_lm_tensors,
-    char_vocab_size,
-    classification_tensors,
-    data_dir,
-)
+from course_lib.data.dataset import Dataset
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
 from course_lib.runtime import seed_everything
 from course_lib.training.train import evaluate, train_model
 
-DATASETS = {"rotten_tomatoes": "classify", "shakespeare": "lm"}
 RESULT_COLUMNS = tuple(
     "key name dataset plan sharing n_layers n_blocks n_attn n_ffn unique_params per_use_params "
     "matmul_params accuracy val_accuracy final_train_loss train_time_s tokens_per_s peak_mem_mb "
@@ -47,79 +36,50 @@ RESULT_COLUMNS = tuple(
     "device_requested amp model_config train_config val_loss val_bpc".split()
 )  # a record's columns, in the order of data/results/full_sweep.csv; all config fields,
 # later ones included, are in the model_config / train_config JSON columns
-KEY_FIELDS = set(RESULT_COLUMNS) | {"n_blocks", "device"}  # config fields keys always hold
-
-
-def resolve_dataset(dataset: Any) -> str | OwnData:
-    """A shipped dataset's name as it is; a .csv/.txt path or a DataFrame as ``OwnData``."""
-    if isinstance(dataset, str) and dataset in DATASETS:
-        return dataset
-    if isinstance(dataset, str) and not dataset.endswith((".csv", ".txt")):
-        raise ValueError(f"dataset={dataset!r} is not allowed: give {ALLOWED}")
-    return own_data(dataset)
+KEY_FIELDS = {  # the config fields every run key holds: those of the first sweeps (fixed)
+    "model": tuple(
+        "vocab_size d_model n_heads d_ff n_layers sharing n_blocks max_len task n_classes "
+        "embed_dim tie_embeddings norm_first dropout activation attn_impl pad_id init".split()
+    ),
+    "train": tuple(
+        "steps batch_size lr weight_decay warmup_steps grad_clip optimizer seed eval_every "
+        "device amp".split()
+    ),
+}
 
 
 def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> str:
     """A stable id of one configuration: sha256 of its configs and dataset, 16 hex digits.
 
-    Config fields added after the first sweeps count only when they differ from their
-    default, so the keys of the shipped results stay valid as options are added."""
+    A function of the configs (seed included) and the dataset's name only, never of the
+    results CSV's columns: the ``KEY_FIELDS`` always count, a config field added since
+    only when it differs from its default, so the shipped results keep their keys."""
 
-    def fields(cfg: ModelConfig | TrainConfig) -> dict[str, Any]:
+    def fields(cfg: ModelConfig | TrainConfig, always: tuple[str, ...]) -> dict[str, Any]:
         defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
-        return {k: v for k, v in cfg.to_dict().items() if k in KEY_FIELDS or v != defaults[k]}
+        return {k: v for k, v in cfg.to_dict().items() if k in always or v != defaults[k]}
 
     blob = json.dumps(
         {
-            "dataset": str(resolve_dataset(dataset)),
-            "model": fields(model_cfg),
-            "train": fields(train_cfg),
+            "dataset": Dataset.resolve(dataset).name,
+            "model": fields(model_cfg, KEY_FIELDS["model"]),
+            "train": fields(train_cfg, KEY_FIELDS["train"]),
         },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> None:
-    """A ValueError naming the field when a run cannot start (before any training)."""
+def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> Dataset:
+    """The run's Dataset, or a ValueError naming the field when the run cannot start
+    (before any training)."""
     if not isinstance(model_cfg, ModelConfig):
         raise ValueError(f"model_cfg={type(model_cfg).__name__} is not allowed: pass a ModelConfig")
     if not isinstance(train_cfg, TrainConfig):
         raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
-    dataset = resolve_dataset(dataset)
-    if isinstance(dataset, OwnData):
-        return check_own_run(model_cfg, dataset)
-    if model_cfg.task != DATASETS[dataset]:
-        raise ValueError(
-            f"task={model_cfg.task!r} is not allowed with dataset={dataset!r}: "
-            f"it needs task={DATASETS[dataset]!r}"
-        )
-    if dataset == "shakespeare" and model_cfg.vocab_size < char_vocab_size():
-        raise ValueError(
-            f"vocab_size={model_cfg.vocab_size} is not allowed with dataset='shakespeare': "
-            f"it must be >= {char_vocab_size()} (the characters of the train split + 2)"
-        )
-
-
-def _datasets(dataset: str | OwnData, vocab_size: int, max_len: int):
-    """The (train, val, test) tensors of ``dataset``, cached per data file version: a new
-    ``COURSE_DATA_DIR`` or a changed file is read again, never served from the cache."""
-    version = None
-    if not isinstance(dataset, OwnData):
-        name = RT_FILE if dataset == "rotten_tomatoes" else SHAKESPEARE_FILE
-        version = _version(data_dir() / name)
-    return _datasets_of(dataset, vocab_size, max_len, version)
-
-
-@functools.lru_cache(maxsize=4)
-def _datasets_of(dataset: str | OwnData, vocab_size: int, max_len: int, version: Any):
-    if isinstance(dataset, OwnData):
-        return own_tensors(dataset, vocab_size, max_len)
-    if dataset == "rotten_tomatoes":
-        train, val, test, _ = classification_tensors(vocab_size, max_len)
-        return train, val, test
-    train, val, _ = char_lm_tensors(max_len)
-    return train, val, None
+    dataset = Dataset.resolve(dataset)
+    dataset.check(model_cfg)
+    return dataset
 
 
 def matmul_parameters(model: torch.nn.Module) -> int:
@@ -141,10 +101,11 @@ def run_name(cfg: ModelConfig) -> str:
 
 def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> dict[str, Any]:
     """What names a run in a record before it has results (a failed run has only this)."""
+    dataset = Dataset.resolve(dataset)
     return {
         "key": run_key(model_cfg, train_cfg, dataset),
         "name": run_name(model_cfg),
-        "dataset": str(resolve_dataset(dataset)),
+        "dataset": dataset.name,
         "seed": train_cfg.seed,
         "model_config": json.dumps(model_cfg.to_dict(), sort_keys=True),
         "train_config": json.dumps(train_cfg.to_dict(), sort_keys=True),
@@ -165,17 +126,20 @@ def run_experiment(
     into ``model_cfg``).
     Classification records carry ``accuracy`` (test split) and ``val_accuracy``; LM records
     carry ``val_loss`` (mean cross-entropy per character, nats) and ``val_bpc`` (bits).
-    ``n_blocks`` is the number of distinct blocks (attention+FFN pairs) the plan holds.
-    Training that meets a non-finite loss raises ``course_lib.training.train.TrainingDiverged``.
+    The record's ``n_blocks`` counts the distinct blocks (attention+FFN pairs) the plan holds
+    (6 for ``none`` and ``attention`` at N=6, 1 for ``all``, M for ``cycle``); it is not
+    ``ModelConfig.n_blocks``, whose M (None for plans without M) is in ``n_blocks_cfg``. Both
+    names are columns of the shipped results CSVs (``data/results/``), so they stay.
+    Training that meets a non-finite loss raises ``course_lib.training.step.TrainingDiverged``.
     """
-    dataset = resolve_dataset(dataset)
-    check_run(model_cfg, train_cfg, dataset)
-    train, val, test = _datasets(dataset, model_cfg.vocab_size, model_cfg.max_len)
+    dataset = check_run(model_cfg, train_cfg, dataset)  # resolved once, passed down
+    train, val, test = dataset.tensors(model_cfg.vocab_size, model_cfg.max_len)
     plan = SharingPlan.from_config(model_cfg)
     seed_everything(train_cfg.seed)
     model = build_model(model_cfg)
     hist = train_model(model, train, train_cfg, eval_ds=val, task=model_cfg.task, progress=progress)
     stub = record_stub(model_cfg, train_cfg, dataset)
+    distinct_blocks = len(set(zip(plan.attn_ids, plan.ffn_ids, strict=True)))
     record: dict[str, Any] = {
         "key": stub["key"],
         "name": stub["name"],
@@ -183,7 +147,7 @@ def run_experiment(
         "plan": " ".join(f"{a}/{f}" for a, f in zip(plan.attn_ids, plan.ffn_ids, strict=True)),
         "sharing": model_cfg.sharing,
         "n_layers": model_cfg.n_layers,
-        "n_blocks": len(set(zip(plan.attn_ids, plan.ffn_ids, strict=True))),
+        "n_blocks": distinct_blocks,  # the CSV column: distinct blocks, not M (n_blocks_cfg)
         "n_attn": plan.n_attn,
         "n_ffn": plan.n_ffn,
         "unique_params": count_parameters(model),
@@ -208,7 +172,7 @@ def run_experiment(
         seed=train_cfg.seed,
     )
     for k, v in model_cfg.to_dict().items():
-        if k != "n_blocks" and k in RESULT_COLUMNS:
+        if k != "n_blocks" and k in RESULT_COLUMNS:  # the record's n_blocks is distinct_blocks
             record.setdefault(k, v)
     record["n_blocks_cfg"] = model_cfg.n_blocks  # the M field itself (None for none/all/...)
     for k, v in train_cfg.to_dict().items():

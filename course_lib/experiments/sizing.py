@@ -26,6 +26,7 @@ import math
 from collections import Counter
 
 from course_lib.config import ModelConfig, TrainConfig
+from course_lib.data.dataset import Dataset
 from course_lib.data.own import OwnData, own_data
 from course_lib.data.shipped import tokenize_words
 from course_lib.runtime import get_mode
@@ -55,11 +56,18 @@ def _check_mode(mode: str | None) -> str:
     return mode
 
 
+def _own(data) -> OwnData:
+    """The learner's data behind ``data``: a Dataset of it, an OwnData, or what ``own_data``
+    takes."""
+    return data.own if isinstance(data, Dataset) and data.own is not None else own_data(data)
+
+
 def suggest_configs(data, mode: str | None = None) -> tuple[ModelConfig, TrainConfig]:
-    """(ModelConfig, TrainConfig) sized to ``data`` (an ``OwnData``, or what ``own_data``
-    takes) within the limits of ``mode`` ("FAST" or "FULL"; default ``COURSE_MODE``).
-    The model is unshared (``sharing="none"``): ``cfg.replace(sharing="all")`` for a plan."""
-    data, mode = own_data(data), _check_mode(mode)
+    """(ModelConfig, TrainConfig) sized to ``data`` (a ``Dataset`` of your own data, an
+    ``OwnData``, or what ``own_data`` takes) within the limits of ``mode`` ("FAST" or
+    "FULL"; default ``COURSE_MODE``). The model is unshared (``sharing="none"``):
+    ``cfg.replace(sharing="all")`` for a plan."""
+    data, mode = _own(data), _check_mode(mode)
     limits = LIMITS[mode]
     small = len(data.text if data.task == "lm" else data.texts) < SMALL_DATA * (
         100 if data.task == "lm" else 1  # a text: about 100 characters a row
@@ -92,7 +100,7 @@ def suggest_configs(data, mode: str | None = None) -> tuple[ModelConfig, TrainCo
     return cfg, train_cfg
 
 
-def sized_runs(runs: list, data: OwnData, mode: str | None = None) -> list:
+def sized_runs(runs: list, data: Dataset | OwnData, mode: str | None = None) -> list:
     """A preset's runs of ``data``'s task, moved onto ``data`` with the suggested sizes:
     each keeps its sharing plan (sharing, n_layers, n_blocks) and its seed."""
     cfg, train_cfg = suggest_configs(data, mode)

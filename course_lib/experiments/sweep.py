@@ -12,18 +12,18 @@ The rules that keep a learner's numbers honest:
   device wrote, as its provenance JSON says; anything else is refused, byte-identical.
 - An append copies the old bytes verbatim and adds one line (``atomic_write``: a temp
   file renamed over the CSV), so old rows are never re-serialised and a kill never leaves
-  half a file. Run keys are read as strings, and a cut last line is not a finished run.
+  half a file. Run keys are read as strings, and a cut last line is not a finished run
+  (the results file: ``course_lib.experiments.results``).
 - Writers hold a lock (``fcntl.flock`` on the folder), so concurrent sweeps on one CSV
   never duplicate a row; each sweep starts by removing temp files that kills left and by
-  rebuilding a provenance JSON that a kill left one record behind.
+  rebuilding a provenance JSON that a kill left one record behind. Each locked step reads
+  the CSV and its failures file once (a ``Snapshot``) and works from what it read.
 - The output path is checked writable before any training.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
-import io
 import json
 import math
 import os
@@ -33,129 +33,31 @@ from typing import Any
 
 import pandas as pd
 
+from course_lib.data.dataset import Dataset, source_of
 from course_lib.experiments.presets import Run, with_seeds
-from course_lib.experiments.provenance import device_label, provenance
+from course_lib.experiments.provenance import device_label, sweep_provenance
+from course_lib.experiments.results import (
+    FAILURE_COLUMNS,
+    Snapshot,
+    check_results_path,
+    failures_path,
+    header,
+    provenance_path,
+    read_results,
+)
 from course_lib.experiments.run import (
     RESULT_COLUMNS,
     check_run,
     record_stub,
-    resolve_dataset,
     run_experiment,
     run_key,
     run_name,
 )
-from course_lib.files import atomic_write, check_output_path, folder_lock, temp_files
-from course_lib.training.train import TrainingDiverged
+from course_lib.files import atomic_write, folder_lock, temp_files
+from course_lib.training.step import TrainingDiverged
 
 SCHEMA = "course_lib.experiments.sweep/2"
-FAILURE_COLUMNS = ("key", "name", "dataset", "seed", "error", "model_config", "train_config")
 METRICS = ("accuracy", "val_accuracy", "val_loss", "final_train_loss")
-
-
-def provenance_path(csv_path: str | os.PathLike) -> Path:
-    return Path(csv_path).with_suffix(".json")
-
-
-def failures_path(csv_path: str | os.PathLike) -> Path:
-    path = Path(csv_path)
-    return path.with_name(path.stem + ".failures.csv")
-
-
-# ---------------------------------------------------------------- reading and writing rows
-
-
-def _read_rows(path: Path, columns: tuple[str, ...]) -> tuple[list[list[str]], bytes] | None:
-    """The complete data rows of a CSV with header ``columns``, and its bytes up to the
-    last complete line; None when there is no file. Anything else is a ValueError."""
-    if not path.exists():
-        return None
-    raw = path.read_bytes()
-    body = raw[: raw.rfind(b"\n") + 1]  # a cut last line is no row
-    try:
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8")), strict=True))
-        if b"\x00" in raw:
-            raise csv.Error("it holds NUL bytes")
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"results file {path} cannot be read as CSV ({err})") from None
-    if not rows or "key" not in rows[0]:
-        raise ValueError(f"results file {path} has no 'key' column: it is not a sweep CSV")
-    if tuple(rows[0]) != columns:
-        extra = sorted(set(rows[0]) ^ set(columns))[:4] or "their order"
-        raise ValueError(
-            f"results file {path} has other columns than this sweep writes (differing: "
-            f"{extra}): refusing to append to it; choose a new output file"
-        )
-    for line, row in enumerate(rows[1:], 2):
-        if len(row) != len(columns):
-            raise ValueError(
-                f"results file {path} line {line} has {len(row)} fields, its header "
-                f"{len(columns)}: the file is damaged; choose a new output file"
-            )
-    return rows[1:], body
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return " ".join(str(value).split("\n"))  # one line per row, always
-
-
-def _line(record: dict[str, Any], columns: tuple[str, ...]) -> bytes:
-    unknown = sorted(set(record) - set(columns))
-    if unknown:
-        raise ValueError(f"record fields {unknown} are not allowed: the columns are {columns}")
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([_cell(record.get(c)) for c in columns])
-    return buf.getvalue().encode("utf-8")
-
-
-def _header(columns: tuple[str, ...]) -> bytes:
-    return (",".join(columns) + "\n").encode("utf-8")
-
-
-def _append(path: Path, record: dict[str, Any], columns: tuple[str, ...]) -> None:
-    """Old bytes verbatim + one line, written atomically (a cut last line is dropped)."""
-    line = _line(record, columns)
-    old = _read_rows(path, columns)
-    atomic_write(path, (old[1] if old else _header(columns)) + line)
-
-
-def append_record(csv_path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Add one row to the results CSV ``csv_path`` (created with ``RESULT_COLUMNS``)."""
-    path = Path(csv_path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _append(path, record, RESULT_COLUMNS)
-
-
-def read_results(csv_path: str | os.PathLike) -> pd.DataFrame:
-    """A results or failures CSV as a DataFrame, run keys as strings, cut lines left out."""
-    path = Path(csv_path).expanduser()
-    if not path.exists():
-        return pd.DataFrame()
-    raw = path.read_bytes()
-    body = raw[: raw.rfind(b"\n") + 1].decode("utf-8", errors="replace")
-    return pd.read_csv(io.StringIO(body), dtype={"key": str}) if body else pd.DataFrame()
-
-
-# ---------------------------------------------------------------- the output and its owner
-
-
-def check_results_path(csv_path: str | os.PathLike) -> Path:
-    """``csv_path`` as a Path, or a ValueError naming the problem before any training: it
-    must end in .csv, be no folder, its folder writable (a file is written and removed
-    there), and, if it exists, be a sweep CSV with this version's columns. ``~`` is
-    expanded."""
-    path = Path(csv_path).expanduser()
-    if path.suffix != ".csv":
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
-    folder = next(p for p in path.absolute().parents if p.exists())  # nearest existing one
-    if not folder.is_dir():
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: {folder} is a file, not a folder")
-    # 64 KiB written and synced: a full disk shows here, not after an hour of training
-    check_output_path(path, "csv_path", probe_bytes=65536)
-    _read_rows(path, RESULT_COLUMNS)
-    _read_rows(failures_path(path), FAILURE_COLUMNS)
-    return path
 
 
 def _check_owner(path: Path, preset: str | None) -> dict[str, Any] | None:
@@ -203,57 +105,43 @@ class RecordLost(OSError):
         return self.strerror
 
 
-def _write_provenance(path: Path, preset: str | None, command: str | None) -> None:
-    info = provenance(read_results(path), preset, command, len(read_results(failures_path(path))))
+def _write_provenance(snap: Snapshot, preset: str | None, command: str | None) -> None:
+    info = sweep_provenance(snap.frame(), preset, command, snap.counts()[1])
     info["schema"] = SCHEMA
-    atomic_write(provenance_path(path), json.dumps(info, indent=2, default=str) + "\n")
+    atomic_write(provenance_path(snap.path), json.dumps(info, indent=2, default=str) + "\n")
 
 
-def _start(path: Path, preset: str | None, command: str | None) -> None:
-    """Under the lock: refuse others' files, remove kills' leftovers, repair a cut last
-    line, create the files (provenance first) and bring the provenance up to date."""
+def _start(path: Path, preset: str | None, command: str | None, datasets: list[str]) -> None:
+    """Under the lock: refuse others' files and a mix of datasets, remove kills' leftovers,
+    repair a cut last line, create the files (provenance first) and bring the provenance
+    up to date; the CSVs are read once."""
+    snap = Snapshot.read(path)
+    _check_datasets(snap, datasets)
     info = _check_owner(path, preset)
     for p in (path, provenance_path(path), failures_path(path)):
         for tmp in temp_files(p):
             tmp.unlink()
-    for p, columns in ((path, RESULT_COLUMNS), (failures_path(path), FAILURE_COLUMNS)):
-        table = _read_rows(p, columns)
-        if table is not None and len(table[1]) < p.stat().st_size:
+    for p, table in ((path, snap.results), (failures_path(path), snap.failures)):
+        if table is not None and len(table.body) < table.size:
             print(f"{p.name}: its last line was cut (an interrupted write); it will be re-run")
-            atomic_write(p, table[1])
-    counts = (len(read_results(path)), len(read_results(failures_path(path))))
-    if info is None or counts != (info.get("n_records"), info.get("n_failed", 0)):
-        _write_provenance(path, preset, command)
-    if not path.exists():
-        atomic_write(path, _header(RESULT_COLUMNS))
+            atomic_write(p, table.body)
+    if info is None or snap.counts() != (info.get("n_records"), info.get("n_failed", 0)):
+        _write_provenance(snap, preset, command)
+    if snap.results is None:
+        atomic_write(path, header(RESULT_COLUMNS))
 
 
-def _finished(path: Path) -> set[str]:
-    """Keys of the runs recorded as results or as failures."""
-    keys: set[str] = set()
-    for p, columns in ((path, RESULT_COLUMNS), (failures_path(path), FAILURE_COLUMNS)):
-        table = _read_rows(p, columns)
-        if table is not None:
-            keys.update(row[0] for row in table[0] if row[0])
-    return keys
-
-
-def _source(dataset: str) -> str:
-    """Shipped data, or your own data by name (``my.csv@hash``: ``my.csv``, any version)."""
-    return dataset.split("@", 1)[0] if "@" in dataset else "the shipped datasets"
-
-
-def _check_datasets(path: Path, datasets: list[str]) -> None:
+def _check_datasets(snap: Snapshot, datasets: list[str]) -> None:
     """Your own data's runs get a results CSV of their own: never shared with the shipped
     datasets' runs or another file's, so that no analysis of the CSV can pool them."""
-    table = _read_rows(path, RESULT_COLUMNS)
     column = RESULT_COLUMNS.index("dataset")
-    there = {row[column] for row in table[0]} if table else set()
-    sources = sorted({_source(d) for d in there | set(datasets) if d})
+    there = {row[column] for row in snap.results.rows} if snap.results else set()
+    sources = sorted({source_of(d) for d in there | set(datasets) if d})
     if len(sources) > 1:
         raise ValueError(
-            f"results file {path} would hold runs on {sources}: your own data gets a results "
-            "CSV of its own (an analysis must never pool two datasets); choose a new output file"
+            f"results file {snap.path} would hold runs on {sources}: your own data gets a "
+            "results CSV of its own (an analysis must never pool two datasets); choose a new "
+            "output file"
         )
 
 
@@ -294,21 +182,22 @@ def run_sweep(
                 f"runs[{i}]={type(run).__name__} is not allowed: each run is a "
                 "(model_cfg, train_cfg, dataset) tuple"
             )
-    resolved: dict[int, Any] = {}  # each dataset object read and hashed once
-    runs = [(m, t, resolved.setdefault(id(d), resolve_dataset(d))) for m, t, d in runs]
-    runs = with_seeds(runs, seeds)
+    resolved: dict[int, Dataset] = {}  # each dataset object resolved (read, hashed) once
+    for _, _, d in runs:
+        if id(d) not in resolved:
+            resolved[id(d)] = Dataset.resolve(d)
+    runs = with_seeds([(m, t, resolved[id(d)]) for m, t, d in runs], seeds)
     path = check_results_path(csv_path)
     for model_cfg, train_cfg, dataset in runs:
         check_run(model_cfg, train_cfg, dataset)  # fail before any training
-    _check_datasets(path, [str(d) for _, _, d in runs])
     folder = path.absolute().parent
     with folder_lock(folder):
-        _start(path, preset, command)
+        _start(path, preset, command, [d.name for _, _, d in runs])
     for i, (model_cfg, train_cfg, dataset) in enumerate(runs, 1):
         key = run_key(model_cfg, train_cfg, dataset)
         label = f"[{i}/{len(runs)}] {run_name(model_cfg)} on {dataset} (seed {train_cfg.seed})"
         with folder_lock(folder):
-            done = key in _finished(path)
+            done = key in Snapshot.read(path).keys()
         if done:
             print(f"{label}: already in {path.name}, skipped") if progress else None
             continue
@@ -321,16 +210,14 @@ def run_sweep(
         record["key"] = key
         target = failures_path(path) if error else path
         with folder_lock(folder):
-            if key not in _finished(path):  # a concurrent sweep may have recorded it
+            snap = Snapshot.read(path)
+            if key not in snap.keys():  # a concurrent sweep may have recorded it
                 try:
-                    if error:
-                        _append(target, _failure(record, error), FAILURE_COLUMNS)
-                    else:
-                        _append(target, record, RESULT_COLUMNS)
+                    snap = snap.append(_failure(record, error) if error else record, bool(error))
                 except OSError as err:  # a full disk: every earlier record is kept
-                    raise RecordLost(err, label, target, len(_finished(path))) from None
+                    raise RecordLost(err, label, target, len(snap.keys())) from None
                 try:
-                    _write_provenance(path, preset, command)
+                    _write_provenance(snap, preset, command)
                 except OSError as err:  # the record is in; the next sweep repairs the JSON
                     print(f"{label}: recorded, but {provenance_path(path).name} not updated "
                           f"({err.strerror}); the next sweep brings it up to date")  # fmt: skip
