@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib.experiments.ondemand import SEEDS_CSV, seed_rows  # noqa: E402
 from course_lib.experiments.presets import parse_seeds  # noqa: E402
-from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.experiments.provenance import sweep_provenance  # noqa: E402
 from course_lib.files import atomic_write  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += seed_rows(seed)
         df = pd.DataFrame(rows)
         atomic_write(path, df.to_csv(index=False))
-        info = provenance(df, None, command)
+        info = sweep_provenance(df, None, command)
         atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
         print(f"seed {seed} done: {len(df)} rows in {path}", flush=True)
     return 0

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib.experiments.depth import LOOPED_SEEDS_CSV, TEXT_SEEDS_CSV, looped_rows, text_runs  # noqa: E402
 from course_lib.experiments.presets import parse_seeds  # noqa: E402
-from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.experiments.provenance import sweep_provenance  # noqa: E402
 from course_lib.experiments.sweep import run_sweep  # noqa: E402
 from course_lib.files import atomic_write  # noqa: E402
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         df = pd.DataFrame(rows)
         path = out / LOOPED_SEEDS_CSV
         atomic_write(path, df.to_csv(index=False))
-        info = provenance(df, None, command)
+        info = sweep_provenance(df, None, command)
         atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
         print(f"wrote {path}")
     return 0

@@ -28,7 +28,7 @@ import torch
 from course_lib import build_model, count_parameters
 from course_lib.data.shipped import char_lm_tensors, classification_tensors
 from course_lib.experiments.presets import fast_preset, parse_seeds
-from course_lib.experiments.provenance import provenance
+from course_lib.experiments.provenance import sweep_provenance
 from course_lib.runtime import seed_everything
 from course_lib.training.train import TrainingDiverged, evaluate, train_model
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         pd.DataFrame(rows).to_csv(out, index=False)
         print(f"seed {seed}: {len(rows)} runs in {out.name}", flush=True)
     command = "python scripts/extra_seeds.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    info = provenance(pd.DataFrame(rows), preset=f"{args.set} (FAST)", command=command)
+    info = sweep_provenance(pd.DataFrame(rows), preset=f"{args.set} (FAST)", command=command)
     out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return 0
 

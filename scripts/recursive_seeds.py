@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib.experiments.conversion import SEEDS_CSV, seed_rows  # noqa: E402
 from course_lib.experiments.presets import parse_seeds  # noqa: E402
-from course_lib.experiments.provenance import provenance  # noqa: E402
+from course_lib.experiments.provenance import sweep_provenance  # noqa: E402
 from course_lib.files import atomic_write  # noqa: E402
 
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += seed_rows(seed, args.mode)
         df = pd.DataFrame(rows)  # written after every seed: an interrupted run keeps its seeds
         atomic_write(path, df.to_csv(index=False))
-        info = {**provenance(df, None, command), "mode": args.mode}
+        info = {**sweep_provenance(df, None, command), "mode": args.mode}
         atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
         print(f"seed {seed} done: {len(df)} rows in {path}", flush=True)
     return 0

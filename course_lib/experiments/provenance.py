@@ -1,6 +1,6 @@
 """Where and how a sweep ran: the provenance JSON written beside every results CSV (06, 08).
 
-``provenance(df, preset)`` records the device (the CPU model or the GPU), torch, CUDA and
+``sweep_provenance(df, preset)`` records the device (the CPU model or the GPU), torch, CUDA and
 Python versions, the date, the git commit, the seeds and the exact command, never the
 hostname, plus the model FLOPs utilisation (MFU) of the sweep's largest configuration:
 6 x parameters x tokens/s over the GPU's dense bf16 peak (Kaplan et al. 2020, *Scaling
@@ -75,7 +75,7 @@ def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and value != value else value  # NaN -> null
 
 
-def provenance(
+def sweep_provenance(
     df: pd.DataFrame, preset: str | None, command: str | None = None, n_failed: int = 0
 ) -> dict[str, Any]:
     """Where and how a sweep ran (no hostname), plus the MFU of its largest configuration."""
