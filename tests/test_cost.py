@@ -150,6 +150,9 @@ def test_measure_plan_row():
     assert row["params_bytes"] == 4 * row["unique_params"]
     assert row["per_use_params"] > row["unique_params"]
     assert {"train_step_ms", "latency_b1_ms", "latency_b4_ms"} <= set(row)
+    assert row["n_blocks"] == 2  # M itself
+    unshared = measure_plan(tiny(), batch_size=2, seq_len=8)
+    assert unshared["n_blocks"] is None and "train_step_ms" not in unshared  # no M, no sentinel
 
 
 def test_compare_times_interleaves_every_function():

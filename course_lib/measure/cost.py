@@ -265,18 +265,21 @@ def measure_plan(
     device="cpu",
     seed: int = 0,
     repeats: int = 5,
-) -> dict[str, float | int | str]:
-    """One row of notebook 08's table: counts, FLOPs, memory and (optionally) times."""
+) -> dict[str, float | int | str | None]:
+    """One row of notebook 08's table: counts, FLOPs, memory and (optionally) times.
+
+    ``n_blocks`` is ``cfg.n_blocks`` itself, M (None for ``none``, ``all``, ``attention``
+    and ``ffn``), not a count of distinct blocks; ``unique_params`` says what is stored."""
     from course_lib.nn.model import build_model  # here, so that model.py may one day import cost.py
 
     torch.manual_seed(seed)
     model = build_model(cfg).to(device)
     ids, y = synthetic_batch(cfg, batch_size, seq_len, seed, device)
     flops = analytic_flops(cfg, batch_size, seq_len)
-    row: dict[str, float | int | str] = {
+    row: dict[str, float | int | str | None] = {
         "sharing": cfg.sharing,
         "n_layers": cfg.n_layers,
-        "n_blocks": cfg.n_blocks if cfg.n_blocks is not None else -1,
+        "n_blocks": cfg.n_blocks,  # M as in the config: None for plans without M
         "unique_params": count_parameters(model),
         "per_use_params": count_parameters_per_use(model),
         "flops_per_token": flops.per_token,
