@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from course_lib.config import DEVICES
+
 MODES = ("FAST", "FULL")
 MODE_ENV = "COURSE_MODE"  # FAST or FULL
 DATA_DIR_ENV = "COURSE_DATA_DIR"  # course_lib.data.shipped reads the shipped data from here if set
@@ -28,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent  # holds course_lib/, data/, 
 
 def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
     """CUDA if present, else MPS, else CPU; ``prefer`` forces one ("cpu", "cuda", "mps")."""
-    if prefer not in ("auto", "cpu", "cuda", "mps"):
+    if prefer not in DEVICES:
         raise ValueError(f"device={prefer!r} is not allowed: choose 'auto', 'cpu', 'cuda' or 'mps'")
     if prefer == "auto":
         if torch.cuda.is_available():
