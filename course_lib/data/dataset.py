@@ -21,10 +21,12 @@ everything below them takes the ``Dataset``. The shipped data and its tokenizers
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from torch.utils.data import TensorDataset
 
 from course_lib.data.own import ALLOWED, OwnData, own_data, own_tensors
@@ -61,7 +63,7 @@ class Dataset:
         return self.name
 
     @classmethod
-    def resolve(cls, dataset: Any) -> Dataset:
+    def resolve(cls, dataset: DatasetLike) -> Dataset:
         """``dataset`` as a Dataset: a shipped name, a .csv/.txt path, a DataFrame, an
         ``OwnData`` or a Dataset (returned as it is); anything else is a ValueError."""
         if isinstance(dataset, Dataset):
@@ -155,6 +157,7 @@ def shakespeare() -> Dataset:
     )
 
 
+DatasetLike = Dataset | OwnData | str | os.PathLike | pd.DataFrame  # what resolve takes
 SHIPPED: dict[str, Callable[[], Dataset]] = {
     "rotten_tomatoes": rotten_tomatoes,
     "shakespeare": shakespeare,

@@ -17,13 +17,14 @@ from course_lib.config import (
     ModelConfig,
     TrainConfig,
 )
+from course_lib.data.dataset import DatasetLike
 from course_lib.data.shipped import char_vocab_size
 from course_lib.nn.counts import count_parameters_per_use
 from course_lib.nn.model import build_model
 
 PRESET_NAMES = ("fast", "full")
 MAX_SEED_COUNT = 1000  # '0-4294967295' would otherwise build a set of four billion seeds
-Run = tuple[ModelConfig, TrainConfig, Any]  # dataset: what Dataset.resolve takes
+Run = tuple[ModelConfig, TrainConfig, DatasetLike]  # resolved once by run_sweep
 
 
 def fast_preset() -> list[Run]:

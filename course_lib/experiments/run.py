@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig, TrainConfig
-from course_lib.data.dataset import Dataset
+from course_lib.data.dataset import Dataset, DatasetLike
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
@@ -48,7 +48,7 @@ KEY_FIELDS = {  # the config fields every run key holds: those of the first swee
 }
 
 
-def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> str:
+def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: DatasetLike) -> str:
     """A stable id of one configuration: sha256 of its configs and dataset, 16 hex digits.
 
     A function of the configs (seed included) and the dataset's name only, never of the
@@ -70,7 +70,7 @@ def run_key(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> str
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def check_run(model_cfg: Any, train_cfg: Any, dataset: Any) -> Dataset:
+def check_run(model_cfg: Any, train_cfg: Any, dataset: DatasetLike) -> Dataset:
     """The run's Dataset, or a ValueError naming the field when the run cannot start
     (before any training)."""
     if not isinstance(model_cfg, ModelConfig):
@@ -99,7 +99,9 @@ def run_name(cfg: ModelConfig) -> str:
     return f"{cfg.sharing} N{cfg.n_layers}{m}"
 
 
-def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) -> dict[str, Any]:
+def record_stub(
+    model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: DatasetLike
+) -> dict[str, Any]:
     """What names a run in a record before it has results (a failed run has only this)."""
     dataset = Dataset.resolve(dataset)
     return {
@@ -115,7 +117,7 @@ def record_stub(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: Any) ->
 def run_experiment(
     model_cfg: ModelConfig,
     train_cfg: TrainConfig,
-    dataset: Any = "rotten_tomatoes",
+    dataset: DatasetLike = "rotten_tomatoes",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train one model on one dataset and return its flat record.

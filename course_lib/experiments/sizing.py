@@ -26,7 +26,7 @@ import math
 from collections import Counter
 
 from course_lib.config import ModelConfig, TrainConfig
-from course_lib.data.dataset import Dataset
+from course_lib.data.dataset import Dataset, DatasetLike
 from course_lib.data.own import OwnData, own_data
 from course_lib.data.shipped import tokenize_words
 from course_lib.runtime import get_mode
@@ -56,13 +56,13 @@ def _check_mode(mode: str | None) -> str:
     return mode
 
 
-def _own(data) -> OwnData:
+def _own(data: DatasetLike) -> OwnData:
     """The learner's data behind ``data``: a Dataset of it, an OwnData, or what ``own_data``
     takes."""
     return data.own if isinstance(data, Dataset) and data.own is not None else own_data(data)
 
 
-def suggest_configs(data, mode: str | None = None) -> tuple[ModelConfig, TrainConfig]:
+def suggest_configs(data: DatasetLike, mode: str | None = None) -> tuple[ModelConfig, TrainConfig]:
     """(ModelConfig, TrainConfig) sized to ``data`` (a ``Dataset`` of your own data, an
     ``OwnData``, or what ``own_data`` takes) within the limits of ``mode`` ("FAST" or
     "FULL"; default ``COURSE_MODE``). The model is unshared (``sharing="none"``):
