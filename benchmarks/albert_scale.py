@@ -36,11 +36,13 @@ from _common import add_run_arguments, autocast, machine_info, print_info, set_u
 from sharing_speed import infer_fn  # noqa: E402  (the sibling benchmark's closure)
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.measure.cost import analytic_flops, batch_loss, synthetic_batch  # noqa: E402
+from course_lib.measure.cost import analytic_flops  # noqa: E402
+from course_lib.training.step import batch_loss  # noqa: E402
+from course_lib.data.synthetic import synthetic_batch  # noqa: E402
 from course_lib.nn.counts import count_parameters  # noqa: E402
 from course_lib.nn.model import build_model  # noqa: E402
 from course_lib.experiments.provenance import PEAK_BF16_FLOPS  # noqa: E402  (dense bf16 peaks)
-from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
+from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, timing_verdict  # noqa: E402
 
 TINY = dict(vocab_size=100, d_model=32, n_heads=2, d_ff=64, n_layers=2, max_len=16, embed_dim=8)
 PLANS = {"unshared": "none", "all": "all", "unshared_twin": "none"}
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
             "median_ms": {n: 1e3 * t.median_s for n, t in times.items()},
             "ratio_vs_unshared": r,  # median over rounds of t_unshared / t_plan
             "noise_floor": floor,
-            "all_verdict": verdict(r["all"], floor),  # faster / slower / within noise
+            "all_verdict": timing_verdict(r["all"], floor),  # faster / slower / within noise
         }
     step_flops = 3 * analytic_flops(base, args.train_batch, args.seq_len).total  # fwd + bwd
     peak = peak_tflops(device, args.peak_tflops)

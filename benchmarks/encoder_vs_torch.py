@@ -45,7 +45,7 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, verdict  # noqa: E402
+from course_lib.measure.timing import compare_times, noise_floor, paired_ratio, timing_verdict  # noqa: E402
 from course_lib.nn.layers import MultiHeadSelfAttention  # noqa: E402
 from course_lib.nn.model import LayerStack  # noqa: E402
 
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
         if floor is not None:
             for k in ("sdpa", "manual"):
-                row[f"verdict_{k}_vs_torch"] = verdict(row[f"ratio_{k}_vs_torch"], floor)
+                row[f"verdict_{k}_vs_torch"] = timing_verdict(row[f"ratio_{k}_vs_torch"], floor)
         results[mode] = row
         print(f"{mode:14s} {ms['ours_sdpa']:9.1f} {ms['ours_manual']:10.1f} {ms['torch']:9.1f}"
               f" {row['ratio_sdpa_vs_torch']:11.3f} {row['ratio_manual_vs_torch']:13.3f}"

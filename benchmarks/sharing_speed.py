@@ -42,11 +42,12 @@ from _common import (  # noqa: E402
 )
 
 from course_lib.config import ModelConfig  # noqa: E402
-from course_lib.measure.cost import batch_loss, synthetic_batch  # noqa: E402
+from course_lib.data.synthetic import synthetic_batch  # noqa: E402
 from course_lib.measure.speed_report import timing_results  # noqa: E402
 from course_lib.measure.timing import PHASES, TWIN, compare_phases, compare_times  # noqa: E402
 from course_lib.nn.counts import count_parameters, parameter_bytes  # noqa: E402
 from course_lib.nn.model import build_model  # noqa: E402
+from course_lib.training.step import batch_loss  # noqa: E402
 
 
 def plans(n_layers: int) -> dict[str, dict]:

@@ -30,7 +30,8 @@ from course_lib.data.shipped import char_lm_tensors, classification_tensors
 from course_lib.experiments.presets import fast_preset, parse_seeds
 from course_lib.experiments.provenance import sweep_provenance
 from course_lib.runtime import seed_everything
-from course_lib.training.train import TrainingDiverged, evaluate, train_model
+from course_lib.training.step import TrainingDiverged
+from course_lib.training.train import evaluate, train_model
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
 

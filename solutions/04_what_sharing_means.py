@@ -8,7 +8,7 @@ import copy
 import torch
 from torch import nn
 
-from course_lib.views.explorer import explore
+from course_lib.nn.plan_summary import explore
 
 
 def count_unique(model: nn.Module) -> int:

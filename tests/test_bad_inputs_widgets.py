@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from course_lib import ModelConfig, TrainConfig, formula_parameter_count
-from course_lib.training.train import TrainingDiverged
-from course_lib.views.explorer import CONTROLS, MAX_LAYERS, SharingExplorer, explore
+from course_lib.nn.plan_summary import MAX_LAYERS, explore
+from course_lib.training.step import TrainingDiverged
+from course_lib.views.explorer import CONTROLS, SharingExplorer
 from course_lib.views.training_panel import TrainingPanel
 
 SHOWN = "shown to the learner"

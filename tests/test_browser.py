@@ -76,7 +76,7 @@ GALLERY_CELLS = [  # what notebook 04 does not show: the 06 panel, a quiz, extre
     """from course_lib import ModelConfig, TrainConfig, build_model, count_parameters
 from course_lib.exercises.quiz import QuizWidget, quiz
 from course_lib.exercises.quizzes import get_question
-from course_lib.training.train import TrainingDiverged
+from course_lib.training.step import TrainingDiverged
 from course_lib.views.explorer import SharingExplorer
 from course_lib.views.training_panel import DEFAULT_PLANS, TrainingPanel
 

@@ -10,17 +10,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.measure.cache_speed import (  # noqa: E402
+from course_lib.measure.cache_speed import (
     cache_experiment,
     cache_sizes,
     cache_story,
     cache_story_text,
     conclusion_holds,
     conclusion_text,
-    plot_cache_experiment,
     summarise,
     where_it_fits,
 )
+from course_lib.views.speed_figures import plot_cache_experiment
 
 MIB = 2**20
 CACHES = {"L1d": 32 * 1024, "L2": MIB, "L3": 32 * MIB}

@@ -8,7 +8,7 @@ from torch import nn
 
 from course_lib.exercises import nb04, nb05
 from course_lib.exercises.framework import load_solution
-from course_lib.views.explorer import explore
+from course_lib.nn.plan_summary import explore
 
 S04 = load_solution("04_what_sharing_means")
 S05 = load_solution("05_sharing_strategies")

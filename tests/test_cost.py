@@ -4,19 +4,19 @@ import pytest
 import torch
 
 from course_lib import ModelConfig, build_model, count_parameters
+from course_lib.data.synthetic import synthetic_batch
 from course_lib.measure.cost import (
     activation_memory,
     analytic_flops,
-    batch_loss,
     counted_flops,
     inference_fn,
     measure_plan,
     rule_of_thumb_flops,
-    synthetic_batch,
     train_step_fn,
     training_state_memory,
 )
 from course_lib.measure.timing import Timing, compare_times, median_time, paired_ratio
+from course_lib.training.step import batch_loss
 
 PLANS = [("none", None), ("all", None), ("cycle", 2), ("sequence", 2), ("attention", None)]
 B, T = 3, 16

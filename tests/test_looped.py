@@ -17,8 +17,8 @@ from course_lib.nn.looped import (
     looped_loss,
     looped_parameter_count,
     task_seq_len,
-    train_looped,
 )
+from course_lib.training.loops import train_looped
 
 
 def small(**changes) -> LoopedConfig:

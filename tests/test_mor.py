@@ -23,8 +23,8 @@ from course_lib.nn.recurrent_depth import (
     prefix_parity_batch,
     recurrent_parameter_count,
     sample_loops,
-    train_recurrent,
 )
+from course_lib.training.loops import train_recurrent
 
 SMALL = MoRConfig(vocab_size=50, d_model=16, n_heads=2, d_ff=32, max_len=12)
 

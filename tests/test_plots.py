@@ -1,4 +1,4 @@
-"""The headline figure: panels, intervals, Pareto front, labels that overlap nothing."""
+"""The headline figure: panels, intervals, Pareto front, labels that overlap nothing; the plan map."""
 
 import matplotlib
 
@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from course_lib.nn.sharing import SharingPlan  # noqa: E402
 from course_lib.views.figures import (  # noqa: E402
     aggregate_runs,
     pareto_front,
@@ -19,6 +20,7 @@ from course_lib.views.figures import (  # noqa: E402
     quality_column,
 )
 from course_lib.views.label_placement import overlap_area, place_labels  # noqa: E402
+from course_lib.views.model_figures import plot_plan  # noqa: E402
 
 
 def results(**extra):
@@ -208,4 +210,23 @@ def test_headline_figure_names_a_missing_column():
         plot_params_vs_accuracy(results(), reference_df=results().drop(columns="accuracy"))
     with pytest.raises(ValueError, match="pass 2 Axes"):
         plot_params_vs_accuracy(results(), reference_df=results(), ax=[plt.gca()])
+    plt.close("all")
+
+
+def test_plan_map_draws_one_box_per_sublayer_in_its_weight_set_colour():
+    """views.model_figures.plot_plan (notebooks 04, 05): the plan stays plain data."""
+    plan = SharingPlan.make("cycle", 6, 3)
+    ax = plot_plan(plan)
+    assert len(ax.patches) == 12  # 6 layers x (attention, FFN)
+    assert ax.get_title() == "cycle: 3 attn, 3 FFN sets"
+    labels = [t.get_text() for t in ax.texts]
+    assert (
+        labels[:6] == ["A0", "A1", "A2", "A0", "A1", "A2"] and labels[6:] == ["F0", "F1", "F2"] * 2
+    )
+    colours = [p.get_facecolor() for p in ax.patches]
+    assert colours[0] == colours[3] != colours[1]  # layers 0 and 3 share A0: one colour
+    assert plot_plan(SharingPlan.make("attention", 4), ax=plt.gca()).get_title() == (
+        "attention: 1 attn, 4 FFN sets"
+    )
+    assert not hasattr(SharingPlan, "plot")
     plt.close("all")

@@ -10,17 +10,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.measure.speed_report import (  # noqa: E402
+from course_lib.measure.speed_report import (
     SWEEP_CSV,
     load_benchmark,
-    plot_speed_ratios,
-    plot_what_changes,
     provenance,
     speed_ratios,
     sweep_memory_speed,
     timing_results,
 )
 from course_lib.measure.timing import Timing  # noqa: E402
+from course_lib.views.speed_figures import plot_speed_ratios, plot_what_changes
 
 
 def test_shipped_gpu_benchmark_loads_with_its_provenance():

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from course_lib import ModelConfig, build_model
-from course_lib.measure.cost import synthetic_batch, train_parts
+from course_lib.data.synthetic import synthetic_batch
+from course_lib.measure.cost import train_parts
 from course_lib.measure.timing import (
     PHASES,
     TWIN,
@@ -20,7 +21,7 @@ from course_lib.measure.timing import (
     paired_ratio,
     ratio_table,
     round_ratios,
-    verdict,
+    timing_verdict,
 )
 
 
@@ -59,14 +60,14 @@ def test_noise_floor_adds_median_bias_and_two_standard_errors():
      (1.10, 0.10, "within noise"), (1.001, 0.0, "faster"), (1.0, 0.0, "within noise")],
 )  # fmt: skip
 def test_verdict_counts_a_difference_only_beyond_the_floor(ratio, floor, expected):
-    assert verdict(ratio, floor) == expected
+    assert timing_verdict(ratio, floor) == expected
 
 
 def test_verdict_rejects_impossible_numbers():
     with pytest.raises(ValueError, match="ratio=0"):
-        verdict(0, 0.1)
+        timing_verdict(0, 0.1)
     with pytest.raises(ValueError, match="floor=-0.1"):
-        verdict(1.0, -0.1)
+        timing_verdict(1.0, -0.1)
 
 
 def test_ratio_table_uses_the_twin_for_every_row():

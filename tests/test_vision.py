@@ -19,13 +19,13 @@ from course_lib.nn.vision import (
     compare_plans,
     load_digits_tensors,
     patchify,
-    plot_comparison,
     train_and_evaluate,
     vision_preset,
     vit_config,
     vit_forward_flops,
     vit_parameter_count,
 )
+from course_lib.views.model_figures import plot_comparison
 
 matplotlib.use("Agg")  # figures in tests only; notebooks keep the inline backend
 

@@ -8,7 +8,7 @@ import ipywidgets
 import pandas as pd
 import pytest
 
-import course_lib.views.explorer as widgets
+import course_lib.nn.plan_summary as plan_summary
 from course_lib import (
     ModelConfig,
     TrainConfig,
@@ -17,14 +17,9 @@ from course_lib import (
     count_parameters_per_use,
     formula_parameter_count,
 )
-from course_lib.training.train import TrainingDiverged
-from course_lib.views.explorer import (
-    MAX_LAYERS,
-    SharingExplorer,
-    explore,
-    strategy_from_switches,
-    switches_of,
-)
+from course_lib.nn.plan_summary import MAX_LAYERS, explore, strategy_from_switches, switches_of
+from course_lib.training.step import TrainingDiverged
+from course_lib.views.explorer import SharingExplorer
 from course_lib.views.training_panel import TrainingPanel, table_html
 
 STRATEGIES = ("none", "all", "attention", "ffn", "sequence", "cycle", "cycle_rev")
@@ -163,7 +158,7 @@ def test_explore_counts_a_deep_model_without_building_its_layers(monkeypatch, st
         built.append(cfg.n_layers)
         return build_model(cfg)
 
-    monkeypatch.setattr(widgets, "build_model", recording_build)
+    monkeypatch.setattr(plan_summary, "build_model", recording_build)
     started = time.perf_counter()
     v = explore(strategy, n_layers=MAX_LAYERS, n_blocks=m, d_model=64, n_heads=4, d_ff=128)
     elapsed = time.perf_counter() - started

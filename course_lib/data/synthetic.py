@@ -8,6 +8,8 @@ Each task answers one question about what a Transformer can learn:
 - ``majority_task``: does A occur more often than B? Needs counting, not positions.
 - ``arithmetic_sequences``: a tiny causal-LM task; each row counts up from a random start
   with a random step, modulo the vocabulary. After two tokens the rest is determined.
+- ``synthetic_batch``: random token ids and targets shaped for a ``ModelConfig``, for the
+  measurements of notebook 08 and the distributed training run (nothing to learn there).
 
 Token ids: ``PAD`` = 0 (never generated, so ``pad_id=0`` models work unchanged),
 ``A`` = 1, ``B`` = 2, filler tokens 3 .. vocab_size-1.
@@ -20,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch.utils.data import TensorDataset
 
-from course_lib.config import MAX_SEED
+from course_lib.config import MAX_SEED, ModelConfig
 
 PAD, A, B = 0, 1, 2
 FIRST_FILLER = 3
@@ -127,3 +129,18 @@ def make_task(name: str, *args, **kwargs):
     if name not in SYNTHETIC_TASKS:
         raise ValueError(f"task={name!r} is not allowed: choose one of {sorted(SYNTHETIC_TASKS)}")
     return SYNTHETIC_TASKS[name](*args, **kwargs)
+
+
+def synthetic_batch(
+    cfg: ModelConfig, batch_size: int, seq_len: int, seed: int = 0, device="cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random token ids (no padding) and targets for ``cfg.task``: (B, T) and (B,) or (B, T)."""
+    if not 1 <= seq_len <= cfg.max_len:
+        raise ValueError(f"seq_len={seq_len!r} is not allowed: it must be in [1, {cfg.max_len}]")
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, cfg.vocab_size, (batch_size, seq_len), generator=g)  # avoid pad 0
+    if cfg.task == "classify":
+        y = torch.randint(0, cfg.n_classes, (batch_size,), generator=g)
+    else:
+        y = torch.randint(0, cfg.vocab_size, (batch_size, seq_len), generator=g)
+    return ids.to(device), y.to(device)

@@ -21,7 +21,7 @@ from course_lib.exercises.framework import (
     run,
 )
 from course_lib.nn.layers import block_parameter_count
-from course_lib.views.explorer import explore
+from course_lib.nn.plan_summary import explore
 
 
 @exercise

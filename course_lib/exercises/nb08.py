@@ -12,8 +12,9 @@ import pandas as pd
 import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig
+from course_lib.data.synthetic import synthetic_batch
 from course_lib.exercises.framework import check, exercise, passed, run
-from course_lib.measure.cost import analytic_flops, synthetic_batch, training_state_memory
+from course_lib.measure.cost import analytic_flops, training_state_memory
 from course_lib.nn.counts import count_parameters
 from course_lib.nn.model import build_model
 

@@ -28,9 +28,9 @@ from course_lib.nn.looped import (
     algorithmic_batch,
     build_unshared_comparator,
     evaluate_looped,
-    train_looped,
 )
 from course_lib.runtime import seed_everything
+from course_lib.training.loops import train_looped
 
 TEXT_SEEDS_CSV = "depth_text_cpu_seeds.csv"  # in data/results/, made by scripts/depth_seeds.py
 LOOPED_SEEDS_CSV = "looped_copy_cpu_seeds.csv"

@@ -36,12 +36,12 @@ from course_lib.nn.recurrent_depth import (
     RecurrentDepthConfig,
     RecurrentDepthModel,
     accuracy_by_loops,
-    clipped_step,
     effective_depth,
     recurrent_parameter_count,
-    train_recurrent,
 )
 from course_lib.runtime import seed_everything
+from course_lib.training.loops import CLIP, train_recurrent
+from course_lib.training.step import DivergenceCheck, train_step
 
 SEEDS_CSV = "depth_on_demand_cpu_seeds.csv"  # in data/results/, made by the script above
 MOR_BASE = MoRConfig(vocab_size=4000, d_model=32, n_heads=4, d_ff=64, max_len=32)
@@ -73,19 +73,24 @@ def review_data() -> tuple[TensorDataset, TensorDataset, TensorDataset, object]:
 
 def train_mor(model: MoRClassifier, data: TensorDataset, steps: int = 150, batch_size: int = 64,
               lr: float = 3e-3, seed: int = 0) -> list[float]:  # fmt: skip
-    """AdamW on random mini-batches; cross-entropy plus token choice's balancing loss."""
+    """AdamW on random mini-batches; cross-entropy plus token choice's balancing loss (the
+    model's ``aux_loss``, times ``cfg.balance_weight``), the gradient norm clipped to 1
+    (``course_lib.training.step.train_step``); stops with ``TrainingDiverged`` at the first
+    non-finite loss or gradient norm."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed={seed!r} is not allowed: it must be an integer in [0, {MAX_SEED}]")
     ids, labels = data.tensors
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses, w = [], model.cfg.balance_weight
+    losses, w, check = [], model.cfg.balance_weight, DivergenceCheck(steps)
     model.train()
     for step in range(steps):
         idx = torch.randint(0, len(ids), (batch_size,), generator=g)
-        out = model(ids[idx])
-        loss = torch.nn.functional.cross_entropy(out.logits, labels[idx]) + w * out.aux_loss
-        losses.append(clipped_step(model, opt, loss, step, lr))
+        x, y = ids[idx], labels[idx]
+        loss, _ = train_step(
+            model, opt, x, y, step=step, lr=lr, check=check, clip=CLIP, aux_weight=w
+        )
+        losses.append(loss.item())
     return losses
 
 

@@ -16,6 +16,7 @@ at batch 1 and at a large batch. ``cache_sizes`` reads the caches from the machi
 ``cache_story_text`` hold the cache explanation against the same table: the widths where
 sharing was faster with both models in the same cache level, and those where one block
 fitted a cache that the N blocks overflowed and yet no difference was measured.
+``course_lib.views.speed_figures.plot_cache_experiment`` draws the table.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ import torch
 
 from course_lib.config import ModelConfig
 from course_lib.measure.cost import analytic_flops, inference_fn
-from course_lib.measure.timing import TWIN, clock, compare_times, noise_floor, paired_ratio, verdict
+from course_lib.measure.timing import (
+    TWIN,
+    clock,
+    compare_times,
+    noise_floor,
+    paired_ratio,
+    timing_verdict,
+)
 from course_lib.nn.counts import parameter_bytes
 
 SYS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -142,7 +150,7 @@ def cache_experiment(
                 "MFLOPs_per_token": mflops,
                 "steps_per_call": k,
                 "none_ms": 1e3 * t["none"].median_s / k, "all_ms": 1e3 * t["all"].median_s / k,
-                "ratio": ratio, "floor": floor, "verdict": verdict(ratio, floor),
+                "ratio": ratio, "floor": floor, "verdict": timing_verdict(ratio, floor),
                 "tokens_per_s_none": b * k / t["none"].median_s,
                 "tokens_per_s_all": b * k / t["all"].median_s,
             })  # fmt: skip
@@ -207,30 +215,6 @@ def conclusion_holds(summary: dict, table: pd.DataFrame) -> bool:
         faster = part.loc[s["faster"], "ratio"]
         assert s["best_ratio"] == (faster.max() if len(faster) else None)
     return True
-
-
-def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
-    """Ratio t_none / t_all against the unshared model's weight MiB, one line per batch,
-    the noise band of each point, and the machine's cache sizes as vertical lines."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.8))
-    for b, part in table.groupby("batch"):
-        line = ax.plot(part["none_MiB"], part["ratio"], "o-", label=f"batch {b}")[0]
-        ax.errorbar(part["none_MiB"], part["ratio"], yerr=part["floor"], fmt="none",
-                    ecolor=line.get_color(), capsize=3, lw=1)  # fmt: skip
-    ax.axhline(1.0, color="black", lw=0.8)
-    for name, size in caches.items():
-        if name != "L1d":
-            ax.axvline(size / 2**20, color="grey", ls=":", lw=1)
-            ax.annotate(name, (size / 2**20, 0.98), xycoords=("data", "axes fraction"),
-                        ha="right", va="top", fontsize=8, color="grey", rotation=90)  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("weights of the unshared model, MiB (the shared one: 1/N of it)")
-    ax.set_ylabel("time of none / time of all")
-    ax.legend(fontsize=8, title="error bar: noise floor", title_fontsize=8)
-    return ax
 
 
 def cache_story(summary: dict) -> dict:

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from course_lib.config import ModelConfig
+from course_lib.data.synthetic import synthetic_batch
 from course_lib.measure.timing import median_time
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
+from course_lib.training.step import batch_loss, train_step
 
 aten = torch.ops.aten
 
@@ -123,28 +124,6 @@ def rule_of_thumb_flops(model: nn.Module, cfg: ModelConfig, seq_len: int) -> dic
     }
 
 
-# ---------------------------------------------------------------------------- batches
-def synthetic_batch(
-    cfg: ModelConfig, batch_size: int, seq_len: int, seed: int = 0, device="cpu"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random token ids (no padding) and targets for ``cfg.task``: (B, T) and (B,) or (B, T)."""
-    if not 1 <= seq_len <= cfg.max_len:
-        raise ValueError(f"seq_len={seq_len!r} is not allowed: it must be in [1, {cfg.max_len}]")
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, cfg.vocab_size, (batch_size, seq_len), generator=g)  # avoid pad 0
-    if cfg.task == "classify":
-        y = torch.randint(0, cfg.n_classes, (batch_size,), generator=g)
-    else:
-        y = torch.randint(0, cfg.vocab_size, (batch_size, seq_len), generator=g)
-    return ids.to(device), y.to(device)
-
-
-def batch_loss(model: nn.Module, ids: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of a classifier (logits (B, C)) or an LM (logits (B, T, V))."""
-    logits = model(ids)
-    return F.cross_entropy(logits.flatten(0, -2).float(), y.flatten())
-
-
 # ---------------------------------------------------------------------------- memory
 def _unique_bytes(tensors) -> int:
     seen, total = set(), 0
@@ -226,14 +205,14 @@ def activation_memory(model: nn.Module, ids: torch.Tensor, y: torch.Tensor) -> d
 
 
 def train_step_fn(model: nn.Module, ids, y, lr: float = 1e-3) -> Callable[[], None]:
-    """A closure doing one full AdamW training step (forward, backward, update)."""
+    """A closure doing one full AdamW training step (forward, loss, backward, update): the
+    step every training loop takes (``course_lib.training.step.train_step``), without the
+    divergence check, whose reads would add a GPU sync to the time."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
 
     def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        batch_loss(model, ids, y).backward()
-        opt.step()
+        train_step(model, opt, ids, y, step=0, lr=lr, check=None)
 
     return step
 

@@ -1,4 +1,4 @@
-"""Notebook 08's tables and figures: your own measurements beside the shipped GPU runs.
+"""Notebook 08's tables: your own measurements beside the shipped GPU runs.
 
 ``course_lib.measure.cost`` measures; this module only arranges what was measured:
 
@@ -10,8 +10,8 @@
 - ``sweep_memory_speed(df)`` reads the FULL sweep (``data/results/full_sweep.csv``): peak
   memory, and its drop against ``none`` predicted from 16 bytes per unique parameter
   (fp32 weight, gradient and AdamW's two moments), and tokens/s relative to ``none``;
-- ``plot_what_changes`` and ``plot_speed_ratios`` draw the notebook's two figures; in the
-  second each bar runs from 1 to its ratio and a grey band shows the run's noise floor;
+- the notebook's figures are drawn from these tables by ``course_lib.views.speed_figures``
+  (``plot_what_changes``, ``plot_speed_ratios``): this module draws nothing;
 - ``plan_configs``, ``build_plans``, ``cost_table``, ``rebuild_08`` and ``time_plans`` rebuild what notebook
   08's sections 1-5 make (the six plans, their cost table, your timings), and
   ``plan_costs`` and ``sweep_runs`` what notebook 11's sections 1-2 read, for the "catch
@@ -24,19 +24,18 @@ over interleaved rounds (``timing.paired_ratio``).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from course_lib.config import ModelConfig
+from course_lib.data.synthetic import synthetic_batch
 from course_lib.measure.cost import (
     activation_memory,
     analytic_flops,
     counted_flops,
     inference_fn,
-    synthetic_batch,
     train_parts,
     training_state_memory,
 )
@@ -48,11 +47,11 @@ from course_lib.measure.timing import (
     compare_times,
     noise_floor,
     paired_ratio,
-    verdict,
+    timing_verdict,
 )
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
-from course_lib.runtime import REPO_ROOT, seed_everything
+from course_lib.runtime import MODES, REPO_ROOT, seed_everything
 
 ROOT = REPO_ROOT
 BENCHMARK_DIR = ROOT / "benchmarks" / "results"
@@ -105,7 +104,7 @@ def timing_results(
             row[f"{what}_ratio"] = ratio = paired_ratio(by_plan[baseline], t)
             if floor is not None:
                 row[f"{what}_floor"] = floor
-                row[f"{what}_verdict"] = verdict(ratio, floor)
+                row[f"{what}_verdict"] = timing_verdict(ratio, floor)
     return out
 
 
@@ -164,71 +163,6 @@ def sweep_memory_speed(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
-    """Grouped bars: every column of ``table`` divided by the ``baseline`` row.
-
-    Rows are plans, columns quantities (unique params, memory, FLOPs, ...). Bars below 1
-    are what sharing saves; bars at 1 are what it leaves unchanged.
-    """
-    import matplotlib.pyplot as plt
-
-    if baseline not in table.index:
-        raise ValueError(f"the table has no {baseline!r} row: {list(table.index)}")
-    rel = table / table.loc[baseline]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.8))
-    n_plans = len(rel.index)
-    width = 0.8 / n_plans
-    for i, plan in enumerate(rel.index):
-        xs = [j + (i - (n_plans - 1) / 2) * width for j in range(len(rel.columns))]
-        ax.bar(xs, rel.loc[plan], width, label=plan)
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xticks(range(len(rel.columns)), rel.columns, fontsize=8)
-    ax.set_ylabel(f"relative to {baseline!r}")
-    ax.legend(fontsize=8, ncol=min(n_plans, 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    return ax
-
-
-def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
-    """One panel per source (e.g. your CPU, the shipped GPU): ratios per plan.
-
-    Each bar runs from 1 to the plan's ratio, so a bar up is faster than ``none`` and a bar
-    down slower; where a ``<column>_floor`` is given, a grey band 1 ± floor marks what the
-    run's noise floor cannot tell from 1. Every panel gets its own y-range, wide enough for
-    all its bars and bands: no bar is cut off. A plan has the same colour in every panel.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4))
-    axes = list(ax) if hasattr(ax, "__len__") else [ax]
-    if len(axes) != len(tables):
-        raise ValueError(f"got {len(axes)} axes for {len(tables)} tables")
-    plans = list(dict.fromkeys(p for t in tables.values() for p in t.index))
-    colour = {p: plt.get_cmap("tab10")(k % 10) for k, p in enumerate(plans)}  # same in every panel
-    for a, (title, t) in zip(axes, tables.items(), strict=True):
-        cols = [c for c in (*SPEED_COLUMNS, *PHASES) if c in t.columns]
-        width = 0.8 / len(t.index)
-        for i, plan in enumerate(t.index):
-            xs = [j + (i - (len(t.index) - 1) / 2) * width for j in range(len(cols))]
-            a.bar(xs, t.loc[plan, cols] - 1.0, width, bottom=1.0, label=plan, color=colour[plan])
-        edges = [1.0] + [v for v in t[cols].to_numpy().ravel() if math.isfinite(v)]
-        for j, col in enumerate(cols):
-            if f"{col}_floor" in t.columns:
-                f = float(t[f"{col}_floor"].max())
-                a.fill_between([j - 0.45, j + 0.45], 1 - f, 1 + f, color="grey", alpha=0.25,
-                               lw=0)  # fmt: skip
-                edges += [1 - f, 1 + f]
-        a.axhline(1.0, color="black", lw=0.8)
-        a.set_xticks(range(len(cols)), cols, fontsize=8, rotation=20)
-        a.set_title(title, fontsize=9)
-        pad = 0.05 * max(max(edges) - min(edges), 0.2)
-        a.set_ylim(min(edges) - pad, max(edges) + pad)
-        a.legend(fontsize=7)
-    axes[0].set_ylabel("time of none / time of plan")
-    return axes
-
-
 # ---------------------------------------------------------------- catch-up cells (issue 17)
 
 PLANS_08 = {"none": dict(sharing="none"), "all": dict(sharing="all"),
@@ -239,7 +173,7 @@ PLANS_08 = {"none": dict(sharing="none"), "all": dict(sharing="all"),
 
 def plan_configs(mode: str) -> tuple[ModelConfig, dict[str, ModelConfig], int, int]:
     """Notebook 08, section 1: (base config, {plan: config}, batch, large batch) for a mode."""
-    if mode not in ("FAST", "FULL"):
+    if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not allowed: choose FAST or FULL")
     if mode == "FULL":
         size, batch, large = dict(d_model=256, d_ff=1024, max_len=64), 8, 256

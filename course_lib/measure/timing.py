@@ -11,14 +11,14 @@ the core. The method used everywhere in the course (notebook 08, ``benchmarks/``
 3. **A noise floor from the same run.** The baseline is timed against an identical twin
    (same config, same weights, its own storage). Any ratio between the two is noise, so
    ``noise_floor(base, twin)`` measures how far from 1 noise alone moves a median ratio
-   in *this* run, and ``verdict(ratio, floor)`` calls a plan faster or slower only beyond it.
+   in *this* run, and ``timing_verdict(ratio, floor)`` calls a plan faster or slower only beyond it.
 4. **Forward, backward and optimizer step apart.** ``compare_phases`` times the three
    parts of a training step separately (in the same interleaved rounds): they respond to
    sharing differently (the optimizer's work follows the unique parameters, the rest the
    depth; notebook 06 and 08).
 
 Timings are never asserted in tests: the pure functions (``paired_ratio``,
-``noise_floor``, ``verdict``) are tested with synthetic numbers.
+``noise_floor``, ``timing_verdict``) are tested with synthetic numbers.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def noise_floor(baseline: Timing, twin: Timing) -> float:
     return abs(median - 1) + 2 * 1.25 * spread / math.sqrt(len(ratios))
 
 
-def verdict(ratio: float, floor: float) -> str:
+def timing_verdict(ratio: float, floor: float) -> str:
     """``"faster"`` / ``"slower"`` when ``ratio`` (t_base / t_plan) departs from 1 by more
     than the noise ``floor``, else ``"within noise"``."""
     if not (ratio > 0 and floor >= 0):
@@ -169,7 +169,7 @@ def ratio_table(times: dict[str, Timing], baseline: str = "none", twin: str = TW
     for name, t in times.items():
         ratio = paired_ratio(times[baseline], t)
         rows.append({"plan": name, "ms": 1e3 * t.median_s, "ratio": ratio, "floor": floor,
-                     "verdict": verdict(ratio, floor)})  # fmt: skip
+                     "verdict": timing_verdict(ratio, floor)})  # fmt: skip
     return rows
 
 

@@ -16,7 +16,8 @@ decides by itself how many steps it needs:
 
 Tasks (token tagging; an output slot shows ``BLANK`` in the input and has a target):
 ``copy`` x -> x, ``reverse`` x -> reversed x, ``addition`` a + b with digits least
-significant first, so a carry moves one slot to the right.
+significant first, so a carry moves one slot to the right. The model's output carries its
+mean ponder cost as ``aux_loss``; training is ``course_lib.training.loops.train_looped``.
 """
 
 from __future__ import annotations
@@ -24,18 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_lib.config import MAX_SEED, ModelConfig, check_int, reject
+from course_lib.config import ModelConfig, check_int, reject
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.model import LayerStack
 from course_lib.nn.variants import sinusoidal_table
-from course_lib.training.train import check_step, optimizer_step
 
 PAD, SEP, PLUS, BLANK, DIGIT0 = 0, 1, 2, 3, 4  # digits d are tokens DIGIT0 + d
 VOCAB_SIZE = DIGIT0 + 10
-IGNORE = -100  # target of a position that is only input
+IGNORE = -100  # target of a position that is only input (training.step.IGNORE_INDEX)
 LOOPED_TASKS = ("copy", "reverse", "addition")  # the algorithmic tasks of notebook 09
 
 
@@ -116,6 +115,12 @@ class LoopedOutput:
     ponder: torch.Tensor  # (B, T): rho = N + R (ACT), else the fixed step count
     halt_weights: torch.Tensor  # (B, T, max_steps): w_n per step, each row sums to 1
     n_updates: torch.Tensor  # (B, T): N, the steps each position took
+
+    @property
+    def aux_loss(self) -> torch.Tensor:
+        """The mean ponder cost, ACT's auxiliary loss (Graves 2016, eq. 14); the training
+        loss adds it times ``ponder_weight`` (``course_lib.training.step.training_loss``)."""
+        return self.ponder.mean()
 
 
 class TokenIO(nn.Module):
@@ -240,12 +245,6 @@ def build_unshared_comparator(cfg: LoopedConfig, n_layers: int) -> UnsharedEncod
     return UnsharedEncoder(v, d, cfg.n_heads, ff, n_layers, cfg.max_len)
 
 
-def looped_loss(out: LoopedOutput, targets: torch.Tensor, ponder_weight: float) -> torch.Tensor:
-    """Cross-entropy at the output slots + ``ponder_weight`` x mean ponder cost (Graves eq. 14)."""
-    ce = F.cross_entropy(out.logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
-    return ce + ponder_weight * out.ponder.mean()
-
-
 @torch.no_grad()
 def evaluate_looped(model: nn.Module, task: str, length: int, n: int = 256, seed: int = 10**6):
     """Accuracy on fresh examples of ``length`` digits: per digit, per whole answer, and steps."""
@@ -261,50 +260,3 @@ def evaluate_looped(model: nn.Module, task: str, length: int, n: int = 256, seed
         "sequence_accuracy": right.all(1).float().mean().item(),
         "mean_steps": out.n_updates[slots].mean().item(),
     }
-
-
-def train_looped(model: nn.Module, task: str, steps: int = 300, batch_size: int = 32,
-                 lengths: tuple[int, int] = (1, 6), lr: float = 3e-3, seed: int = 0,
-                 ponder_weight: float | None = None) -> dict[str, list[float]]:  # fmt: skip
-    """AdamW on fresh batches, each of one length drawn from ``lengths`` (inclusive).
-
-    Stops with ``course_lib.training.train.TrainingDiverged`` at the first non-finite loss or
-    gradient norm, naming the step and the learning rate.
-    """
-    if not isinstance(lengths, tuple | list) or len(lengths) != 2:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
-    lo, hi = lengths
-    if not 1 <= lo <= hi:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
-    for field, value in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            reject(field, value, "it must be an integer >= 1")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
-        reject("lr", lr, "it must be a finite number > 0")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        reject("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
-    tau = (
-        getattr(getattr(model, "cfg", None), "ponder_weight", 0.0)
-        if ponder_weight is None
-        else ponder_weight
-    )
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"loss": [], "ponder": []}
-    model.train()
-    device = next(model.parameters()).device  # batches are made on the CPU, then moved
-    for step in range(steps):
-        length = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        batch = algorithmic_batch(task, batch_size, length, seed=seed * 100_003 + step)
-        ids, targets = (t.to(device) for t in batch)
-        out = model(ids)
-        loss = looped_loss(out, targets, tau)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        check_step(step, lr, loss.item(), norm.item())
-        optimizer_step(opt, step, lr)
-        history["loss"].append(loss.item())
-        history["ponder"].append(out.ponder.mean().item())
-    return history

@@ -20,7 +20,8 @@ prelude's output added before every core step (input injection, no parameters); 
 has no step embedding, so a loop count never seen in training is not out of distribution
 by construction. ``n_core`` unique blocks make one loop, so ``n_core=4, loops=1`` is an
 unshared 6-layer comparator of the ``n_core=1, loops=4`` model (equal FLOPs, more
-parameters) and ``n_core=1, loops=1`` one of equal parameters (fewer FLOPs).
+parameters) and ``n_core=1, loops=1`` one of equal parameters (fewer FLOPs). Training with
+a random loop count per batch is ``course_lib.training.loops.train_recurrent``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_lib.config import MAX_SEED, check_int, reject
+from course_lib.config import check_int, reject
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
-from course_lib.training.train import check_step, optimizer_step
 
 
 def band_mask(t: int, window: int, device=None) -> torch.Tensor:
@@ -155,49 +154,6 @@ def sample_loops(mean: float, generator: torch.Generator, spread: str = "poisson
         return int(mean)
     rate = torch.tensor([float(mean) - 1.0])
     return 1 + int(torch.poisson(rate, generator=generator).item())
-
-
-def clipped_step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, step: int,
-                 lr: float) -> float:  # fmt: skip
-    """One update of notebook 13's loops: backward, clip the gradient norm to 1, stop with
-    ``TrainingDiverged`` at a non-finite loss or norm, step; returns the loss."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    check_step(step, lr, loss.item(), norm.item())
-    optimizer_step(opt, step, lr)
-    return loss.item()
-
-
-def train_recurrent(model: RecurrentDepthModel, steps: int = 300, batch_size: int = 64,
-                    lengths: tuple[int, int] = (8, 12), mean_loops: float = 4,
-                    spread: str = "poisson", backprop_loops: int | None = None,
-                    lr: float = 3e-3, seed: int = 0) -> dict[str, list]:  # fmt: skip
-    """AdamW on fresh prefix-parity batches, each of one length drawn from ``lengths``; every batch draws its loop count with
-    ``sample_loops(mean_loops, ..., spread)``. Returns the loss and the loop count of each
-    step, so a test can see that the depth really varied. Stops with ``TrainingDiverged``
-    at the first non-finite loss or gradient norm."""
-    check_int("steps", steps, 1)
-    check_int("batch_size", batch_size, 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        reject("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
-    lo, hi = lengths
-    if not 1 <= lo <= hi:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    history: dict[str, list] = {"loss": [], "loops": []}
-    model.train()
-    for step in range(steps):
-        loops = sample_loops(mean_loops, g, spread)
-        length = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        ids, targets = prefix_parity_batch(batch_size, length, seed=seed * 100_003 + step)
-        logits = model(ids, loops, backprop_loops)  # (B, T, 2)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-        history["loss"].append(clipped_step(model, opt, loss, step, lr))
-        history["loops"].append(loops)
-    return history
 
 
 @torch.no_grad()

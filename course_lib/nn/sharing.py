@@ -3,7 +3,8 @@
 A plan is plain data: for layer i = 0 … N-1, ``attn_ids[i]`` and ``ffn_ids[i]`` name the
 weight set that layer uses. Layers with the same id get the *same module object* when
 ``course_lib.nn.model`` builds the stack, so sharing is visible in one loop, never hidden
-index arithmetic in ``forward``.
+index arithmetic in ``forward``. ``describe()`` is the plan as text;
+``course_lib.views.model_figures.plot_plan(plan)`` draws it.
 
 Strategies (notebooks 04 and 05):
 - ALBERT (Lan et al. 2020): ``none``, ``all``, ``attention`` (attention shared, each
@@ -98,27 +99,3 @@ class SharingPlan:
         for i, (a, f) in enumerate(zip(self.attn_ids, self.ffn_ids, strict=True)):
             lines.append(f"  layer {i:2d}: attention A{a}  ffn F{f}")
         return "\n".join(lines)
-
-    def plot(self, ax=None):
-        """Draw the layer -> weights map: one row per layer, a colour per weight set."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(3.2, 0.25 * self.n_layers + 0.9))
-        cmap = plt.get_cmap("tab20")
-        for col, (label, ids) in enumerate((("A", self.attn_ids), ("F", self.ffn_ids))):
-            for i, k in enumerate(ids):
-                ax.add_patch(plt.Rectangle((col, i), 0.9, 0.9, color=cmap(k % 20)))
-                ax.text(col + 0.45, i + 0.45, f"{label}{k}", ha="center", va="center", fontsize=8)
-        ax.set_xlim(-0.1, 2.0)
-        ax.set_ylim(self.n_layers + 0.1, -0.1)
-        ax.set_xticks([0.45, 1.45], ["attention", "FFN"])
-        ax.set_yticks(
-            [i + 0.45 for i in range(self.n_layers)], [str(i) for i in range(self.n_layers)]
-        )
-        ax.set_ylabel("layer")
-        ax.set_title(f"{self.strategy}: {self.n_attn} attn, {self.n_ffn} FFN sets", fontsize=9)
-        for side in ("top", "right", "bottom", "left"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(length=0)
-        return ax

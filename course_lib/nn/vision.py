@@ -256,23 +256,3 @@ def compare_plans(
             }
         )
     return pd.DataFrame(rows)
-
-
-def plot_comparison(df, ax=None):
-    """Unique parameters (x) against test accuracy (y), one labelled point per plan."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.scatter(df["unique_params"], 100 * df["test_accuracy"], s=40, color="tab:blue")
-    for _, row in df.iterrows():
-        ax.annotate(
-            row["plan"], (row["unique_params"], 100 * row["test_accuracy"]),
-            textcoords="offset points", xytext=(5, 4), fontsize=9,
-        )  # fmt: skip
-    ax.set_xlabel("unique parameters (each shared tensor once)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("8x8 digits ViT: sharing plans, same depth", fontsize=10)
-    ax.margins(x=0.12, y=0.15)  # room for the labels
-    ax.grid(alpha=0.3)
-    return ax

@@ -37,11 +37,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from course_lib.config import BLOCK_STRATEGIES, MAX_SEED, ModelConfig
+from course_lib.data.synthetic import synthetic_batch
 from course_lib.files import atomic_write
-from course_lib.measure.cost import batch_loss, synthetic_batch
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
-from course_lib.training.train import check_step, optimizer_step
+from course_lib.training.step import DivergenceCheck, train_step
 
 JOIN_TIMEOUT_S = 300.0  # the longest wait for every rank to join the process group
 
@@ -91,7 +91,9 @@ def train(
 ) -> dict:
     """Train ``args.steps`` AdamW steps; with ``ddp`` under an initialised process group.
 
-    ``device``: where this rank computes (CPU for gloo, ``cuda:LOCAL_RANK`` for nccl).
+    ``device``: where this rank computes (CPU for gloo, ``cuda:LOCAL_RANK`` for nccl). Each
+    step is ``course_lib.training.step.train_step`` at a constant lr, the gradient norm
+    measured but not clipped; a non-finite loss or norm stops it with ``TrainingDiverged``.
     """
     device = device or torch.device("cpu")
     torch.manual_seed(args.seed)  # same start everywhere (DDP also broadcasts rank 0's)
@@ -101,7 +103,7 @@ def train(
         ids = [device.index] if device.type == "cuda" else None
         net = DistributedDataParallel(model, device_ids=ids, static_graph=args.static_graph)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr)
-    losses = []
+    losses, check = [], DivergenceCheck(args.steps)
     for step in range(args.steps):
         if ddp:
             ids, y = shard(cfg, step, rank, args.batch, args.seq_len)
@@ -109,14 +111,8 @@ def train(
             pairs = [shard(cfg, step, r, args.batch, args.seq_len) for r in range(world)]
             ids, y = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
         ids, y = ids.to(device), y.to(device)
-        opt.zero_grad(set_to_none=True)
-        loss = batch_loss(net, ids, y)
-        loss.backward()
-        norm = torch.nn.utils.get_total_norm(
-            [p.grad for p in net.parameters() if p.grad is not None]
-        )
-        check_step(step, args.lr, loss.item(), norm.item())  # every rank sees the same norm
-        optimizer_step(opt, step, args.lr)
+        # every rank sees the same (all-reduced) gradient norm, so all stop at once
+        loss, _ = train_step(net, opt, ids, y, step=step, lr=args.lr, check=check)
         losses.append(loss.item())
     # what DDP's reducer really all-reduces each step, from its own logging data
     reduced = net._get_ddp_logging_data().get("total_parameter_size_bytes") if ddp else None

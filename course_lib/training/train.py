@@ -6,12 +6,12 @@ gradient-norm clipping, bfloat16 autocast on CUDA only (CPU float32 stays the re
 a ``tqdm.auto`` progress bar. With sharing, a shared weight's gradient is the sum of its
 gradients over every layer that uses it (notebook 06): clipping acts on that sum.
 
-A run whose loss or gradient becomes NaN or infinite stops with ``TrainingDiverged``, and so
-does one whose loss stays finite but explodes: above ``LOSS_GROWTH_LIMIT`` times the loss
-of step 0 at any step, or ending above ``FINAL_GROWTH_LIMIT`` times it. Weights the device
+Each step is ``course_lib.training.step.train_step``, the one every loop takes. A run whose
+loss or gradient becomes NaN or infinite stops with ``TrainingDiverged``, and so does one
+whose loss stays finite but explodes: above ``step.LOSS_GROWTH_LIMIT`` times the loss of
+step 0 at any step, or ending above ``FINAL_GROWTH_LIMIT`` times it. Weights the device
 cannot train (float16, which overflows without loss scaling at any lr) are refused first.
-Checkpoints live in ``course_lib.training.checkpoints`` (``save_checkpoint`` and ``load_checkpoint``
-are importable from here too, as notebook 03 shows).
+Checkpoints live in ``course_lib.training.checkpoints``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import nullcontext
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -38,56 +36,18 @@ from course_lib.training.checkpoints import (
     save_checkpoint,
     state_bytes,
 )
+from course_lib.training.step import (
+    LOSS_GROWTH_LIMIT,
+    DivergenceCheck,
+    TrainingDiverged,
+    amp_autocast,
+    train_step,
+    training_loss,
+)
 
 TIMING_WARMUP_STEPS = 3  # steps left out of tokens_per_s
 CUDA_CHECK_EVERY = 16  # on CUDA, losses are checked for NaN every 16 steps (one sync each)
-LOSS_GROWTH_LIMIT = 100.0  # a loss 100x that of step 0 is exploding, finite or not
 FINAL_GROWTH_LIMIT = 10.0  # a run whose last 10 losses average 10x step 0's has diverged
-
-
-class TrainingDiverged(RuntimeError):
-    """Training met a non-finite loss, gradient or weight: the run has no result.
-
-    ``step`` (0-based), ``lr`` (the learning rate at that step), ``peak_lr`` (the
-    configured one, if known) and ``what`` (which quantity went non-finite) are attributes
-    too, so a sweep can record the run as failed.
-    """
-
-    def __init__(
-        self, step: int, lr: float, what: str, hint: str = "", peak_lr: float | None = None
-    ):
-        self.step, self.lr, self.what, self.peak_lr = step, lr, what, peak_lr
-        if peak_lr is not None and peak_lr != lr:
-            lr_text = f"lr={lr:.3g} during warm-up/decay, peak lr={peak_lr:.3g}"
-        else:
-            lr_text = f"lr={lr:.3g}"
-        hint = hint or (
-            f"try a smaller lr (e.g. lr={(peak_lr or lr) / 10:.3g}); with a TrainConfig also more "
-            "warmup_steps or grad_clip=1.0"
-        )
-        super().__init__(f"training diverged at step {step} ({lr_text}): {what}; {hint}")
-
-
-def check_step(step: int, lr: float, loss: float, grad_norm: float) -> None:
-    """Raise ``TrainingDiverged`` unless ``loss`` and ``grad_norm`` (floats) are finite;
-    for loops that read the loss every step anyway (notebooks 08 and 09)."""
-    if not math.isfinite(loss):
-        raise TrainingDiverged(step, lr, f"the loss is {loss}")
-    if not math.isfinite(grad_norm):
-        raise TrainingDiverged(step, lr, f"the gradient norm is {grad_norm}")
-
-
-def optimizer_step(
-    opt: torch.optim.Optimizer, step: int, lr: float, peak_lr: float | None = None
-) -> None:
-    """``opt.step()``; an update too large for float32 (a huge lr) raises TrainingDiverged."""
-    try:
-        opt.step()
-    except RuntimeError as err:
-        if "overflow" not in str(err):
-            raise
-        what = f"the optimizer step overflowed ({err})"
-        raise TrainingDiverged(step, lr, what, peak_lr=peak_lr) from None
 
 
 def _check_task(task: str) -> None:
@@ -98,13 +58,6 @@ def _check_task(task: str) -> None:
 def _check_batch_size(batch_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is not allowed: it must be an integer >= 1")
-
-
-def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str):
-    logits = model(x)  # classify: (B, C); lm: (B, T, V)
-    if task == "lm":
-        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), logits  # per token
-    return F.cross_entropy(logits.float(), y), logits
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -132,12 +85,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
 
 
-def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, ds: Dataset, task: str = "classify", batch_size: int = 256, amp: bool = True
@@ -153,8 +100,9 @@ def evaluate(
     for i in range(0, len(x_all), batch_size):
         x = x_all[i : i + batch_size].to(device)
         y = y_all[i : i + batch_size].to(device)
-        with _autocast(device, amp):
-            loss, logits = _loss(model, x, y, task)
+        with amp_autocast(device, amp):
+            logits = model(x)  # classify: (B, C); lm: (B, T, V)
+            loss = training_loss(logits, y)  # per sequence or per token
         n = y.numel()  # sequences for classify, tokens for lm
         total_loss += loss.item() * n
         count += n
@@ -167,30 +115,6 @@ def evaluate(
     if task == "classify":
         out["accuracy"] = correct / count
     return out
-
-
-def _divergence(
-    losses, norms, first: int, lrs: list[float], peak: float
-) -> TrainingDiverged | None:
-    """The error for the first step from ``first`` on whose loss or gradient norm is not
-    finite, or None; reads the device tensors once (a single GPU sync)."""
-    window = torch.stack([torch.stack(losses[first:]), torch.stack(norms[first:])]).float().cpu()
-    finite = torch.isfinite(window)
-    if bool(finite.all()):
-        start = float(losses[0])  # the untrained model's loss: what training must not exceed
-        grown = (window[0] > LOSS_GROWTH_LIMIT * start).nonzero()
-        if start > 0 and len(grown):
-            i = int(grown[0, 0])
-            what = (
-                f"the loss grew from {start:.3g} at step 0 to {float(window[0, i]):.3g} "
-                f"(over {LOSS_GROWTH_LIMIT:g}x: finite, but exploding)"
-            )
-            return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
-        return None
-    i = int((~finite.all(0)).nonzero()[0, 0])
-    loss, norm = window[:, i].tolist()
-    what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {norm}"
-    return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
 
 
 def _check_final_loss(losses: list[float], lr: float, peak: float) -> None:
@@ -255,14 +179,13 @@ def train_model(
     n = len(x_all)
     gen = torch.Generator().manual_seed(train_cfg.seed)  # the order batches are drawn in
     opt = make_optimizer(model, train_cfg)
-    params = list(model.parameters())
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         torch.cuda.synchronize(device)
-    history: dict[str, Any] = {"loss": [], "lr": [], "eval": [], "device": str(device)}
+    check_every = CUDA_CHECK_EVERY if device.type == "cuda" else 1  # each read syncs the GPU
+    check = DivergenceCheck(train_cfg.steps, check_every, train_cfg.lr, LOSS_GROWTH_LIMIT)
+    history: dict[str, Any] = {"loss": [], "lr": check.lrs, "eval": [], "device": str(device)}
     order, pos, eval_time, tokens = torch.randperm(n, generator=gen).to(device), 0, 0.0, 0
-    losses, norms = [], []  # detached tensors: reading each one would sync the GPU every step
-    check_every, checked = (CUDA_CHECK_EVERY if device.type == "cuda" else 1), 0
     start = time.perf_counter()
     steady_from = min(TIMING_WARMUP_STEPS, train_cfg.steps - 1)
     bar = tqdm(range(train_cfg.steps), disable=not progress, desc="train", leave=False)
@@ -278,28 +201,13 @@ def train_model(
             pos += train_cfg.batch_size
             x, y = x_all[idx], y_all[idx]
             lr = lr_at(step, train_cfg)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with _autocast(device, train_cfg.amp):
-                loss, _ = _loss(model, x, y, task)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if train_cfg.grad_clip is not None:
-                norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
-            else:
-                norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-            losses.append(loss.detach())
-            norms.append(norm.detach())
-            history["lr"].append(lr)
-            if (step + 1) % check_every == 0 or step + 1 == train_cfg.steps:
-                diverged = _divergence(losses, norms, checked, history["lr"], train_cfg.lr)
-                if diverged is not None:
-                    raise diverged
-                checked = step + 1
-            optimizer_step(opt, step, lr, train_cfg.lr)
+            clip, amp = train_cfg.grad_clip, train_cfg.amp
+            loss, _ = train_step(
+                model, opt, x, y, step=step, lr=lr, check=check, clip=clip, amp=amp
+            )
             tokens += x.numel() if step >= steady_from else 0
             if progress and (step % 25 == 0 or step + 1 == train_cfg.steps):
-                bar.set_postfix(loss=f"{losses[-1].item():.3f}", refresh=False)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             last = step + 1 == train_cfg.steps
             every = train_cfg.eval_every and (step + 1) % train_cfg.eval_every == 0
             if eval_ds is not None and (last or every):
@@ -315,7 +223,7 @@ def train_model(
     _check_weights(model, train_cfg.steps - 1, history["lr"][-1], train_cfg.lr)
     history["train_time_s"] = end - start - eval_time
     history["tokens_per_s"] = tokens / max(end - steady_start - (eval_time - steady_eval), 1e-9)
-    history["loss"] = torch.stack(losses).float().cpu().tolist()
+    history["loss"] = torch.stack(check.losses).float().cpu().tolist()
     _check_final_loss(history["loss"], history["lr"][-1], train_cfg.lr)
     history["peak_mem_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None

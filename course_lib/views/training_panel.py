@@ -138,7 +138,7 @@ class TrainingPanel(W.VBox):
         """Train the picked plans one by one. A plan with a bad setting, or whose training
         diverges, gets its message in the status line; every plan that finished, before or
         after it, keeps its row."""
-        from course_lib.training.train import TrainingDiverged  # lazy, like the runner
+        from course_lib.training.step import TrainingDiverged  # lazy, like the runner
 
         names = list(self.plan_select.value)
         if not names:
