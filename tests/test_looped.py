@@ -14,11 +14,11 @@ from course_lib.nn.looped import (
     algorithmic_batch,
     build_unshared_comparator,
     evaluate_looped,
-    looped_loss,
     looped_parameter_count,
     task_seq_len,
 )
 from course_lib.training.loops import train_looped
+from course_lib.training.step import training_loss
 
 
 def small(**changes) -> LoopedConfig:
@@ -116,7 +116,7 @@ def test_parameter_count_is_one_block_plus_embeddings(max_steps):
 def test_gradients_reach_every_parameter():
     model = model_of(small(halt_bias_init=-1.0))
     ids, targets = algorithmic_batch("reverse", 4, 3)
-    looped_loss(model(ids), targets, 0.01).backward()
+    training_loss(model(ids), targets, 0.01).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
