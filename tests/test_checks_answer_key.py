@@ -2,11 +2,9 @@
 and no student notebook links to it or to solutions/."""
 
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 import answer_key  # noqa: E402
 
 from course_lib.exercises.quizzes import QUESTIONS  # noqa: E402

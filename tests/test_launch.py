@@ -20,7 +20,6 @@ from course_lib import launch
 from course_lib.runtime import DATA_DIR_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 import add_badges  # noqa: E402
 
 # ------------------------------------------------------------------ links and badges

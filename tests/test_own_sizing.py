@@ -101,7 +101,7 @@ def test_the_readme_example_runs_the_suggested_config(tmp_path, monkeypatch, one
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COURSE_MODE", "FAST")
     scope: dict = {}
-    exec(block, scope)  # noqa: S102 (the README's own code, as a learner runs it)
+    exec(block, scope)
     assert (
         scope["record"]["sharing"] == "all" and scope["record"]["max_len"] == scope["cfg"].max_len
     )

@@ -4,23 +4,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import math  # noqa: E402
+import math
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from matplotlib.text import Text
 
-from course_lib.nn.sharing import SharingPlan  # noqa: E402
-from course_lib.views.figures import (  # noqa: E402
+from course_lib.nn.sharing import SharingPlan
+from course_lib.views.figures import (
     aggregate_runs,
     pareto_front,
     plan_labels,
     plot_params_vs_accuracy,
     quality_column,
 )
-from course_lib.views.label_placement import overlap_area, place_labels  # noqa: E402
-from course_lib.views.model_figures import plot_plan  # noqa: E402
+from course_lib.views.label_placement import overlap_area, place_labels
+from course_lib.views.model_figures import plot_plan
 
 
 def results(**extra):

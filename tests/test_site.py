@@ -11,7 +11,6 @@ small two-edition build checks the language switch whatever Chinese notebooks ex
 import hashlib
 import html
 import re
-import sys
 from base64 import b64decode
 from pathlib import Path
 
@@ -20,7 +19,6 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
 import study_time as study_time_script  # noqa: E402
 import study_time_rule as study_time  # noqa: E402

@@ -22,7 +22,6 @@ import functools
 import http.server
 import json
 import re
-import sys
 import threading
 from pathlib import Path
 
@@ -30,7 +29,6 @@ import pytest
 from test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
 
 SITE_TEST = ROOT / "build" / "site-test"

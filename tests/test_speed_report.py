@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
 from course_lib.measure.speed_report import (
     SWEEP_CSV,
@@ -18,7 +18,7 @@ from course_lib.measure.speed_report import (
     sweep_memory_speed,
     timing_results,
 )
-from course_lib.measure.timing import Timing  # noqa: E402
+from course_lib.measure.timing import Timing
 from course_lib.views.speed_figures import plot_speed_ratios, plot_what_changes
 
 

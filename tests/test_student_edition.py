@@ -11,7 +11,6 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 import student_edition  # noqa: E402
 
 CORRECT_MASK = """# exercise (core)

@@ -124,10 +124,7 @@ def test_stated_minutes_and_clear_errors(tmp_path):
 
 
 def test_the_script_prints_every_notebook_and_fails_on_a_low_header(tmp_path, capsys):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import study_time as script
+    import study_time as script  # scripts/, on sys.path (tests/conftest.py)
 
     low = tmp_path / "99_low.ipynb"
     nbformat.write(notebook(md("# T\n\n| study time | 1 minutes |\n"), code(STUB)), low)

@@ -14,14 +14,12 @@ import gettext
 import io
 import shutil
 import subprocess
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import i18n as script  # noqa: E402  (scripts/i18n.py)
 
