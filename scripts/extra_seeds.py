@@ -106,10 +106,11 @@ def run_embeddings(seed: int) -> list[dict]:
 
 
 def run_vision(seed: int) -> list[dict]:
-    from course_lib.nn import vision
+    from course_lib.experiments.vision import compare_plans, vision_preset
+    from course_lib.nn.vision import PLANS
 
-    size, tcfg = vision.vision_preset("FAST")
-    df = vision.compare_plans(vision.PLANS, size=size, train_cfg=tcfg.replace(seed=seed))
+    size, tcfg = vision_preset("FAST")
+    df = compare_plans(PLANS, size=size, train_cfg=tcfg.replace(seed=seed))
     return df.assign(seed=seed, name=df["plan"]).to_dict("records")
 
 

@@ -42,6 +42,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/, also when imported
+import study_time_rule  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CELL_FIELDS = ("id", "en_sha256", "en", "zh")  # all required, in this order
 TOP_FIELDS = ("notebook", "cells")  # required; "removed" optional
@@ -369,6 +372,8 @@ def build_notebook(nn: str, root: Path = ROOT):
         if cell.cell_type == "markdown":
             badges = "launch-badges" in cell.metadata.get("tags", [])
             cell.source = zh_markdown(zh[cell["id"]], badges=badges)
+    if any(study_time_rule.STATED.search(c.source) for c in english.cells):
+        _set_zh_study_time(nb, english, zh, en_path.name, rel(path, root))
     nb.metadata[META_KEY] = {
         "translation": rel(path, root),
         "translation_sha256": file_sha256(path),
@@ -376,6 +381,20 @@ def build_notebook(nn: str, root: Path = ROOT):
         "english_markdown_sha256": markdown_hash(english),
     }
     return nb
+
+
+def _set_zh_study_time(nb, english, zh: dict[str, str], en_name: str, where: str) -> None:
+    """The Chinese header's study time at the Chinese reading rate (scripts/study_time_rule.py,
+    ``zh_stated_minutes``), written into its row "| 学习时间 | N 分钟 |"."""
+    minutes = study_time_rule.zh_stated_minutes(english, zh, en_name)
+    stated = study_time_rule.ZH_STATED
+    rows = [c for c in nb.cells if c.cell_type == "markdown" and stated.search(c.source)]
+    if len(rows) != 1:
+        raise ZhError(
+            f"{where}: the translation needs exactly one header row '| 学习时间 | N 分钟 |' "
+            f"(found {len(rows)}); translate the English header's study time row"
+        )
+    rows[0].source = study_time_rule.zh_header(rows[0].source, minutes, where)
 
 
 def _code_view(cell) -> dict:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from course_lib import TrainConfig, count_parameters, count_parameters_per_use, shares_storage
+from course_lib.experiments.vision import compare_plans, train_and_evaluate, vision_preset
 from course_lib.measure.cost import counted_flops
 from course_lib.nn.model import LayerStack
 from course_lib.nn.sharing import SharingPlan
@@ -16,11 +17,8 @@ from course_lib.nn.vision import (
     PLANS,
     SEED_MARGIN,
     build_vit,
-    compare_plans,
     load_digits_tensors,
     patchify,
-    train_and_evaluate,
-    vision_preset,
     vit_config,
     vit_forward_flops,
     vit_parameter_count,

@@ -10,7 +10,8 @@ unchanged: only the input end (patches instead of tokens) and the read-out diffe
 
 Data: scikit-learn's bundled digits (``sklearn.datasets.load_digits``: 1,797 grey 8x8
 images of the digits 0-9, values 0-16), shipped inside the scikit-learn package, so
-nothing is downloaded. Training and evaluation are ``course_lib.training.train``'s.
+nothing is downloaded. Training the plans and comparing them is
+``course_lib.experiments.vision``'s; this module only builds and counts.
 """
 
 from __future__ import annotations
@@ -21,14 +22,11 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib.config import ModelConfig, TrainConfig
+from course_lib.config import ModelConfig
 from course_lib.nn.checks import check_model_config
-from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.model import LayerStack, init_weights
 from course_lib.nn.sharing import SharingPlan
-from course_lib.runtime import seed_everything
-from course_lib.training.train import evaluate, train_model
 
 IMAGE_SIZE = 8
 N_CLASSES = 10
@@ -194,65 +192,3 @@ def vit_forward_flops(cfg: ModelConfig, patch_size: int = 2, batch_size: int = 1
     per_layer = 8 * t * d * d + 4 * t * t * d + 4 * t * d * cfg.d_ff  # QKVO, scores+mix, FFN
     one = 2 * n * patch_size**2 * d + cfg.n_layers * per_layer + 2 * d * cfg.n_classes
     return batch_size * one
-
-
-def vision_preset(mode: str) -> tuple[dict, TrainConfig]:
-    """(ViT size changes for ``vit_config``, TrainConfig): FAST for 2 CPU cores, FULL for a GPU."""
-    if mode == "FAST":
-        return {}, TrainConfig(steps=200, batch_size=64, lr=3e-3, warmup_steps=20, seed=0)
-    if mode == "FULL":
-        size = dict(d_model=64, d_ff=256, n_layers=8)
-        return size, TrainConfig(steps=2000, batch_size=128, lr=2e-3, warmup_steps=100, seed=0)
-    raise ValueError(f"mode={mode!r} is not allowed: choose 'FAST' or 'FULL'")
-
-
-def train_and_evaluate(
-    cfg: ModelConfig, train_cfg: TrainConfig, patch_size: int = 2, progress: bool = False
-) -> dict:
-    """Build (seeded), train on the digits train split, evaluate on the test split."""
-    train, test = load_digits_tensors()
-    seed_everything(train_cfg.seed)  # the same initial weights for the same plan
-    model = build_vit(cfg, patch_size)
-    history = train_model(model, train, train_cfg, task="classify", progress=progress)
-    metrics = evaluate(model, test, "classify")
-    return {
-        "model": model,
-        "unique_params": count_parameters(model),
-        "per_use_params": count_parameters_per_use(model),
-        "test_accuracy": metrics["accuracy"],
-        "test_loss": metrics["loss"],
-        "train_time_s": history["train_time_s"],
-        "final_train_loss": sum(history["loss"][-20:]) / len(history["loss"][-20:]),
-    }
-
-
-def compare_plans(
-    plans: dict[str, dict] | None = None,
-    size: dict | None = None,
-    train_cfg: TrainConfig | None = None,
-    patch_size: int = 2,
-    progress: bool = False,
-):
-    """Train one ViT per plan; a pandas DataFrame, one row per plan, in the given order."""
-    import pandas as pd
-
-    plans = PLANS if plans is None else plans
-    train_cfg = train_cfg or vision_preset("FAST")[1]
-    rows = []
-    for name, plan in plans.items():
-        cfg = vit_config(**{**(size or {}), **plan})
-        r = train_and_evaluate(cfg, train_cfg, patch_size, progress)
-        sets = SharingPlan.from_config(cfg)
-        rows.append(
-            {
-                "plan": name,
-                "layers": cfg.n_layers,
-                "attn_sets": sets.n_attn,
-                "ffn_sets": sets.n_ffn,
-                "unique_params": r["unique_params"],
-                "per_use_params": r["per_use_params"],
-                "test_accuracy": r["test_accuracy"],
-                "train_time_s": r["train_time_s"],
-            }
-        )
-    return pd.DataFrame(rows)

@@ -8,7 +8,7 @@
   the sandwich plans of ``course_lib.nn.variants``; the sharing explorer
   (``course_lib.views.explorer``) shows the same map as a PNG.
 - ``plot_comparison(df, ax)`` draws notebook 10's table from
-  ``course_lib.nn.vision.compare_plans``: unique parameters against test accuracy, one
+  ``course_lib.experiments.vision.compare_plans``: unique parameters against test accuracy, one
   labelled point per sharing plan of the 8x8 digits ViT (Dosovitskiy et al. 2021).
 
 The plan stays plain data and the table stays a DataFrame: these functions only read

@@ -13,6 +13,7 @@ The second half shows the workflow on a temporary copy: an edited English cell f
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
+import study_time_rule as st  # noqa: E402  (scripts/)
 import zh  # noqa: E402  (scripts/zh.py)
 
 NUMBERS = zh.all_numbers(ROOT)
@@ -76,6 +78,7 @@ def test_the_second_numerical_path_leaves_the_chinese_notebooks_out():
 # ----- the workflow, on a temporary copy ---------------------------------------------------
 
 NN = "00"
+STUDY_ROW = re.compile(r"\|\s*study time\s*\|\s*(\d+)\s*minutes\s*\|")
 
 
 def _translate_all(root: Path, prefix: str = "译文：") -> None:
@@ -83,8 +86,8 @@ def _translate_all(root: Path, prefix: str = "译文：") -> None:
     path = zh.yaml_path(NN, root)
     doc = zh.load_translation(path, root)
     for cell in doc["cells"]:
-        if not cell["zh"]:
-            cell["zh"] = prefix + cell["en"]
+        if not cell["zh"]:  # the header's study-time row in Chinese, as a translator writes it
+            cell["zh"] = prefix + STUDY_ROW.sub(r"| 学习时间 | \1 分钟 |", cell["en"])
     path.write_text(zh.dump_translation(doc, zh.header_of(path)), encoding="utf-8")
 
 
@@ -230,6 +233,23 @@ def test_built_notebook_records_its_sources_and_keeps_the_english_code(course):
     badges = next(c for c in built.cells if "launch-badges" in c.metadata.get("tags", []))
     assert "labpath=notebooks%2Fzh%2F00_" in badges.source
     assert "/blob/main/notebooks/zh/00_" in badges.source
+
+
+def test_the_chinese_header_states_the_study_time_at_the_chinese_reading_rate(course):
+    """The build writes the header's minutes (st.zh_stated_minutes: 250 Han characters a
+    minute), whatever number the translator typed; three times the prose raises them."""
+    english = _english(course)[1]
+    path = zh.yaml_path(NN, course)
+    doc = zh.load_translation(path, course)
+    title = next(c for c in doc["cells"] if "学习时间" in c["zh"])
+    title["zh"] = st.ZH_STATED.sub(lambda m: m.group(1) + "1" + m.group(3), title["zh"])
+    for cell in doc["cells"]:
+        cell["zh"] += "\n\n" + "共享" * 2000  # 4,000 Han characters: 16 minutes more reading
+    path.write_text(zh.dump_translation(doc, zh.header_of(path)), encoding="utf-8")
+    built = zh.build_notebook(NN, course)
+    translation = {c["id"]: c["zh"] for c in doc["cells"]}
+    want = st.zh_stated_minutes(english, translation)
+    assert st.zh_stated_in(built) == want > st.stated_minutes(english) + 15
 
 
 def test_unchanged_translation_files_are_not_rewritten(course):
