@@ -162,10 +162,10 @@ def state_memory(model: nn.Module, optimizer: torch.optim.Optimizer) -> StateMem
 
 
 def training_state_memory(model: nn.Module, ids, y, lr: float = 1e-3) -> StateMemory:
-    """Take one real AdamW step on (ids, y), then measure ``state_memory``."""
+    """Take one real AdamW step on (ids, y) (``training.step.train_step``, unchecked), then
+    measure ``state_memory``."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    batch_loss(model, ids, y).backward()
-    opt.step()
+    train_step(model, opt, ids, y, step=0, lr=lr, check=None)
     return state_memory(model, opt)
 
 
