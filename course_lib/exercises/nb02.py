@@ -20,6 +20,7 @@ from course_lib.exercises.framework import (
     passed,
     run,
 )
+from course_lib.i18n import _
 
 
 def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> list:
@@ -29,26 +30,26 @@ def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps:
     unbiased = x.var(-1, keepdim=True, unbiased=True)
     return [
         ((x - mean) / torch.sqrt(unbiased + eps) * w + b,
-         "use the biased variance (unbiased=False), as nn.LayerNorm does"),
-        (x_hat, "after normalising, scale by weight and add bias: y = x_hat * w + b"),
-        (x_hat + b, "you forgot the scale: multiply x_hat by weight (gamma) before adding bias"),
-        (x_hat * w, "you forgot the shift: add bias (beta) after scaling by weight"),
+         _("use the biased variance (unbiased=False), as nn.LayerNorm does")),
+        (x_hat, _("after normalising, scale by weight and add bias: y = x_hat * w + b")),
+        (x_hat + b, _("you forgot the scale: multiply x_hat by weight (gamma) before adding bias")),
+        (x_hat * w, _("you forgot the shift: add bias (beta) after scaling by weight")),
         ((x - mean) / (torch.sqrt(var) + eps) * w + b,
-         "add eps INSIDE the square root: sqrt(var + eps), not sqrt(var) + eps"),
+         _("add eps INSIDE the square root: sqrt(var + eps), not sqrt(var) + eps")),
         ((x - mean) / torch.sqrt(var) * w + b,
-         "add eps inside the square root: without it a token of (near) zero variance "
-         "divides by (almost) 0"),
+         _("add eps inside the square root: without it a token of (near) zero variance "
+         "divides by (almost) 0")),
         ((x - mean) / torch.sqrt(var + 1e-5) * w + b,
-         f"use the eps argument (here {eps}), not a fixed 1e-5"),
+         _("use the eps argument (here {eps}), not a fixed 1e-5").format(eps=eps)),
         ((x - mean) / (var + eps) * w + b,
-         "divide by the standard deviation sqrt(var + eps), not by the variance"),
+         _("divide by the standard deviation sqrt(var + eps), not by the variance")),
         ((x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * w + b,
-         "normalise each token on its own: mean and variance over dim=-1, not over the "
-         "whole tensor"),
+         _("normalise each token on its own: mean and variance over dim=-1, not over the "
+         "whole tensor")),
         ((x - x.mean(-2, keepdim=True)) / torch.sqrt(x.var(-2, keepdim=True, unbiased=False) + eps)
          * w + b,
-         "normalise each token: mean and variance over dim=-1 (the features) with "
-         "keepdim=True, not over the tokens"),
+         _("normalise each token: mean and variance over dim=-1 (the features) with "
+         "keepdim=True, not over the tokens")),
     ]  # fmt: skip
 
 
@@ -70,22 +71,32 @@ def check_02_layer_norm(fn: Callable) -> None:
             eps,
             likely=if_error_says(
                 "must match",
-                hint=f"x is {tuple(x.shape)}: take the mean and variance with keepdim=True, so "
-                f"they stay {tuple(x.shape[:-1]) + (1,)} and broadcast against x",
+                hint=_(
+                    "x is {shape}: take the mean and variance with keepdim=True, so they stay {kept_shape} and broadcast against x"
+                ).format(shape=tuple(x.shape), kept_shape=tuple(x.shape[:-1]) + (1,)),
             ),
         )
         want = F.layer_norm(x, (8,), w, b, eps)
-        check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
-        check(out.shape == x.shape, f"the output has the input's shape {tuple(x.shape)}")
+        check(
+            isinstance(out, torch.Tensor),
+            _("return a tensor, got {type}").format(type=type(out).__name__),
+        )
+        check(
+            out.shape == x.shape,
+            _("the output has the input's shape {shape}").format(shape=tuple(x.shape)),
+        )
         name_mistake(out, want, _layer_norm_mistakes(x, w, b, eps), atol=1e-4)
         check_close(
-            out, want, "normalise each token: mean and variance over dim=-1 with keepdim=True", 1e-4
+            out,
+            want,
+            _("normalise each token: mean and variance over dim=-1 with keepdim=True"),
+            1e-4,
         )
     const = torch.full((2, 8), 4.0)
     out = run(fn, const, w, b, 1e-5)
     check(
         torch.isfinite(out).all() and torch.allclose(out, b.expand(2, 8), atol=1e-4),
-        "add eps inside the square root: a constant vector has variance 0",
+        _("add eps inside the square root: a constant vector has variance 0"),
     )
     passed("check_02_layer_norm", 3)
 
@@ -99,19 +110,25 @@ def check_02_post_ln_sublayer(fn: Callable) -> None:
     x = torch.randn(2, 4, 8) * 2
     with torch.no_grad():
         out = run(fn, x, f, norm)
-        check(isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}")
-        check(out.shape == x.shape, f"the output has the input's shape {tuple(x.shape)}")
+        check(
+            isinstance(out, torch.Tensor),
+            _("return a tensor, got {type}").format(type=type(out).__name__),
+        )
+        check(
+            out.shape == x.shape,
+            _("the output has the input's shape {shape}").format(shape=tuple(x.shape)),
+        )
         name_mistake(out, norm(x + f(x)), [
             (x + f(norm(x)),
-             "that is pre-LN, x + f(norm(x)); post-LN adds the residual first: norm(x + f(x))"),
-            (norm(f(x)), "keep the residual: add the input x to f(x) before the norm"),
-            (f(norm(x)), "that is pre-LN without its residual; post-LN is norm(x + f(x))"),
-            (x + f(x), "apply the norm to the sum: post-LN ends with norm(x + f(x))"),
-            (x + norm(f(x)), "normalise the SUM x + f(x), not only f(x)"),
-            (norm(x) + f(x), "add first, then normalise: norm(x + f(x)), not norm(x) + f(x)"),
-            (norm(x + f(norm(x))), "f takes x itself in post-LN: norm(x + f(x))"),
+             _("that is pre-LN, x + f(norm(x)); post-LN adds the residual first: norm(x + f(x))")),
+            (norm(f(x)), _("keep the residual: add the input x to f(x) before the norm")),
+            (f(norm(x)), _("that is pre-LN without its residual; post-LN is norm(x + f(x))")),
+            (x + f(x), _("apply the norm to the sum: post-LN ends with norm(x + f(x))")),
+            (x + norm(f(x)), _("normalise the SUM x + f(x), not only f(x)")),
+            (norm(x) + f(x), _("add first, then normalise: norm(x + f(x)), not norm(x) + f(x)")),
+            (norm(x + f(norm(x))), _("f takes x itself in post-LN: norm(x + f(x))")),
         ])  # fmt: skip
-        check_close(out, norm(x + f(x)), "post-LN is norm(x + f(x))")
+        check_close(out, norm(x + f(x)), _("post-LN is norm(x + f(x))"))
     passed("check_02_post_ln_sublayer", 1)
 
 
@@ -121,22 +138,23 @@ def check_02_block_parameter_count(fn: Callable) -> None:
     sizes = [(256, 1024), (64, 256), (768, 3072), (10, 7)]
     for d, ff in sizes:
         n = run(fn, d, ff)
-        check(isinstance(n, int), f"return an int, got {type(n).__name__}")
+        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
         want = 4 * d * d + 2 * d * ff + 9 * d + ff
         name_mistake(n, want, [
-            (want - 4 * d, "add the two LayerNorms: each holds d weights and d biases (+4d)"),
-            (want - 2 * d, "there are TWO LayerNorms, one per sublayer: 4d in all"),
+            (want - 4 * d, _("add the two LayerNorms: each holds d weights and d biases (+4d)")),
+            (want - 2 * d, _("there are TWO LayerNorms, one per sublayer: 4d in all")),
             (want - 5 * d - ff,
-             "every Linear has a bias: Q, K, V, out (4d), fc1 (d_ff), fc2 (d)"),
+             _("every Linear has a bias: Q, K, V, out (4d), fc1 (d_ff), fc2 (d)")),
             (want - d * d - d,
-             "attention has four projections, Q, K, V and the output: 4d^2 + 4d"),
-            (want - d * ff, "the FFN holds two matrices, d x d_ff and d_ff x d: 2*d*d_ff"),
-            (want - d + ff, "fc2 maps d_ff -> d, so its bias holds d numbers, not d_ff"),
+             _("attention has four projections, Q, K, V and the output: 4d^2 + 4d")),
+            (want - d * ff, _("the FFN holds two matrices, d x d_ff and d_ff x d: 2*d*d_ff")),
+            (want - d + ff, _("fc2 maps d_ff -> d, so its bias holds d numbers, not d_ff")),
         ], atol=0)  # fmt: skip
         check(
             n == want,
-            f"for d={d}, d_ff={ff} the block has {want:,} parameters, you gave {n:,}: "
-            "attention 4d^2 + 4d, FFN 2*d*d_ff + d_ff + d, two LayerNorms 4d",
+            _(
+                "for d={d}, d_ff={ff} the block has {want:,} parameters, you gave {n:,}: attention 4d^2 + 4d, FFN 2*d*d_ff + d_ff + d, two LayerNorms 4d"
+            ).format(d=d, ff=ff, want=want, n=n),
         )
     passed("check_02_block_parameter_count", len(sizes))
 
@@ -149,33 +167,48 @@ def check_02_share_layer(fn: Callable) -> None:
         stack = run(fn, layer, n)
         if isinstance(stack, nn.Sequential):
             raise AssertionError(
-                "return an nn.ModuleList, not an nn.Sequential: the stack calls its layers "
-                "itself, one by one"
+                _(
+                    "return an nn.ModuleList, not an nn.Sequential: the stack calls its layers "
+                    "itself, one by one"
+                )
             )
         check(
             isinstance(stack, nn.ModuleList),
-            f"return an nn.ModuleList: PyTorch registers its entries as submodules, a "
-            f"{type(stack).__name__} is not registered",
+            _(
+                "return an nn.ModuleList: PyTorch registers its entries as submodules, a {type} is not registered"
+            ).format(type=type(stack).__name__),
         )
-        check(len(stack) == n, f"the list holds n={n} entries, got {len(stack)}")
+        check(
+            len(stack) == n,
+            _("the list holds n={n} entries, got {got}").format(n=n, got=len(stack)),
+        )
         if not all(m is layer for m in stack) and all(
             m.weight.data_ptr() == layer.weight.data_ptr() for m in stack
         ):
             raise AssertionError(
-                "copy.copy makes a new module object that still holds layer's tensors: put "
-                "`layer` itself in the list, so that the stack is visibly one module"
+                _(
+                    "copy.copy makes a new module object that still holds layer's tensors: put "
+                    "`layer` itself in the list, so that the stack is visibly one module"
+                )
             )
         if not all(m is layer for m in stack):
             copies = all(
                 isinstance(m, nn.Linear) and torch.equal(m.weight, layer.weight) for m in stack
             )
             raise AssertionError(
-                "copy.deepcopy (what nn.TransformerEncoder does) makes new tensors: "
-                "put the very same module object in the list n times"
+                _(
+                    "copy.deepcopy (what nn.TransformerEncoder does) makes new tensors: "
+                    "put the very same module object in the list n times"
+                )
                 if copies
-                else "you built new layers with new weights: put the `layer` you were given "
-                "in the list n times"
+                else _(
+                    "you built new layers with new weights: put the `layer` you were given "
+                    "in the list n times"
+                )
             )
         unique = sum(p.numel() for p in stack.parameters())
-        check(unique == 20, f"parameters() counts a shared tensor once: 20, got {unique}")
+        check(
+            unique == 20,
+            _("parameters() counts a shared tensor once: 20, got {unique}").format(unique=unique),
+        )
     passed("check_02_share_layer", 2)

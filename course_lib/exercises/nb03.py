@@ -25,21 +25,24 @@ from course_lib.exercises.framework import (
     passed,
     run,
 )
+from course_lib.i18n import _
 
 
 def _embed_raised(e: Exception) -> str:
     """The likely cause when the learner's embedding raises on ids of shape (B, T) = (3, 4)."""
     if "(3)" in str(e):
-        return (
+        return _(
             "the positions run along T = ids.size(1) = 4, not B = ids.size(0) = 3: "
             "pos_emb(torch.arange(ids.size(1)))"
         )
     if "(8)" in str(e):
-        return (
+        return _(
             "embed only the T = 4 positions of this batch, torch.arange(ids.size(1)), not "
             "all max_len = 8 rows of the table"
         )
-    return "ids is (B, T) = (3, 4): tok_emb(ids) is (B, T, d), pos_emb(torch.arange(T)) is (T, d)"
+    return _(
+        "ids is (B, T) = (3, 4): tok_emb(ids) is (B, T, d), pos_emb(torch.arange(T)) is (T, d)"
+    )
 
 
 @exercise
@@ -51,20 +54,26 @@ def check_03_embed(fn: Callable) -> None:
         x = run(fn, ids, tok, pos, likely=_embed_raised)
         p = pos(torch.arange(4))
         want = tok(ids) + p
-        check(isinstance(x, torch.Tensor), f"return a tensor, got {type(x).__name__}")
+        check(
+            isinstance(x, torch.Tensor),
+            _("return a tensor, got {type}").format(type=type(x).__name__),
+        )
         if x.shape == (3, 4, 12):
-            raise AssertionError("add the two embeddings; concatenating doubles the width d")
-        check(x.shape == want.shape, f"expected shape (B, T, d) = {tuple(want.shape)}")
+            raise AssertionError(_("add the two embeddings; concatenating doubles the width d"))
+        check(
+            x.shape == want.shape,
+            _("expected shape (B, T, d) = {shape}").format(shape=tuple(want.shape)),
+        )
         name_mistake(x, want, [
             (tok(ids),
-             "add the position embeddings pos_emb(torch.arange(T)): without them the model "
-             "cannot tell the order of the tokens"),
-            (tok(ids) + pos(ids), "positions are 0..T-1 (torch.arange(T)), not the token ids"),
-            (tok(ids) * p, "add the position embeddings to the token embeddings, not multiply"),
+             _("add the position embeddings pos_emb(torch.arange(T)): without them the model "
+             "cannot tell the order of the tokens")),
+            (tok(ids) + pos(ids), _("positions are 0..T-1 (torch.arange(T)), not the token ids")),
+            (tok(ids) * p, _("add the position embeddings to the token embeddings, not multiply")),
             (tok(ids) + pos(torch.arange(1, 5)),
-             "positions start at 0: torch.arange(T), not 1..T"),
+             _("positions start at 0: torch.arange(T), not 1..T")),
         ])  # fmt: skip
-        check_close(x, want, "add each token's vector and the vector of its position 0 .. T-1")
+        check_close(x, want, _("add each token's vector and the vector of its position 0 .. T-1"))
     passed("check_03_embed", 1)
 
 
@@ -74,26 +83,28 @@ def check_03_lm_inputs_targets(fn: Callable) -> None:
     seqs = torch.arange(12).view(2, 6)
     out = run(fn, seqs)
     if isinstance(out, list) and len(out) == 2:
-        raise AssertionError("return a tuple (x, y), not a list")
-    check(isinstance(out, tuple) and len(out) == 2, "return a pair (inputs, targets)")
+        raise AssertionError(_("return a tuple (x, y), not a list"))
+    check(isinstance(out, tuple) and len(out) == 2, _("return a pair (inputs, targets)"))
     x, y = out
     want_x, want_y = seqs[:, :-1], seqs[:, 1:]
-    check(isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), "return two tensors (x, y)")
+    check(
+        isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor), _("return two tensors (x, y)")
+    )
     if x.shape == (1, 6) or y.shape == (1, 6):
         raise AssertionError(
-            "you sliced the batch dimension: shift along time, seqs[:, :-1] and seqs[:, 1:]"
+            _("you sliced the batch dimension: shift along time, seqs[:, :-1] and seqs[:, 1:]")
         )
     if x.shape == seqs.shape and y.shape == want_y.shape:
-        raise AssertionError("the inputs drop the LAST token: x = seqs[:, :-1], as long as y")
+        raise AssertionError(_("the inputs drop the LAST token: x = seqs[:, :-1], as long as y"))
     if torch.equal(x, seqs[:, :-2]) and torch.equal(y, seqs[:, 2:]):
-        raise AssertionError("the target is the NEXT token: shift by one, not by two")
-    check(x.shape == want_x.shape and y.shape == want_y.shape, "x and y are (B, T-1) each")
+        raise AssertionError(_("the target is the NEXT token: shift by one, not by two"))
+    check(x.shape == want_x.shape and y.shape == want_y.shape, _("x and y are (B, T-1) each"))
     if torch.equal(x, want_y) and torch.equal(y, want_x):
-        raise AssertionError("you swapped them: inputs are seqs[:, :-1], targets seqs[:, 1:]")
-    check(not torch.equal(x, y), "the target at position t is the next token, seqs[:, t + 1]")
+        raise AssertionError(_("you swapped them: inputs are seqs[:, :-1], targets seqs[:, 1:]"))
+    check(not torch.equal(x, y), _("the target at position t is the next token, seqs[:, t + 1]"))
     check(
         torch.equal(x, want_x) and torch.equal(y, want_y),
-        "the inputs drop the last token, the targets the first",
+        _("the inputs drop the last token, the targets the first"),
     )
     passed("check_03_lm_inputs_targets", 1)
 
@@ -120,8 +131,10 @@ def check_03_train_step(fn: Callable) -> None:
                 "expected scalar type Long",
                 "must be",
                 "not implemented for 'Long'",
-                hint="F.cross_entropy(logits, targets): the logits (B, classes) come first, "
-                "the integer targets (B,) second",
+                hint=_(
+                    "F.cross_entropy(logits, targets): the logits (B, classes) come first, "
+                    "the integer targets (B,) second"
+                ),
             ),
         )
         ref_loss = F.cross_entropy(ref(x), y)
@@ -130,35 +143,46 @@ def check_03_train_step(fn: Callable) -> None:
         ref_opt.step()
         if isinstance(loss, torch.Tensor):
             raise AssertionError(
-                f"return loss.item(), a Python float, not a {'tensor' if loss.dim() == 0 else 'tensor of shape ' + str(tuple(loss.shape))}"
+                _("return loss.item(), a Python float, not a tensor")
+                if loss.dim() == 0
+                else _("return loss.item(), a Python float, not a tensor of shape {shape}").format(
+                    shape=tuple(loss.shape)
+                )
             )
-        check(isinstance(loss, float), f"return loss.item(), a float, not {type(loss).__name__}")
+        check(
+            isinstance(loss, float),
+            _("return loss.item(), a float, not {type}").format(type=type(loss).__name__),
+        )
         name_mistake(loss, ref_loss.item(), [
             (F.nll_loss(logits, y).item(),
-             "F.nll_loss expects log-probabilities; use F.cross_entropy(model(x), y) on the logits"),
+             _("F.nll_loss expects log-probabilities; use F.cross_entropy(model(x), y) on the logits")),
             (F.cross_entropy(torch.softmax(logits, -1), y).item(),
-             "F.cross_entropy takes the raw logits and applies log_softmax itself: do not "
-             "softmax first"),
+             _("F.cross_entropy takes the raw logits and applies log_softmax itself: do not "
+             "softmax first")),
             (F.mse_loss(logits, F.one_hot(y, 3).float()).item(),
-             "this is classification: the loss is F.cross_entropy(model(x), y), not a squared error"),
+             _("this is classification: the loss is F.cross_entropy(model(x), y), not a squared error")),
         ])  # fmt: skip
-        check(abs(loss - ref_loss.item()) < 1e-5, "the loss is F.cross_entropy(model(x), y)")
+        check(abs(loss - ref_loss.item()) < 1e-5, _("the loss is F.cross_entropy(model(x), y)"))
         params = list(model.parameters())
         if all(torch.equal(a, b) for a, b in zip(params, before, strict=True)):
             raise AssertionError(
-                "the weights did not change: call loss.backward(), then optimizer.step()"
+                _("the weights did not change: call loss.backward(), then optimizer.step()")
                 if all(p.grad is None for p in params)
-                else "the weights did not change, though gradients were computed: call "
-                "optimizer.step() after loss.backward()"
+                else _(
+                    "the weights did not change, though gradients were computed: call "
+                    "optimizer.step() after loss.backward()"
+                )
             )
         if not all(
             torch.allclose(a, b, atol=1e-6) for a, b in zip(params, ref.parameters(), strict=True)
         ):
             raise AssertionError(
-                "call optimizer.zero_grad() before loss.backward(): otherwise the gradients of "
-                "the previous step are added to this one"
+                _(
+                    "call optimizer.zero_grad() before loss.backward(): otherwise the gradients of "
+                    "the previous step are added to this one"
+                )
                 if step == 1
-                else "one step is: zero_grad(), loss.backward(), optimizer.step()"
+                else _("one step is: zero_grad(), loss.backward(), optimizer.step()")
             )
     passed("check_03_train_step", 2)
 
@@ -174,10 +198,11 @@ def check_03_save_weights(fn: Callable) -> None:
         if not path.is_file():
             others = sorted(p.name for p in Path(tmp).iterdir())
             raise AssertionError(
-                f"the file {path.name} was not written"
+                _("the file {name} was not written").format(name=path.name)
                 + (
-                    f"; you left {others}: finish with os.replace(tmp, path), which moves the "
-                    "temporary file to the real name"
+                    _(
+                        "; you left {others}: finish with os.replace(tmp, path), which moves the temporary file to the real name"
+                    ).format(others=others)
                     if others
                     else ""
                 )
@@ -185,20 +210,26 @@ def check_03_save_weights(fn: Callable) -> None:
         targets = [os.fspath(c.args[1]) for c in spy.call_args_list if len(c.args) > 1]
         check(
             os.fspath(path) not in targets,
-            "write to a temporary file first, then os.replace(tmp, path): a crash mid-write "
-            "must never leave half a checkpoint under the real name",
+            _(
+                "write to a temporary file first, then os.replace(tmp, path): a crash mid-write "
+                "must never leave half a checkpoint under the real name"
+            ),
         )
         try:
             state = torch.load(path, weights_only=True)
         except Exception:
             raise AssertionError(
-                "save model.state_dict() (tensors only), not the model object: "
-                "torch.load(..., weights_only=True) refuses pickled modules"
+                _(
+                    "save model.state_dict() (tensors only), not the model object: "
+                    "torch.load(..., weights_only=True) refuses pickled modules"
+                )
             ) from None
         if isinstance(state, list | tuple):
             raise AssertionError(
-                "save model.state_dict(), a dict name -> tensor: a list of parameters loses "
-                "the names that load_state_dict needs"
+                _(
+                    "save model.state_dict(), a dict name -> tensor: a list of parameters loses "
+                    "the names that load_state_dict needs"
+                )
             )
         if (
             isinstance(state, dict)
@@ -206,15 +237,24 @@ def check_03_save_weights(fn: Callable) -> None:
             and isinstance(next(iter(state.values())), dict)
         ):
             raise AssertionError(
-                "save model.state_dict() itself, not wrapped in another dict: "
-                "model.load_state_dict(torch.load(path)) must work as it is"
+                _(
+                    "save model.state_dict() itself, not wrapped in another dict: "
+                    "model.load_state_dict(torch.load(path)) must work as it is"
+                )
             )
         check(
-            isinstance(state, dict) and set(state) == {"weight", "bias"}, "save model.state_dict()"
+            isinstance(state, dict) and set(state) == {"weight", "bias"},
+            _("save model.state_dict()"),
         )
         check(
-            torch.equal(state["weight"], model.weight), "the saved weights differ from the model's"
+            torch.equal(state["weight"], model.weight),
+            _("the saved weights differ from the model's"),
         )
         left = sorted(p.name for p in Path(tmp).iterdir() if p != path)
-        check(not left, f"leftover files {left}: os.replace moves the temporary file into place")
+        check(
+            not left,
+            _("leftover files {left}: os.replace moves the temporary file into place").format(
+                left=left
+            ),
+        )
     passed("check_03_save_weights", 1)

@@ -20,6 +20,7 @@ from course_lib.exercises.framework import (
     passed,
     run,
 )
+from course_lib.i18n import _
 from course_lib.nn.layers import block_parameter_count
 from course_lib.nn.plan_summary import explore
 
@@ -36,10 +37,11 @@ def check_04_count_unique(fn: Callable) -> None:
         want = sum(p.numel() for p in tensors)
         if type(n).__module__ == "numpy":
             raise AssertionError(
-                f"return a Python int, int(...): numpy gave a {type(n).__name__}, which "
-                "prints alike but is another type"
+                _(
+                    "return a Python int, int(...): numpy gave a {type}, which prints alike but is another type"
+                ).format(type=type(n).__name__)
             )
-        check(isinstance(n, int), f"return an int, got {type(n).__name__}")
+        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
         per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
         by_value = []
         for p in tensors:
@@ -47,16 +49,16 @@ def check_04_count_unique(fn: Callable) -> None:
                 by_value.append(p)
         name_mistake(n, want, [
             (per_use,
-             "you counted every alias: the shared Linear is used twice but stored once; "
-             "keep one entry per tensor, e.g. a dict keyed by id(p)"),
-            (len(tensors), "count the numbers in each tensor (p.numel()), not the tensors"),
+             _("you counted every alias: the shared Linear is used twice but stored once; "
+             "keep one entry per tensor, e.g. a dict keyed by id(p)")),
+            (len(tensors), _("count the numbers in each tensor (p.numel()), not the tensors")),
             (sum(p.numel() for p in tensors if p.dim() > 1),
-             "count the biases too: every parameter tensor, not only weights"),
+             _("count the biases too: every parameter tensor, not only weights")),
             (sum(p.numel() for p in by_value),
-             "equal values are not one tensor: a deep copy holds its own numbers; key by "
-             "id(p) (the object), not by the values"),
+             _("equal values are not one tensor: a deep copy holds its own numbers; key by "
+             "id(p) (the object), not by the values")),
         ], atol=0)  # fmt: skip
-        check(n == want, f"expected {want} unique parameters, got {n}")
+        check(n == want, _("expected {want} unique parameters, got {n}").format(want=want, n=n))
     passed("check_04_count_unique", 3)
 
 
@@ -70,17 +72,26 @@ def check_04_grad_via_copies(fn: Callable) -> None:
     shared = copy.deepcopy(layer)
     shared(torch.relu(shared(x))).sum().backward()
     want = shared.weight.grad
-    check(isinstance(g, torch.Tensor), f"return a tensor, got {type(g).__name__}")
+    check(
+        isinstance(g, torch.Tensor), _("return a tensor, got {type}").format(type=type(g).__name__)
+    )
     if g.shape == layer.bias.shape:
         raise AssertionError(
-            f"return the gradient of layer.weight, shape {tuple(want.shape)}, not of the bias"
+            _("return the gradient of layer.weight, shape {shape}, not of the bias").format(
+                shape=tuple(want.shape)
+            )
         )
-    check(g.shape == want.shape, f"the gradient has the weight's shape {tuple(want.shape)}")
-    check(torch.equal(layer.weight, before), "leave `layer` unchanged: work on deep copies")
+    check(
+        g.shape == want.shape,
+        _("the gradient has the weight's shape {shape}").format(shape=tuple(want.shape)),
+    )
+    check(torch.equal(layer.weight, before), _("leave `layer` unchanged: work on deep copies"))
     check(
         layer.weight.grad is None,
-        "work on two deep copies, copy.deepcopy(layer): your function ran `layer` itself and "
-        "left a gradient in layer.weight.grad",
+        _(
+            "work on two deep copies, copy.deepcopy(layer): your function ran `layer` itself and "
+            "left a gradient in layer.weight.grad"
+        ),
     )
     first, second = copy.deepcopy(layer), copy.deepcopy(layer)
     second(torch.relu(first(x))).sum().backward()
@@ -89,14 +100,14 @@ def check_04_grad_via_copies(fn: Callable) -> None:
     averaged = copy.deepcopy(layer)
     averaged(torch.relu(averaged(x))).mean().backward()
     name_mistake(g, want, [
-        (first.weight.grad, "that is one use's gradient: a shared weight gets the SUM of both"),
-        (second.weight.grad, "that is one use's gradient: a shared weight gets the SUM of both"),
-        (want / 2, "add the two gradients, do not average them"),
+        (first.weight.grad, _("that is one use's gradient: a shared weight gets the SUM of both")),
+        (second.weight.grad, _("that is one use's gradient: a shared weight gets the SUM of both")),
+        (want / 2, _("add the two gradients, do not average them")),
         (plain.weight.grad,
-         "the computation is second(relu(first(x))).sum(): you left out the relu"),
-        (averaged.weight.grad, "backpropagate the .sum() of the output, not its .mean()"),
+         _("the computation is second(relu(first(x))).sum(): you left out the relu")),
+        (averaged.weight.grad, _("backpropagate the .sum() of the output, not its .mean()")),
     ])  # fmt: skip
-    check_close(g, want, "a shared weight gets the sum of the gradients at its two uses")
+    check_close(g, want, _("a shared weight gets the sum of the gradients at its two uses"))
     passed("check_04_grad_via_copies", 1)
 
 
@@ -107,31 +118,31 @@ def check_04_shared_elements(fn: Callable) -> None:
     tied = nn.Linear(10, 20)
     tied.weight = a.weight  # the weight is shared, the bias is not
     usual = {  # what the usual mistakes return, case by case
-        "tensors": "count the numbers (p.numel()) held in shared memory, not the tensors",
-        "double": "count each shared number once, not once in each module",
-        "bool": "return how MANY numbers are shared, an int, not whether any are",
+        "tensors": _("count the numbers (p.numel()) held in shared memory, not the tensors"),
+        "double": _("count each shared number once, not once in each module"),
+        "bool": _("return how MANY numbers are shared, an int, not whether any are"),
     }
     cases = [
-        (a, a, 220, "a module shares all its 220 numbers with itself",
+        (a, a, 220, _("a module shares all its 220 numbers with itself"),
          {2: usual["tensors"], 440: usual["double"],
-          0: "p.data is a new Python object every time you ask: compare the Parameters "
-             "themselves (`is`) or p.data_ptr(), never id(p.data)"}),
+          0: _("p.data is a new Python object every time you ask: compare the Parameters "
+             "themselves (`is`) or p.data_ptr(), never id(p.data)")}),
         (a, copy.deepcopy(a), 0,
-         "equal values are not sharing: compare memory (data_ptr), not values", {}),
-        (a, nn.Linear(20, 5), 0, "Linear(10, 20) and Linear(20, 5) share nothing", {}),
-        (a, tied, 200, "only the 200 weight numbers are shared here, not the bias",
+         _("equal values are not sharing: compare memory (data_ptr), not values"), {}),
+        (a, nn.Linear(20, 5), 0, _("Linear(10, 20) and Linear(20, 5) share nothing"), {}),
+        (a, tied, 200, _("only the 200 weight numbers are shared here, not the bias"),
          {1: usual["tensors"], 400: usual["double"],
-          220: "count the numbers of the shared tensors only (here the weight), not the "
-               "whole module because one tensor is shared"}),
+          220: _("count the numbers of the shared tensors only (here the weight), not the "
+               "whole module because one tensor is shared")}),
     ]  # fmt: skip
     for m1, m2, want, hint, mistakes in cases:
         n = run(fn, m1, m2)
         if isinstance(n, bool):
             raise AssertionError(usual["bool"])
-        check(isinstance(n, int), f"return an int, got {type(n).__name__}")
+        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
         if n != want and n in mistakes:
             raise AssertionError(mistakes[n])
-        check(n == want, f"{hint}: expected {want}, got {n}")
+        check(n == want, _("{hint}: expected {want}, got {n}").format(hint=hint, want=want, n=n))
     passed("check_04_shared_elements", len(cases))
 
 
@@ -147,41 +158,48 @@ def check_04_hadamard_weights(fn: Callable) -> None:
             "cannot be multiplied",
             "mat1 and mat2",
             "size mismatch",
-            hint="⊙ is the elementwise product, l1.weight * l3.weight; `@` is a matrix "
-            "product, and (3, 4) @ (3, 4) does not fit",
+            hint=_(
+                "⊙ is the elementwise product, l1.weight * l3.weight; `@` is a matrix "
+                "product, and (3, 4) @ (3, 4) does not fit"
+            ),
         ),
     )
     if isinstance(out, nn.Module):
-        raise AssertionError("return the pair of tensors (W2, b2), not a layer")
-    check(isinstance(out, tuple | list) and len(out) == 2, "return a pair (W2, b2)")
+        raise AssertionError(_("return the pair of tensors (W2, b2), not a layer"))
+    check(isinstance(out, tuple | list) and len(out) == 2, _("return a pair (W2, b2)"))
     w2, b2 = out
-    check(isinstance(w2, torch.Tensor), f"W2 is a tensor, got {type(w2).__name__}")
+    check(
+        isinstance(w2, torch.Tensor), _("W2 is a tensor, got {type}").format(type=type(w2).__name__)
+    )
     if w2.shape in ((3, 3), (4, 4)):
         raise AssertionError(
-            f"W2 has W1's shape (3, 4), got {tuple(w2.shape)}: that is a matrix product; "
-            "⊙ multiplies entry by entry, l1.weight * l3.weight"
+            _(
+                "W2 has W1's shape (3, 4), got {shape}: that is a matrix product; ⊙ multiplies entry by entry, l1.weight * l3.weight"
+            ).format(shape=tuple(w2.shape))
         )
-    check(w2.shape == (3, 4), "W2 has W1's shape (3, 4)")
-    check(isinstance(b2, torch.Tensor) and b2.shape == (3,), "b2 has b1's shape (3,)")
+    check(w2.shape == (3, 4), _("W2 has W1's shape (3, 4)"))
+    check(isinstance(b2, torch.Tensor) and b2.shape == (3,), _("b2 has b1's shape (3,)"))
     with torch.no_grad():
         name_mistake(w2, l1.weight * l3.weight, [
-            (l1.weight, "W2 is the elementwise product W1 * W3, not a copy of one of them"),
-            (l3.weight, "W2 is the elementwise product W1 * W3, not a copy of one of them"),
-            (l1.weight + l3.weight, "⊙ is a product, not a sum: l1.weight * l3.weight"),
+            (l1.weight, _("W2 is the elementwise product W1 * W3, not a copy of one of them")),
+            (l3.weight, _("W2 is the elementwise product W1 * W3, not a copy of one of them")),
+            (l1.weight + l3.weight, _("⊙ is a product, not a sum: l1.weight * l3.weight")),
         ])  # fmt: skip
         check_close(
-            w2, l1.weight * l3.weight, "⊙ is the elementwise product: l1.weight * l3.weight"
+            w2, l1.weight * l3.weight, _("⊙ is the elementwise product: l1.weight * l3.weight")
         )
         name_mistake(b2, l1.bias * l3.bias, [
-            (l1.bias, "the bias too: b2 = l1.bias * l3.bias, not a copy of b1"),
-            (l3.bias, "the bias too: b2 = l1.bias * l3.bias, not a copy of b3"),
-            (l1.bias + l3.bias, "the bias is a product too, not a sum: l1.bias * l3.bias"),
+            (l1.bias, _("the bias too: b2 = l1.bias * l3.bias, not a copy of b1")),
+            (l3.bias, _("the bias too: b2 = l1.bias * l3.bias, not a copy of b3")),
+            (l1.bias + l3.bias, _("the bias is a product too, not a sum: l1.bias * l3.bias")),
         ])  # fmt: skip
-        check_close(b2, l1.bias * l3.bias, "the bias too: b2 = l1.bias * l3.bias")
+        check_close(b2, l1.bias * l3.bias, _("the bias too: b2 = l1.bias * l3.bias"))
     check(
         w2.requires_grad and w2.grad_fn is not None and b2.grad_fn is not None,
-        "keep W2 and b2 connected to l1 and l3 (no .detach(), no torch.no_grad(), no "
-        "nn.Parameter(...)) so gradients flow",
+        _(
+            "keep W2 and b2 connected to l1 and l3 (no .detach(), no torch.no_grad(), no "
+            "nn.Parameter(...)) so gradients flow"
+        ),
     )
     passed("check_04_hadamard_weights", 3)
 
@@ -192,33 +210,43 @@ def check_04_cycle_block_counts(fn: Callable) -> None:
     for d, ff, n, m in ((256, 1024, 12, 3), (64, 256, 6, 2), (768, 3072, 12, 1)):
         out = run(fn, d, ff, n, m)
         if isinstance(out, list) and len(out) == 2:
-            raise AssertionError("return a tuple (unique, per_use), not a list")
-        check(isinstance(out, tuple) and len(out) == 2, "return a pair (unique, per_use)")
+            raise AssertionError(_("return a tuple (unique, per_use), not a list"))
+        check(isinstance(out, tuple) and len(out) == 2, _("return a pair (unique, per_use)"))
         block = block_parameter_count(d, ff)
         want = (m * block, n * block)
         if out == want[::-1]:
-            raise AssertionError("swapped: unique counts the M stored blocks, per-use the N uses")
+            raise AssertionError(
+                _("swapped: unique counts the M stored blocks, per-use the N uses")
+            )
         if out[0] == want[1]:
-            raise AssertionError("unique parameters: CYCLE stores only M blocks, not N")
+            raise AssertionError(_("unique parameters: CYCLE stores only M blocks, not N"))
         if m < n and out[1] == want[0]:
             raise AssertionError(
-                "per-use counts every one of the N layers: a block used by N/M layers "
-                "counts N/M times"
+                _(
+                    "per-use counts every one of the N layers: a block used by N/M layers "
+                    "counts N/M times"
+                )
             )
         for wrong_block, hint in (
-            (block - 4 * d, "include both LayerNorms in a block: 2 x (d weights + d biases)"),
-            (block - 5 * d - ff, "include every bias: 4d in attention, d_ff + d in the FFN"),
-            (4 * d * d + 2 * d * ff, "one block is more than its matrices: add the biases and "
-             "LayerNorms, 9d + d_ff"),
+            (block - 4 * d, _("include both LayerNorms in a block: 2 x (d weights + d biases)")),
+            (block - 5 * d - ff, _("include every bias: 4d in attention, d_ff + d in the FFN")),
+            (4 * d * d + 2 * d * ff, _("one block is more than its matrices: add the biases and "
+             "LayerNorms, 9d + d_ff")),
         ):  # fmt: skip
             if out == (m * wrong_block, n * wrong_block):
                 raise AssertionError(hint)
         check(
             out[0] == want[0],
-            f"unique = M x one block; one block holds 4d^2 + 2*d*d_ff + 9d + d_ff = {block:,} "
-            f"parameters at d={d}, d_ff={ff}",
+            _(
+                "unique = M x one block; one block holds 4d^2 + 2*d*d_ff + 9d + d_ff = {block:,} parameters at d={d}, d_ff={ff}"
+            ).format(block=block, d=d, ff=ff),
         )
-        check(out == want, f"for d={d}, d_ff={ff}, N={n}, M={m}: expected {want}, got {out}")
+        check(
+            out == want,
+            _("for d={d}, d_ff={ff}, N={n}, M={m}: expected {want}, got {out}").format(
+                d=d, ff=ff, n=n, m=m, want=want, out=out
+            ),
+        )
     passed("check_04_cycle_block_counts", 3)
 
 
@@ -233,24 +261,41 @@ def check_04_max_blocks_within(fn: Callable) -> None:
         m = run(fn, budget, n)
         if isinstance(m, float) and any(abs(m - mb) < 1e-6 for mb in sizes.values()):
             raise AssertionError(
-                f"return M, the number of blocks, not the model's size in MB ({m:.2f})"
+                _("return M, the number of blocks, not the model's size in MB ({m:.2f})").format(
+                    m=m
+                )
             )
         if m is None and want == 0:
-            raise AssertionError(f"budget {budget} MB: no M fits, return 0 (not None)")
-        check(isinstance(m, int), f"return an int, got {type(m).__name__}")
-        check(0 <= m <= n, f"M counts the blocks of N={n} layers: 0 <= M <= {n}, got {m}")
+            raise AssertionError(
+                _("budget {budget} MB: no M fits, return 0 (not None)").format(budget=budget)
+            )
+        check(isinstance(m, int), _("return an int, got {type}").format(type=type(m).__name__))
+        check(
+            0 <= m <= n,
+            _("M counts the blocks of N={n} layers: 0 <= M <= {n}, got {m}").format(n=n, m=m),
+        )
         if m > want:
             raise AssertionError(
-                f"M={m} needs {sizes[m]:.2f} MB, over the {budget} MB budget: "
-                "compare explore(...).param_mb with the budget"
+                _(
+                    "M={m} needs {mb:.2f} MB, over the {budget} MB budget: compare explore(...).param_mb with the budget"
+                ).format(m=m, mb=sizes[m], budget=budget)
             )
         if budget == exact and m == want - 1:
             raise AssertionError(
-                f"M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, not <"
+                _(
+                    "M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, not <"
+                ).format(want=want, budget=budget)
             )
         if len(fits) > 1 and m == min(fits):
             raise AssertionError(
-                f"M={m} is the SMALLEST M that fits {budget} MB; the question asks for the largest"
+                _(
+                    "M={m} is the SMALLEST M that fits {budget} MB; the question asks for the largest"
+                ).format(m=m, budget=budget)
             )
-        check(m == want, f"a larger M fits {budget} MB at N={n}: expected {want}, got {m}")
+        check(
+            m == want,
+            _("a larger M fits {budget} MB at N={n}: expected {want}, got {m}").format(
+                budget=budget, n=n, want=want, m=m
+            ),
+        )
     passed("check_04_max_blocks_within", 5)

@@ -13,6 +13,7 @@ from torch import nn
 
 from course_lib.config import BLOCK_STRATEGIES
 from course_lib.exercises.framework import check, check_close, exercise, name_mistake, passed, run
+from course_lib.i18n import N_, _
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.sharing import block_index
 from course_lib.nn.variants import sandwich_plan
@@ -29,15 +30,19 @@ def check_05_albert_stack_params(fn: Callable) -> None:
         got = run(fn, strategy, d, ff, n)
         if isinstance(got, float) and got == int(got):
             raise AssertionError(
-                f"{strategy}: return an int, not the float {got}: count with integers (//, not /)"
+                _(
+                    "{strategy}: return an int, not the float {got}: count with integers (//, not /)"
+                ).format(strategy=strategy, got=got)
             )
-        check(isinstance(got, int), f"return an int, got {type(got).__name__}")
+        check(isinstance(got, int), _("return an int, got {type}").format(type=type(got).__name__))
         if (
             strategy in ("attention", "ffn")
             and got == want["ffn" if strategy == "attention" else "attention"]
         ):
             raise AssertionError(
-                f"'{strategy}' shares the {strategy} sublayer (one copy) and keeps N of the other"
+                _(
+                    "'{strategy}' shares the {strategy} sublayer (one copy) and keeps N of the other"
+                ).format(strategy=strategy)
             )
         other = "FFN" if strategy == "attention" else "attention"
         if strategy in ("attention", "ffn") and got in (
@@ -45,26 +50,33 @@ def check_05_albert_stack_params(fn: Callable) -> None:
             {"attention": attn, "ffn": ffn}[strategy],
         ):
             raise AssertionError(
-                f"'{strategy}' shares only the {strategy} sublayer: each of the N = {n} layers "
-                f"keeps its own {other} sublayer, N x its count"
+                _(
+                    "'{strategy}' shares only the {strategy} sublayer: each of the N = {n} layers keeps its own {other} sublayer, N x its count"
+                ).format(strategy=strategy, n=n, other=other)
             )
         if strategy == "none" and got == attn + ffn:
-            raise AssertionError(f"'none' shares nothing: it stores N = {n} whole blocks")
+            raise AssertionError(
+                _("'none' shares nothing: it stores N = {n} whole blocks").format(n=n)
+            )
         norms = (n if strategy in ("none", "ffn") else 1) + (
             n if strategy in ("none", "attention") else 1
         )
         if got == expected - 2 * d * norms:
             raise AssertionError(
-                f"{strategy}: expected {expected:,}, got {got:,}: you left out the LayerNorms "
-                f"({expected - got:,} parameters here). Each sublayer has its own LayerNorm "
-                "(weight and bias, 2d), shared along with it: attention 4d^2 + 6d, FFN "
-                "2*d*d_ff + d_ff + 3d"
+                _(
+                    "{strategy}: expected {expected:,}, got {got:,}: you left out the LayerNorms ({missing:,} parameters here). Each sublayer has its own LayerNorm (weight and bias, 2d), shared along with it: attention 4d^2 + 6d, FFN 2*d*d_ff + d_ff + 3d"
+                ).format(strategy=strategy, expected=expected, got=got, missing=expected - got)
             )
-        check(got == expected, f"{strategy}: expected {expected:,}, got {got:,}")
+        check(
+            got == expected,
+            _("{strategy}: expected {expected:,}, got {got:,}").format(
+                strategy=strategy, expected=expected, got=got
+            ),
+        )
     passed("check_05_albert_stack_params", 4)
 
 
-CYCLE_REV_RULE = (
+CYCLE_REV_RULE = N_(
     "CYCLE-REV: the first ceil(N/M) - 1 rounds run 0 .. M-1 as in CYCLE; the last round "
     "holds the remaining layers (all M of them when M divides N, fewer otherwise) and "
     "counts down from M-1: M-1, M-2, ... until the layers run out"
@@ -80,22 +92,23 @@ def check_05_block_map(fn: Callable) -> None:
         want = [block_index(s, i, n, m) for i in range(n)]
         check(
             isinstance(ids, list | tuple),
-            f"return a list, got {type(ids).__name__}" + (
-                ": wrap it in list(...)" if hasattr(ids, "__iter__") else ""),
+            (_("return a list, got {type}: wrap it in list(...)") if hasattr(ids, "__iter__")
+             else _("return a list, got {type}")).format(type=type(ids).__name__),
         )  # fmt: skip
         ids = list(ids)
-        check(len(ids) == n, f"one id per layer: {n} ids, got {len(ids)}")
+        check(len(ids) == n, _("one id per layer: {n} ids, got {got}").format(n=n, got=len(ids)))
         if ids == [b + 1 for b in want]:
-            raise AssertionError("block ids start at 0: blocks 0 .. M-1, not 1 .. M")
+            raise AssertionError(_("block ids start at 0: blocks 0 .. M-1, not 1 .. M"))
         if any(not isinstance(b, int) or not 0 <= b < m for b in ids):
             raise AssertionError(
-                f"{s} with N={n}, M={m}: every id names one of the M blocks, 0 .. {m - 1}; "
-                f"got {ids}"
-                + ("; SEQUENCE gives block i*M // N to layer i" if s == "sequence" else "")
+                _(
+                    "{s} with N={n}, M={m}: every id names one of the M blocks, 0 .. {last}; got {ids}"
+                ).format(s=s, n=n, m=m, last=m - 1, ids=ids)
+                + (_("; SEQUENCE gives block i*M // N to layer i") if s == "sequence" else "")
             )
         if s == "cycle_rev" and ids == [m - 1 - i % m for i in range(n)]:
             raise AssertionError(
-                "only the LAST round runs in reverse; the earlier rounds are 0..M-1"
+                _("only the LAST round runs in reverse; the earlier rounds are 0..M-1")
             )
         if s == "cycle_rev" and n % m:
             last = n - (n // m) * m  # layers in the partial last round
@@ -103,21 +116,27 @@ def check_05_block_map(fn: Callable) -> None:
             last_m = [i % m for i in range(n - m)] + list(range(m - 1, -1, -1))
             if ids in (ends_on_zero, last_m):
                 raise AssertionError(
-                    f"N={n} is not a multiple of M={m}, so the last round is partial. "
-                    + CYCLE_REV_RULE
+                    _(
+                        "N={n} is not a multiple of M={m}, so the last round is partial. {rule}"
+                    ).format(n=n, m=m, rule=_(CYCLE_REV_RULE))
                 )
         if s == "cycle_rev" and ids == [i % m for i in range(n)]:
-            raise AssertionError("that is CYCLE; CYCLE-REV runs its last round in reverse")
+            raise AssertionError(_("that is CYCLE; CYCLE-REV runs its last round in reverse"))
         if s == "sequence" and ids == [i % m for i in range(n)]:
-            raise AssertionError("that is CYCLE; SEQUENCE uses each block for consecutive layers")
+            raise AssertionError(
+                _("that is CYCLE; SEQUENCE uses each block for consecutive layers")
+            )
         if s == "cycle" and ids == [block_index("sequence", i, n, m) for i in range(n)]:
             raise AssertionError(
-                "that is SEQUENCE; CYCLE runs the blocks in turn, 0, 1, .., M-1, 0, 1, .."
+                _("that is SEQUENCE; CYCLE runs the blocks in turn, 0, 1, .., M-1, 0, 1, ..")
             )
         check(
             ids == want,
-            f"{s} with N={n}, M={m}: expected {want}, got {ids}"
-            + (f". {CYCLE_REV_RULE}" if s == "cycle_rev" else ""),
+            (
+                _("{s} with N={n}, M={m}: expected {want}, got {ids}. {rule}")
+                if s == "cycle_rev"
+                else _("{s} with N={n}, M={m}: expected {want}, got {ids}")
+            ).format(s=s, n=n, m=m, want=want, ids=ids, rule=_(CYCLE_REV_RULE)),
         )
     passed("check_05_block_map", len(cases))
 
@@ -127,28 +146,43 @@ def check_05_repeat_plan(fn: Callable) -> None:
     """fn(n_blocks, repeats) -> block ids with each block repeated in a row (MobileLLM)."""
     for m, r in ((6, 2), (3, 3), (4, 1)):
         ids = run(fn, m, r)
-        check(hasattr(ids, "__iter__"), f"return a list of ids, got {type(ids).__name__}")
+        check(
+            hasattr(ids, "__iter__"),
+            _("return a list of ids, got {type}").format(type=type(ids).__name__),
+        )
         ids = list(ids)
         if ids and isinstance(ids[0], list | tuple):
-            raise AssertionError("return one flat list of M x repeats ids, not a list of lists")
+            raise AssertionError(_("return one flat list of M x repeats ids, not a list of lists"))
         want = [block_index("sequence", i, m * r, m) for i in range(m * r)]
         if r > 1 and ids == [i % m for i in range(m * r)]:
-            raise AssertionError("that is CYCLE (0, 1, 2, 0, 1, 2); repeat each block in a row")
+            raise AssertionError(_("that is CYCLE (0, 1, 2, 0, 1, 2); repeat each block in a row"))
         if r > 1 and ids == list(range(m * r)):
             raise AssertionError(
-                f"that is no sharing: N = {m * r} layers but only M = {m} blocks, "
-                f"each used by {r} layers in a row"
+                _(
+                    "that is no sharing: N = {n_layers} layers but only M = {m} blocks, each used by {r} layers in a row"
+                ).format(n_layers=m * r, m=m, r=r)
             )
         if r > 1 and len(ids) == m:
-            raise AssertionError(f"one id per layer: M x repeats = {m * r} ids, got {len(ids)}")
+            raise AssertionError(
+                _("one id per layer: M x repeats = {n_layers} ids, got {got}").format(
+                    n_layers=m * r, got=len(ids)
+                )
+            )
         if ids == [b + 1 for b in want]:
-            raise AssertionError("block ids start at 0: blocks 0 .. M-1")
+            raise AssertionError(_("block ids start at 0: blocks 0 .. M-1"))
         if r > 1 and m != r and ids == [i // m for i in range(m * r)]:
             raise AssertionError(
-                "swapped roles: each of the M = n_blocks blocks runs `repeats` times, "
-                "block i // repeats at layer i"
+                _(
+                    "swapped roles: each of the M = n_blocks blocks runs `repeats` times, "
+                    "block i // repeats at layer i"
+                )
             )
-        check(ids == want, f"M={m}, {r} repeats: expected {want}, got {ids}")
+        check(
+            ids == want,
+            _("M={m}, {r} repeats: expected {want}, got {ids}").format(
+                m=m, r=r, want=want, ids=ids
+            ),
+        )
     passed("check_05_repeat_plan", 3)
 
 
@@ -168,20 +202,22 @@ def check_05_ut_forward(fn: Callable) -> None:
             first_only = block(first_only)
             after = block(after) + steps[t]
             residual = residual + block(residual + steps[t])
-        check(isinstance(y, torch.Tensor) and y.shape == x.shape, "return a tensor shaped like x")
+        check(
+            isinstance(y, torch.Tensor) and y.shape == x.shape, _("return a tensor shaped like x")
+        )
         name_mistake(y, want, [
-            (no_steps, "add step_emb[t] before each step: that tells the block which step it is"),
-            (block(x + steps[0]), "apply the block N = step_emb.size(0) times, not once"),
+            (no_steps, _("add step_emb[t] before each step: that tells the block which step it is")),
+            (block(x + steps[0]), _("apply the block N = step_emb.size(0) times, not once")),
             (first_only,
-             "add a step's own embedding before EVERY step: step_emb[t] at step t, not only "
-             "step_emb[0] at the start"),
-            (after, "add step_emb[t] BEFORE the block at step t: x = block(x + step_emb[t])"),
+             _("add a step's own embedding before EVERY step: step_emb[t] at step t, not only "
+             "step_emb[0] at the start")),
+            (after, _("add step_emb[t] BEFORE the block at step t: x = block(x + step_emb[t])")),
             (residual,
-             "the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
-             "no extra x + ..."),
-            (backwards, "step t adds step_emb[t]: the steps run in order, 0 first"),
+             _("the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
+             "no extra x + ...")),
+            (backwards, _("step t adds step_emb[t]: the steps run in order, 0 first")),
         ])  # fmt: skip
-        check_close(y, want, "N steps; step t adds step_emb[t] to x, then applies the block")
+        check_close(y, want, _("N steps; step t adds step_emb[t] to x, then applies the block"))
     passed("check_05_ut_forward", 1)
 
 
@@ -190,26 +226,31 @@ def check_05_sandwich_ids(fn: Callable) -> None:
     """fn(n_layers) -> [0, 1, ..., 1, 2]: own first and last layer, shared middle."""
     for n in (6, 3, 12):
         ids = run(fn, n)
-        check(isinstance(ids, list | tuple), f"return a list of ids, got {type(ids).__name__}")
+        check(
+            isinstance(ids, list | tuple),
+            _("return a list of ids, got {type}").format(type=type(ids).__name__),
+        )
         ids = list(ids)
         want = list(sandwich_plan(n).attn_ids)
-        check(len(ids) == n, f"one id per layer: {n} ids, got {len(ids)}")
+        check(len(ids) == n, _("one id per layer: {n} ids, got {got}").format(n=n, got=len(ids)))
         if ids == [b + 1 for b in want]:
-            raise AssertionError("block ids start at 0: the three blocks are 0, 1 and 2")
+            raise AssertionError(_("block ids start at 0: the three blocks are 0, 1 and 2"))
         if n > 3 and len(set(ids)) == n:
             raise AssertionError(
-                "share the middle: layers 1 .. N-2 all use ONE block (id 1); only the first "
-                "and the last layer own theirs"
+                _(
+                    "share the middle: layers 1 .. N-2 all use ONE block (id 1); only the first "
+                    "and the last layer own theirs"
+                )
             )
         if n > 2 and ids[0] == ids[-1]:
             raise AssertionError(
-                "the first and the last layer each keep their OWN weights: three blocks, 0 ... 2"
+                _("the first and the last layer each keep their OWN weights: three blocks, 0 ... 2")
             )
         if ids[-1] == ids[-2]:
-            raise AssertionError("the LAST layer keeps its own weights too (a third block)")
+            raise AssertionError(_("the LAST layer keeps its own weights too (a third block)"))
         if ids[0] == ids[1]:
-            raise AssertionError("the FIRST layer keeps its own weights too (block 0)")
-        check(ids == want, f"N={n}: expected {want}, got {ids}")
+            raise AssertionError(_("the FIRST layer keeps its own weights too (block 0)"))
+        check(ids == want, _("N={n}: expected {want}, got {ids}").format(n=n, want=want, ids=ids))
     passed("check_05_sandwich_ids", 3)
 
 
@@ -226,22 +267,27 @@ def check_05_lora_linear(fn: Callable) -> None:
         b,
         a,
         bb,
-        likely="weight is (out, in) = (5, 4), A is (r, in) = (2, 4), B is (out, r) = (5, 2): "
-        "the delta B @ A has weight's shape (5, 4) (A.T @ B.T is its transpose, (4, 5); "
-        "A @ B does not fit), and x, (3, 4), multiplies the transposed weight, (4, 5)",
+        likely=_(
+            "weight is (out, in) = (5, 4), A is (r, in) = (2, 4), B is (out, r) = (5, 2): "
+            "the delta B @ A has weight's shape (5, 4) (A.T @ B.T is its transpose, (4, 5); "
+            "A @ B does not fit), and x, (3, 4), multiplies the transposed weight, (4, 5)"
+        ),
     )
     want = x @ (w + bb @ a).T + b
     check(
-        isinstance(y, torch.Tensor) and y.shape == want.shape, f"expected shape {tuple(want.shape)}"
+        isinstance(y, torch.Tensor) and y.shape == want.shape,
+        _("expected shape {shape}").format(shape=tuple(want.shape)),
     )
     name_mistake(y, want, [
-        (x @ w.T + b, "add the layer's low-rank delta B @ A to the shared weight"),
-        (x @ (w + bb @ a).T, "keep the shared bias: + bias"),
-        (x @ (bb @ a).T + b, "keep the shared weight: the layer uses weight + B @ A, not B @ A alone"),
-        (x @ (w - bb @ a).T + b, "ADD the delta to the shared weight: weight + B @ A"),
-        (x @ (w + bb @ a).T + 2 * b, "add the bias once"),
+        (x @ w.T + b, _("add the layer's low-rank delta B @ A to the shared weight")),
+        (x @ (w + bb @ a).T, _("keep the shared bias: + bias")),
+        (x @ (bb @ a).T + b, _("keep the shared weight: the layer uses weight + B @ A, not B @ A alone")),
+        (x @ (w - bb @ a).T + b, _("ADD the delta to the shared weight: weight + B @ A")),
+        (x @ (w + bb @ a).T + 2 * b, _("add the bias once")),
     ], atol=1e-4)  # fmt: skip
-    check_close(y, want, "a linear layer whose weight is the shared weight plus B @ A", atol=1e-4)
+    check_close(
+        y, want, _("a linear layer whose weight is the shared weight plus B @ A"), atol=1e-4
+    )
     passed("check_05_lora_linear", 1)
 
 
@@ -254,34 +300,44 @@ def check_05_add_saving(fn: Callable) -> None:
     out = run(fn, table.copy())
     if out is None:
         raise AssertionError(
-            "return the table: your function returned None (table.assign(...) returns a new "
-            "table, and a function that changes its argument must still `return` it)"
+            _(
+                "return the table: your function returned None (table.assign(...) returns a new "
+                "table, and a function that changes its argument must still `return` it)"
+            )
         )
     if isinstance(out, pd.Series):
-        raise AssertionError("return the whole table with the new column, not the column alone")
-    check(isinstance(out, pd.DataFrame), f"return a DataFrame, got {type(out).__name__}")
+        raise AssertionError(_("return the whole table with the new column, not the column alone"))
     check(
-        "saving" in out.columns, f"add a column named 'saving'; the columns are {list(out.columns)}"
+        isinstance(out, pd.DataFrame),
+        _("return a DataFrame, got {type}").format(type=type(out).__name__),
+    )
+    check(
+        "saving" in out.columns,
+        _("add a column named 'saving'; the columns are {columns}").format(
+            columns=list(out.columns)
+        ),
     )
     check(
         list(out.columns[:2]) == ["unique", "per_use"] and len(out) == 3,
-        "keep the table's rows and columns and add 'saving'",
+        _("keep the table's rows and columns and add 'saving'"),
     )
     got = out["saving"].round(6).tolist()
     mistakes = {
-        (0.0, 75.0, 50.0): "saving is a fraction in [0, 1], not a percentage",
-        (1.0, 0.25, 0.5): "that is unique / per_use, the share kept; saving is 1 minus it",
-        (0.0, -3.0, -1.0): "upside down: saving = 1 - unique / per_use, not 1 - per_use / unique",
+        (0.0, 75.0, 50.0): _("saving is a fraction in [0, 1], not a percentage"),
+        (1.0, 0.25, 0.5): _("that is unique / per_use, the share kept; saving is 1 minus it"),
+        (0.0, -3.0, -1.0): _(
+            "upside down: saving = 1 - unique / per_use, not 1 - per_use / unique"
+        ),
         (
             0.0,
             75.0,
             60.0,
-        ): "saving is a share of per_use, 1 - unique / per_use, not the count saved",
+        ): _("saving is a share of per_use, 1 - unique / per_use, not the count saved"),
     }
     if tuple(got) in mistakes:
         raise AssertionError(mistakes[tuple(got)])
     check(
         got == [0.0, 0.75, 0.5],
-        f"saving = 1 - unique / per_use: expected [0.0, 0.75, 0.5], got {got}",
+        _("saving = 1 - unique / per_use: expected [0.0, 0.75, 0.5], got {got}").format(got=got),
     )
     passed("check_05_add_saving", 1)

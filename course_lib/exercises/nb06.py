@@ -14,6 +14,7 @@ from torch import nn
 
 from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, if_error_says, name_mistake, passed, run
+from course_lib.i18n import _
 from course_lib.nn.model import build_model
 
 
@@ -30,24 +31,33 @@ def check_06_majority_baseline(fn: Callable) -> None:
         want = (test == majority).float().mean().item()
         if isinstance(got, int | torch.Tensor) and not isinstance(got, bool) and got == majority:
             raise AssertionError(
-                f"that is the majority label ({majority}); return the test ACCURACY of always "
-                "predicting it"
+                _(
+                    "that is the majority label ({majority}); return the test ACCURACY of always predicting it"
+                ).format(majority=majority)
             )
-        check(isinstance(got, float), f"return a Python float (.item()), got {type(got).__name__}")
+        check(
+            isinstance(got, float),
+            _("return a Python float (.item()), got {type}").format(type=type(got).__name__),
+        )
         if got > 1:
-            raise AssertionError("return a fraction in [0, 1], not a percentage")
+            raise AssertionError(_("return a fraction in [0, 1], not a percentage"))
         if majority == 0 and abs(got - (test == 1).float().mean().item()) < 1e-6:
             raise AssertionError(
-                "decide the class from the TRAINING labels: predicting the test set's own "
-                "majority (or always 1) peeks at answers you would not have"
+                _(
+                    "decide the class from the TRAINING labels: predicting the test set's own "
+                    "majority (or always 1) peeks at answers you would not have"
+                )
             )
         name_mistake(got, want, [
             ((train == majority).float().mean().item(),
-             "measure on the TEST labels: that is the accuracy on the training labels"),
+             _("measure on the TEST labels: that is the accuracy on the training labels")),
             ((test == 1 - majority).float().mean().item(),
-             "predict the MOST frequent training label: bincount(...).argmax(), not argmin"),
+             _("predict the MOST frequent training label: bincount(...).argmax(), not argmin")),
         ], atol=1e-6)  # fmt: skip
-        check(abs(got - want) < 1e-6, f"expected {want:.3f}, got {got:.3f}")
+        check(
+            abs(got - want) < 1e-6,
+            _("expected {want:.3f}, got {got:.3f}").format(want=want, got=got),
+        )
     passed("check_06_majority_baseline", len(cases))
 
 
@@ -60,34 +70,43 @@ def check_06_sharing_cost(fn: Callable) -> None:
     got = run(
         fn,
         table.copy(),
-        likely="find the unshared plan by its sharing column, results['sharing'] == 'none': "
-        "its name need not be 'none' (here it is 'unshared')",
+        likely=_(
+            "find the unshared plan by its sharing column, results['sharing'] == 'none': "
+            "its name need not be 'none' (here it is 'unshared')"
+        ),
     )
     if isinstance(got, pd.DataFrame):
-        raise AssertionError("return a pandas Series (one number per plan), not a DataFrame")
-    check(isinstance(got, pd.Series), f"return a pandas Series, got {type(got).__name__}")
+        raise AssertionError(_("return a pandas Series (one number per plan), not a DataFrame"))
+    check(
+        isinstance(got, pd.Series),
+        _("return a pandas Series, got {type}").format(type=type(got).__name__),
+    )
     if list(got.index) == list(range(len(table))):
         raise AssertionError(
-            "index the Series by the plans' names: pd.Series(values, index=results['name'])"
+            _("index the Series by the plans' names: pd.Series(values, index=results['name'])")
         )
-    check(list(got.index) == list(table["name"]), "index the Series by the plans' names")
+    check(list(got.index) == list(table["name"]), _("index the Series by the plans' names"))
     values = [round(float(v), 6) for v in got]
     if any(math.isnan(v) for v in values):
         raise AssertionError(
-            "you got NaN: find the unshared plan by its sharing column, results['sharing'] == "
-            "'none', and take its accuracy as a number (.iloc[0]) before subtracting"
+            _(
+                "you got NaN: find the unshared plan by its sharing column, results['sharing'] == "
+                "'none', and take its accuracy as a number (.iloc[0]) before subtracting"
+            )
         )
     if values == [round(100 * (a / 0.72 - 1), 6) for a in (0.69, 0.72, 0.74)]:
         raise AssertionError(
-            "a difference in percentage points (plan - none) x 100, not a relative change"
+            _("a difference in percentage points (plan - none) x 100, not a relative change")
         )
     if values == [3.0, 0.0, -2.0]:
-        raise AssertionError("the sign: plan minus none, so a plan worse than none is negative")
+        raise AssertionError(_("the sign: plan minus none, so a plan worse than none is negative"))
     if values == [-0.03, 0.0, 0.02]:
-        raise AssertionError("in percentage points: multiply the difference by 100")
+        raise AssertionError(_("in percentage points: multiply the difference by 100"))
     check(
         values == [-3.0, 0.0, 2.0],
-        f"expected [-3.0, 0.0, 2.0] (find the row whose sharing is 'none'), got {values}",
+        _("expected [-3.0, 0.0, 2.0] (find the row whose sharing is 'none'), got {values}").format(
+            values=values
+        ),
     )
     passed("check_06_sharing_cost", 1)
 
@@ -118,19 +137,20 @@ def _noise_mistakes(accuracies: list[float], n_test: int) -> list[tuple[set[str]
 
     return [
         (_within(accuracies, n_test, k=2),
-         "one standard error, not two: keep the plans with accuracy >= best - se"),
+         _("one standard error, not two: keep the plans with accuracy >= best - se")),
         (keep(best - best * (1 - best) / n_test),
-         "the standard error is the SQUARE ROOT of p(1 - p) / n: "
-         f"sqrt({best}*{1 - best:.2f}/{n_test}) = {(best * (1 - best) / n_test) ** 0.5:.3f}"),
+         _("the standard error is the SQUARE ROOT of p(1 - p) / n: "
+           "sqrt({best}*{rest:.2f}/{n_test}) = {se:.3f}").format(
+             best=best, rest=1 - best, n_test=n_test, se=(best * (1 - best) / n_test) ** 0.5)),
         (keep(best - (best * (1 - best)) ** 0.5),
-         "divide by n_test inside the square root: more test examples, less noise"),
+         _("divide by n_test inside the square root: more test examples, less noise")),
         (set(names) - _within(accuracies, n_test),
-         "keep the plans WITHIN one standard error of the best (accuracy >= best - se), "
-         "not the ones outside"),
+         _("keep the plans WITHIN one standard error of the best (accuracy >= best - se), "
+         "not the ones outside")),
         ({names[accuracies.index(best)]},
-         "keep every plan within one standard error of the best, not only the best"),
+         _("keep every plan within one standard error of the best, not only the best")),
         (keep(mean - (mean * (1 - mean) / n_test) ** 0.5),
-         "measure from the BEST accuracy: keep accuracy >= best - se(best), not the mean"),
+         _("measure from the BEST accuracy: keep accuracy >= best - se(best), not the mean")),
     ]  # fmt: skip
 
 
@@ -147,15 +167,19 @@ def check_06_within_noise(fn: Callable) -> None:
             n_test,
             likely=if_error_says(
                 "math domain",
-                hint="accuracies are fractions in [0, 1] here, so p(1 - p) >= 0",
+                hint=_("accuracies are fractions in [0, 1] here, so p(1 - p) >= 0"),
             ),
         )
         if isinstance(got, pd.Series | pd.DataFrame):
             raise AssertionError(
-                "return a list of the names, list(results.loc[keep, 'name']), not a "
-                f"{type(got).__name__}"
+                _(
+                    "return a list of the names, list(results.loc[keep, 'name']), not a {type}"
+                ).format(type=type(got).__name__)
             )
-        check(isinstance(got, list | tuple), f"return a list of names, got {type(got).__name__}")
+        check(
+            isinstance(got, list | tuple),
+            _("return a list of names, got {type}").format(type=type(got).__name__),
+        )
         want = _within(accuracies, n_test)
         if set(got) == want:
             continue
@@ -163,9 +187,16 @@ def check_06_within_noise(fn: Callable) -> None:
         if len(hints) == 1:  # this input tells that mistake from the others
             raise AssertionError(hints.pop())
         wrong.append(
-            f"accuracies {accuracies}, n_test={n_test}: expected {sorted(want)}, got {sorted(got)}"
+            _("accuracies {accuracies}, n_test={n_test}: expected {want}, got {got}").format(
+                accuracies=accuracies, n_test=n_test, want=sorted(want), got=sorted(got)
+            )
         )
-    check(not wrong, f"{wrong[0] if wrong else ''}; se = sqrt(best * (1 - best) / n_test), keep accuracy >= best - se")  # fmt: skip
+    check(
+        not wrong,
+        _("{case}; se = sqrt(best * (1 - best) / n_test), keep accuracy >= best - se").format(
+            case=wrong[0] if wrong else ""
+        ),
+    )
     passed("check_06_within_noise", len(NOISE_CASES))
 
 
@@ -187,22 +218,29 @@ def check_06_global_grad_norm(fn: Callable) -> None:
         net,
         likely=if_error_says(
             "NoneType",
-            hint="skip the parameters whose .grad is None (here the `unused` Linear, which "
-            "never ran): `if p.grad is not None`",
+            hint=_(
+                "skip the parameters whose .grad is None (here the `unused` Linear, which "
+                "never ran): `if p.grad is not None`"
+            ),
         ),
     )
     if isinstance(got, torch.Tensor):
-        raise AssertionError("return a Python float (.item() or math.sqrt of floats), not a tensor")
-    check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+        raise AssertionError(
+            _("return a Python float (.item() or math.sqrt of floats), not a tensor")
+        )
+    check(
+        isinstance(got, float),
+        _("return a Python float, got {type}").format(type=type(got).__name__),
+    )
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     name_mistake(got, want, [
         (sum(g.norm().item() for g in grads),
-         "square the entries and sum them all before the root: sqrt(sum of p.grad ** 2), not "
-         "the sum of each tensor's norm"),
+         _("square the entries and sum them all before the root: sqrt(sum of p.grad ** 2), not "
+         "the sum of each tensor's norm")),
         (math.sqrt(sum(p.detach().pow(2).sum().item() for p in net.parameters())),
-         "the norm of the GRADIENTS, p.grad, not of the weights"),
+         _("the norm of the GRADIENTS, p.grad, not of the weights")),
         (max(g.abs().max().item() for g in grads),
-         "the global norm is the square root of the sum of squares, not the largest entry"),
+         _("the global norm is the square root of the sum of squares, not the largest entry")),
     ], atol=1e-6)  # fmt: skip
     per_use = math.sqrt(
         sum(p.grad.pow(2).sum().item()
@@ -210,13 +248,15 @@ def check_06_global_grad_norm(fn: Callable) -> None:
     )  # fmt: skip
     if abs(got - per_use) < 1e-6:
         raise AssertionError(
-            "count the shared tensor once (model.parameters()): its .grad already holds the "
-            "sum over its uses"
+            _(
+                "count the shared tensor once (model.parameters()): its .grad already holds the "
+                "sum over its uses"
+            )
         )
     if abs(got - want**2) < 1e-6:
-        raise AssertionError("take the square root of the sum of squares")
+        raise AssertionError(_("take the square root of the sum of squares"))
     torch.testing.assert_close(
-        torch.tensor(got), torch.tensor(want), msg="sqrt(sum over p of (p.grad ** 2).sum())"
+        torch.tensor(got), torch.tensor(want), msg=_("sqrt(sum over p of (p.grad ** 2).sum())")
     )
     passed("check_06_global_grad_norm", 1)
 
@@ -234,42 +274,54 @@ def check_06_reinit_embeddings(fn: Callable) -> None:
         run(fn, model, std)
         after = dict(model.named_parameters())
         for name in ("embed.tok_emb.weight", "embed.pos_emb.weight"):
-            check(name in after, f"keep the module structure: {name} is gone")
+            check(name in after, _("keep the module structure: {name} is gone").format(name=name))
             got = after[name].std().item()
             check(
                 not torch.equal(after[name], before[name]),
-                f"{name} did not change: nn.init.normal_(it, mean=0.0, std=std) re-draws it",
+                _(
+                    "{name} did not change: nn.init.normal_(it, mean=0.0, std=std) re-draws it"
+                ).format(name=name),
             )
             check(
                 after[name] is objects[name],
-                f"{name} is a new tensor: re-draw the existing one in place with "
-                "nn.init.normal_(...); a new Embedding or Parameter is not the tensor an "
-                "optimizer already holds",
+                _(
+                    "{name} is a new tensor: re-draw the existing one in place with nn.init.normal_(...); a new Embedding or Parameter is not the tensor an optimizer already holds"
+                ).format(name=name),
             )
             mean = after[name].mean().item()
             if abs(mean - std) < 0.2 * std + 0.05 and abs(got - 1) < 0.15:
                 raise AssertionError(
-                    f"{name} has mean {mean:.3f} and std {got:.3f}: nn.init.normal_(w, std) "
-                    "passes std as the MEAN; write nn.init.normal_(w, mean=0.0, std=std)"
+                    _(
+                        "{name} has mean {mean:.3f} and std {got:.3f}: nn.init.normal_(w, std) passes std as the MEAN; write nn.init.normal_(w, mean=0.0, std=std)"
+                    ).format(name=name, mean=mean, got=got)
                 )
             if after[name].abs().max().item() <= std and abs(got / std - 3**-0.5) < 0.1:
                 raise AssertionError(
-                    f"{name} lies within [-{std}, {std}]: that is nn.init.uniform_; draw from "
-                    "the normal distribution, nn.init.normal_(w, mean=0.0, std=std)"
+                    _(
+                        "{name} lies within [-{std}, {std}]: that is nn.init.uniform_; draw from the normal distribution, nn.init.normal_(w, mean=0.0, std=std)"
+                    ).format(name=name, std=std)
                 )
             if abs(got / std**2 - 1) < 0.15:
                 raise AssertionError(
-                    f"{name} has std {got:.4f} = std**2: std is the standard deviation, "
-                    "pass std=std, not the variance"
+                    _(
+                        "{name} has std {got:.4f} = std**2: std is the standard deviation, pass std=std, not the variance"
+                    ).format(name=name, got=got)
                 )
             check(
                 abs(got / std - 1) < 0.15,
-                f"{name} has std {got:.3f}, expected {std}: use the std argument",
+                _("{name} has std {got:.3f}, expected {std}: use the std argument").format(
+                    name=name, got=got, std=std
+                ),
             )
         changed = [
             n for n, p in after.items() if "embed." not in n and not torch.equal(p, before[n])
         ]
-        check(not changed, f"change only the two embedding tables; you also changed {changed[:3]}")
+        check(
+            not changed,
+            _("change only the two embedding tables; you also changed {changed}").format(
+                changed=changed[:3]
+            ),
+        )
     passed("check_06_reinit_embeddings", 2)
 
 
@@ -285,19 +337,29 @@ def check_06_rank_correlation(fn: Callable) -> None:
     ]
     for a, b, want in cases:
         got = run(fn, a, b)
-        check(isinstance(got, float), f"return a Python float, got {type(got).__name__}")
+        check(
+            isinstance(got, float),
+            _("return a Python float, got {type}").format(type=type(got).__name__),
+        )
         if want == 1.0 and abs(got - a.corr(b)) < 1e-6:
             raise AssertionError(
-                "that is Pearson's correlation of the values; rank both first (.rank()), so "
-                "any increasing relation scores 1"
+                _(
+                    "that is Pearson's correlation of the values; rank both first (.rank()), so "
+                    "any increasing relation scores 1"
+                )
             )
         if (
             abs(got - want) > 1e-6
             and min(abs(got - a.rank().corr(b)), abs(got - a.corr(b.rank()))) < 1e-6
         ):
-            raise AssertionError("rank BOTH series, then take Pearson's correlation of the ranks")
+            raise AssertionError(
+                _("rank BOTH series, then take Pearson's correlation of the ranks")
+            )
         check(
-            abs(got - want) < 1e-6, f"expected {want:.4f}, got {got:.4f} (ties get average ranks)"
+            abs(got - want) < 1e-6,
+            _("expected {want:.4f}, got {got:.4f} (ties get average ranks)").format(
+                want=want, got=got
+            ),
         )
     passed("check_06_rank_correlation", len(cases))
 
@@ -308,24 +370,32 @@ def check_06_plans_for(fn: Callable) -> None:
     for m in (2, 3):
         plans = run(fn, m)
         check(
-            isinstance(plans, dict), f"return a dict of name -> changes, got {type(plans).__name__}"
+            isinstance(plans, dict),
+            _("return a dict of name -> changes, got {type}").format(type=type(plans).__name__),
         )
         sharing = sorted(c.get("sharing") for c in plans.values())
         check(
             sharing == sorted(SHARING_STRATEGIES),
-            f"one plan per strategy {list(SHARING_STRATEGIES)}, got sharing values {sharing}",
+            _("one plan per strategy {strategies}, got sharing values {sharing}").format(
+                strategies=list(SHARING_STRATEGIES), sharing=sharing
+            ),
         )
         for name, changes in plans.items():
             s = changes["sharing"]
             if s in BLOCK_STRATEGIES:
-                check(changes.get("n_blocks") == m, f"{name}: {s} needs n_blocks={m} (M)")
+                check(
+                    changes.get("n_blocks") == m,
+                    _("{name}: {s} needs n_blocks={m} (M)").format(name=name, s=s, m=m),
+                )
             else:
                 check(
                     changes.get("n_blocks") is None,
-                    f"{name}: {s} has no M; leave n_blocks out",
+                    _("{name}: {s} has no M; leave n_blocks out").format(name=name, s=s),
                 )
             try:
                 ModelConfig(n_layers=2 * m).replace(**changes)
             except (TypeError, ValueError) as e:
-                raise AssertionError(f"{name}: not a valid ModelConfig change: {e}") from None
+                raise AssertionError(
+                    _("{name}: not a valid ModelConfig change: {e}").format(name=name, e=e)
+                ) from None
     passed("check_06_plans_for", 2)

@@ -259,3 +259,41 @@ def test_our_msgfmt_agrees_with_babel():
     babel_pairs = {m.id: m.string for m in catalog if m.id and m.string}
     ours = gettext.GNUTranslations(io.BytesIO(MO.read_bytes()))
     assert {k: v for k, v in ours._catalog.items() if k} == babel_pairs
+
+
+# --- the hints of notebooks 01-06 (issue 21) ------------------------------------------------
+
+
+def _upper_triangle(t):
+    import torch
+
+    return torch.ones(t, t, dtype=torch.bool).triu()
+
+
+def _matrices_only(d, d_ff):
+    return 4 * d * d + 2 * d * d_ff
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_nb01_nb02_hints_in_each_language(monkeypatch, lang):
+    from course_lib.exercises.nb01 import check_01_causal_mask
+    from course_lib.exercises.nb02 import check_02_block_parameter_count
+
+    monkeypatch.setenv(LANG_ENV, lang)
+    with pytest.raises(AssertionError) as mask:
+        check_01_causal_mask(_upper_triangle)
+    with pytest.raises(AssertionError) as count:
+        check_02_block_parameter_count(_matrices_only)
+    if lang == "en":
+        assert str(mask.value) == (
+            "query i may see keys 0..i (the past): keep the lower triangle (tril), not triu"
+        )
+        assert str(count.value) == (
+            "for d=256, d_ff=1024 the block has 789,760 parameters, you gave 786,432: "
+            "attention 4d^2 + 4d, FFN 2*d*d_ff + d_ff + d, two LayerNorms 4d"
+        )
+    else:
+        assert str(mask.value) == "查询 i 能看到键 0..i（过去）：保留下三角（tril），不是 triu"
+        assert str(count.value).startswith(
+            "d=256、d_ff=1024 时这个块有 789,760 个参数，你给出的是 786,432："
+        )
