@@ -13,11 +13,22 @@ output"), both measured with jupyter_client on this project's venv:
   queue (ZMQ_RCVHWM = 0) all 50,006 arrived.
 - A starved kernel. The kernel's IOPub thread may lag by seconds when other processes hold both
   cores; 5 s is then too short. We wait up to OUTPUT_TIMEOUT_S instead.
+
+The Chinese notebooks (notebooks/zh/, issue 21) were executed with COURSE_LANG=zh, so their
+kernels start with it too (nbval's --nbval-current-env kernel inherits this process's
+environment when the notebook's first cell is set up); every other notebook's kernel starts
+without it, whatever the shell says, so the English outputs are checked in English.
 """
+
+import os
+from pathlib import Path
 
 import jupyter_client.connect
 import pytest
 import zmq
+
+ZH_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks" / "zh"
+LANG_ENV = "COURSE_LANG"  # course_lib.runtime.LANG_ENV (not imported: no course_lib here)
 
 OUTPUT_TIMEOUT_S = 120  # per IOPub message after the cell's reply; nbval's own default is 5
 
@@ -42,3 +53,23 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if hasattr(item, "output_timeout"):  # nbval.plugin.IPyNbCell
             item.output_timeout = OUTPUT_TIMEOUT_S
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """A notebook's kernel starts in its edition's language: zh under notebooks/zh/, else en."""
+    if not hasattr(item, "output_timeout"):  # not a notebook cell
+        yield
+        return
+    before = os.environ.get(LANG_ENV)
+    if ZH_NOTEBOOKS in Path(str(item.fspath)).resolve().parents:
+        os.environ[LANG_ENV] = "zh"
+    else:
+        os.environ.pop(LANG_ENV, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(LANG_ENV, None)
+        else:
+            os.environ[LANG_ENV] = before
