@@ -121,32 +121,6 @@ class Sublayer(nn.Module):
         return self.norm(x + self.drop(self.fn(x, *args)))
 
 
-def attention_sublayer(
-    d_model: int,
-    n_heads: int,
-    norm_first: bool,
-    dropout: float = 0.0,
-    impl: str = "manual",
-    eps: float = 1e-5,
-) -> Sublayer:
-    """The attention half of a block: 4d^2 + 6d parameters."""
-    attn = MultiHeadSelfAttention(d_model, n_heads, dropout, impl)
-    return Sublayer(d_model, attn, norm_first, dropout, eps)
-
-
-def ffn_sublayer(
-    d_model: int,
-    d_ff: int,
-    norm_first: bool,
-    dropout: float = 0.0,
-    activation: str = "gelu",
-    eps: float = 1e-5,
-) -> Sublayer:
-    """The feed-forward half of a block: 2*d*d_ff + d_ff + 3d parameters."""
-    ffn = FeedForward(d_model, d_ff, dropout, activation)
-    return Sublayer(d_model, ffn, norm_first, dropout, eps)
-
-
 class Block(nn.Module):
     """One Transformer layer: attention sublayer, then FFN sublayer.
 
@@ -174,10 +148,12 @@ def make_block(
     activation: str = "gelu",
     impl: str = "manual",
 ) -> Block:
-    """A block with weights of its own (nothing shared)."""
+    """A block with weights of its own (nothing shared): the attention half (4d^2 + 6d
+    parameters), then the feed-forward half (2*d*d_ff + d_ff + 3d)."""
+    attn = MultiHeadSelfAttention(d_model, n_heads, dropout, impl)
+    ffn = FeedForward(d_model, d_ff, dropout, activation)
     return Block(
-        attention_sublayer(d_model, n_heads, norm_first, dropout, impl),
-        ffn_sublayer(d_model, d_ff, norm_first, dropout, activation),
+        Sublayer(d_model, attn, norm_first, dropout), Sublayer(d_model, ffn, norm_first, dropout)
     )
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig, check_int, reject
+from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.model import LayerStack
 from course_lib.nn.variants import sinusoidal_table
@@ -99,10 +100,7 @@ class LoopedConfig:
     def __post_init__(self) -> None:
         for f in ("vocab_size", "d_model", "n_heads", "d_ff", "max_steps", "max_len"):
             check_int(f, getattr(self, f), 1)
-        if self.d_model % self.n_heads or self.d_model % 2:
-            reject(
-                "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
-            )
+        check_head_split(self.d_model, self.n_heads)
         if not 0 < self.halt_eps < 1:
             reject("halt_eps", self.halt_eps, "it must be a number in (0, 1)")
         if self.ponder_weight < 0:

@@ -20,7 +20,7 @@ from torch import nn
 from course_lib.config import ModelConfig
 from course_lib.nn.checks import check_model_config, check_token_ids
 from course_lib.nn.counts import parameter_breakdown
-from course_lib.nn.layers import Block, attention_sublayer, causal_mask, ffn_sublayer
+from course_lib.nn.layers import Block, FeedForward, MultiHeadSelfAttention, Sublayer, causal_mask
 from course_lib.nn.sharing import SharingPlan
 
 _SIZE_FIELDS = {  # what to make smaller, for the part that holds the most parameters
@@ -70,12 +70,16 @@ class LayerStack(nn.Module):
         self.plan = plan if plan is not None else SharingPlan.from_config(cfg)
         d, p = cfg.d_model, cfg.dropout
         eps = cfg.norm_eps
+
+        def sublayer(fn: nn.Module) -> Sublayer:
+            return Sublayer(d, fn, cfg.norm_first, p, eps)
+
         attns = {
-            k: attention_sublayer(d, cfg.n_heads, cfg.norm_first, p, cfg.attn_impl, eps)
+            k: sublayer(MultiHeadSelfAttention(d, cfg.n_heads, p, cfg.attn_impl))
             for k in sorted(set(self.plan.attn_ids))
         }
         ffns = {
-            k: ffn_sublayer(d, cfg.d_ff, cfg.norm_first, p, cfg.activation, eps)
+            k: sublayer(FeedForward(d, cfg.d_ff, p, cfg.activation))
             for k in sorted(set(self.plan.ffn_ids))
         }
         blocks: dict[tuple[int, int], Block] = {}  # same (attn, ffn) pair -> same Block
@@ -129,8 +133,14 @@ class TransformerEncoder(nn.Module):
         """``attention_mask`` (B, T), 1 for a real token and 0 for padding, as HF takes it;
         without one, every id equal to ``pad_id`` is padding."""
         check_token_ids(ids, self.cfg.vocab_size, self.cfg.max_len)
-        mask = _key_mask(ids, self.cfg.pad_id, attention_mask)[:, None, None, :]  # (B, 1, 1, T)
-        return self.stack(self.embed(ids, type_ids), mask)  # (B, T, H)
+        real = _key_mask(ids, self.cfg.pad_id, attention_mask)  # (B, T)
+        hidden = self.stack(self.embed(ids, type_ids), real[:, None, None, :])  # (B, T, H)
+        return self.read_out(hidden, real)
+
+    def read_out(self, hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """What ``forward`` returns from the last hidden states (B, T, H) and the real-token
+        mask (B, T): the encoder returns the states; a classifier reads its class scores."""
+        return hidden
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
         """tanh(W h_0 + b): the first token's state through the pooler, (B, H)."""
@@ -146,17 +156,11 @@ class TransformerClassifier(TransformerEncoder):
         super().__init__(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
 
-    def forward(
-        self,
-        ids: torch.Tensor,
-        type_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        x = super().forward(ids, type_ids, attention_mask)  # (B, T, H)
+    def read_out(self, hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         if self.pooler is not None:
-            return self.head(self.pool(x))  # BERT/ALBERT: the first token, pooled
-        w = _key_mask(ids, self.cfg.pad_id, attention_mask).unsqueeze(-1).to(x.dtype)
-        pooled = (x * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, H)
+            return self.head(self.pool(hidden))  # BERT/ALBERT: the first token, pooled
+        w = real.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * w).sum(1) / w.sum(1).clamp(min=1.0)  # (B, H)
         return self.head(pooled)  # (B, n_classes)
 
 

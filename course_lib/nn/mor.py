@@ -35,6 +35,7 @@ from torch import nn
 
 from course_lib.config import check_int, reject
 from course_lib.data.shipped import PAD_ID
+from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
 
@@ -58,10 +59,7 @@ class MoRConfig:
     def __post_init__(self) -> None:
         for f in ("vocab_size", "d_model", "n_heads", "d_ff", "n_classes", "max_len"):
             check_int(f, getattr(self, f), 1)
-        if self.d_model % self.n_heads or self.d_model % 2:
-            reject(
-                "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
-            )
+        check_head_split(self.d_model, self.n_heads)
         if self.routing not in ROUTINGS:
             reject("routing", self.routing, "choose one of " + ", ".join(map(repr, ROUTINGS)))
         c = tuple(self.capacities)

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from course_lib.config import check_int, reject
+from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
 
@@ -74,10 +75,7 @@ class RecurrentDepthConfig:
         check_int("max_len", self.max_len, 1)
         if self.window is not None:
             check_int("window", self.window, 1)
-        if self.d_model % self.n_heads or self.d_model % 2:
-            reject(
-                "d_model", self.d_model, f"it must be even and divisible by n_heads={self.n_heads}"
-            )
+        check_head_split(self.d_model, self.n_heads)
 
     def replace(self, **changes) -> RecurrentDepthConfig:
         return RecurrentDepthConfig(**{**self.__dict__, **changes})

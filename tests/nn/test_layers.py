@@ -20,11 +20,9 @@ from course_lib.nn.layers import (
     MultiHeadSelfAttention,
     Sublayer,
     attention_parameter_count,
-    attention_sublayer,
     block_parameter_count,
     causal_mask,
     ffn_parameter_count,
-    ffn_sublayer,
     make_block,
     scaled_dot_product_attention,
 )
@@ -230,8 +228,9 @@ def test_post_ln_output_is_normalised_pre_ln_is_not():
 
 
 def test_blocks_built_from_one_sublayer_hold_one_tensor():
-    attn = attention_sublayer(16, 2, norm_first=True)
-    a, b = Block(attn, ffn_sublayer(16, 32, True)), Block(attn, ffn_sublayer(16, 32, True))
+    attn = Sublayer(16, MultiHeadSelfAttention(16, 2), norm_first=True)
+    a = Block(attn, Sublayer(16, FeedForward(16, 32), True))
+    b = Block(attn, Sublayer(16, FeedForward(16, 32), True))
     stack = nn.ModuleList([a, b])
     assert a.attn.fn.q_proj.weight is b.attn.fn.q_proj.weight
     assert n_params(stack) == attention_parameter_count(16) + 2 * ffn_parameter_count(16, 32)
@@ -251,8 +250,9 @@ def test_gelu_variants(activation, kind):
 
 @pytest.mark.parametrize("d, h, ff", [(8, 2, 16), (24, 3, 40), (64, 8, 256), (256, 4, 1024)])
 def test_count_formulas_equal_the_tensors(d, h, ff):
-    assert n_params(attention_sublayer(d, h, True)) == attention_parameter_count(d)
-    assert n_params(ffn_sublayer(d, ff, False)) == ffn_parameter_count(d, ff)
+    attn = Sublayer(d, MultiHeadSelfAttention(d, h), True)
+    assert n_params(attn) == attention_parameter_count(d)
+    assert n_params(Sublayer(d, FeedForward(d, ff), False)) == ffn_parameter_count(d, ff)
     assert n_params(make_block(d, h, ff)) == block_parameter_count(d, ff)
     # the module docstring's closed form: 4d^2 + 2*d*d_ff + 9d + d_ff
     assert block_parameter_count(d, ff) == 4 * d * d + 2 * d * ff + 9 * d + ff
