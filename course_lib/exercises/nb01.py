@@ -27,10 +27,12 @@ def _attention_raised(shape: tuple[int, ...]) -> Likely:
     """The probable mistake when the learner's attention raises on input of ``shape``."""
     if len(shape) == 2:
         return _(
-            "q and k are (T, d) = {shape}: the scores need the keys transposed, q @ k.transpose(-2, -1) is (T, d) @ (d, T)"
+            "q and k are (T, d) = {shape}: the scores need the keys transposed, q @ "
+            "k.transpose(-2, -1) is (T, d) @ (d, T)"
         ).format(shape=shape)
     return _(
-        "on batched input {shape} swap only the last two dimensions, k.transpose(-2, -1): k.T reverses all {n_dims} of them, giving {reversed}"
+        "on batched input {shape} swap only the last two dimensions, k.transpose(-2, -1): k.T "
+        "reverses all {n_dims} of them, giving {reversed}"
     ).format(shape=shape, n_dims=len(shape), reversed=shape[::-1])
 
 
@@ -59,10 +61,10 @@ def check_01_attention_weights(fn: Callable) -> None:
              _("apply the softmax: those are the scaled scores, not weights that sum to 1")),
             (torch.softmax(scores / math.sqrt(d), dim=-2),
              _("apply the softmax over the last dimension (the keys), dim=-1; dim=-2 "
-             "normalises over the queries")),
+               "normalises over the queries")),
             (torch.softmax(scores / math.sqrt(d), dim=1),
              _("give softmax dim=-1 explicitly: without it (or with dim=1) PyTorch picks the "
-             "heads dimension of a 4-D tensor")),
+               "heads dimension of a 4-D tensor")),
             (torch.softmax(scores, dim=-1),
              _("scale the scores: divide by sqrt(d), d = q.size(-1), before softmax")),
             (torch.softmax(scores / d, dim=-1),
@@ -79,7 +81,8 @@ def check_01_attention_weights(fn: Callable) -> None:
         check(
             torch.allclose(rows, torch.ones_like(rows), atol=1e-5),
             _(
-                "each row must sum to 1: apply the softmax over the last dimension (the keys), dim=-1"
+                "each row must sum to 1: apply the softmax over the last dimension (the keys), "
+                "dim=-1"
             ),
         )
         check_close(

@@ -38,18 +38,18 @@ def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps:
          _("add eps INSIDE the square root: sqrt(var + eps), not sqrt(var) + eps")),
         ((x - mean) / torch.sqrt(var) * w + b,
          _("add eps inside the square root: without it a token of (near) zero variance "
-         "divides by (almost) 0")),
+           "divides by (almost) 0")),
         ((x - mean) / torch.sqrt(var + 1e-5) * w + b,
          _("use the eps argument (here {eps}), not a fixed 1e-5").format(eps=eps)),
         ((x - mean) / (var + eps) * w + b,
          _("divide by the standard deviation sqrt(var + eps), not by the variance")),
         ((x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * w + b,
          _("normalise each token on its own: mean and variance over dim=-1, not over the "
-         "whole tensor")),
+           "whole tensor")),
         ((x - x.mean(-2, keepdim=True)) / torch.sqrt(x.var(-2, keepdim=True, unbiased=False) + eps)
          * w + b,
          _("normalise each token: mean and variance over dim=-1 (the features) with "
-         "keepdim=True, not over the tokens")),
+           "keepdim=True, not over the tokens")),
     ]  # fmt: skip
 
 
@@ -72,7 +72,8 @@ def check_02_layer_norm(fn: Callable) -> None:
             likely=if_error_says(
                 "must match",
                 hint=_(
-                    "x is {shape}: take the mean and variance with keepdim=True, so they stay {kept_shape} and broadcast against x"
+                    "x is {shape}: take the mean and variance with keepdim=True, so they stay "
+                    "{kept_shape} and broadcast against x"
                 ).format(shape=tuple(x.shape), kept_shape=tuple(x.shape[:-1]) + (1,)),
             ),
         )
@@ -153,7 +154,8 @@ def check_02_block_parameter_count(fn: Callable) -> None:
         check(
             n == want,
             _(
-                "for d={d}, d_ff={ff} the block has {want:,} parameters, you gave {n:,}: attention 4d^2 + 4d, FFN 2*d*d_ff + d_ff + d, two LayerNorms 4d"
+                "for d={d}, d_ff={ff} the block has {want:,} parameters, you gave {n:,}: "
+                "attention 4d^2 + 4d, FFN 2*d*d_ff + d_ff + d, two LayerNorms 4d"
             ).format(d=d, ff=ff, want=want, n=n),
         )
     passed("check_02_block_parameter_count", len(sizes))
@@ -175,7 +177,8 @@ def check_02_share_layer(fn: Callable) -> None:
         check(
             isinstance(stack, nn.ModuleList),
             _(
-                "return an nn.ModuleList: PyTorch registers its entries as submodules, a {type} is not registered"
+                "return an nn.ModuleList: PyTorch registers its entries as submodules, a {type} "
+                "is not registered"
             ).format(type=type(stack).__name__),
         )
         check(

@@ -67,7 +67,7 @@ def check_03_embed(fn: Callable) -> None:
         name_mistake(x, want, [
             (tok(ids),
              _("add the position embeddings pos_emb(torch.arange(T)): without them the model "
-             "cannot tell the order of the tokens")),
+               "cannot tell the order of the tokens")),
             (tok(ids) + pos(ids), _("positions are 0..T-1 (torch.arange(T)), not the token ids")),
             (tok(ids) * p, _("add the position embeddings to the token embeddings, not multiply")),
             (tok(ids) + pos(torch.arange(1, 5)),
@@ -158,7 +158,7 @@ def check_03_train_step(fn: Callable) -> None:
              _("F.nll_loss expects log-probabilities; use F.cross_entropy(model(x), y) on the logits")),
             (F.cross_entropy(torch.softmax(logits, -1), y).item(),
              _("F.cross_entropy takes the raw logits and applies log_softmax itself: do not "
-             "softmax first")),
+               "softmax first")),
             (F.mse_loss(logits, F.one_hot(y, 3).float()).item(),
              _("this is classification: the loss is F.cross_entropy(model(x), y), not a squared error")),
         ])  # fmt: skip
@@ -201,7 +201,8 @@ def check_03_save_weights(fn: Callable) -> None:
                 _("the file {name} was not written").format(name=path.name)
                 + (
                     _(
-                        "; you left {others}: finish with os.replace(tmp, path), which moves the temporary file to the real name"
+                        "; you left {others}: finish with os.replace(tmp, path), which moves the "
+                        "temporary file to the real name"
                     ).format(others=others)
                     if others
                     else ""

@@ -38,7 +38,8 @@ def check_04_count_unique(fn: Callable) -> None:
         if type(n).__module__ == "numpy":
             raise AssertionError(
                 _(
-                    "return a Python int, int(...): numpy gave a {type}, which prints alike but is another type"
+                    "return a Python int, int(...): numpy gave a {type}, which prints alike but "
+                    "is another type"
                 ).format(type=type(n).__name__)
             )
         check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
@@ -50,13 +51,13 @@ def check_04_count_unique(fn: Callable) -> None:
         name_mistake(n, want, [
             (per_use,
              _("you counted every alias: the shared Linear is used twice but stored once; "
-             "keep one entry per tensor, e.g. a dict keyed by id(p)")),
+               "keep one entry per tensor, e.g. a dict keyed by id(p)")),
             (len(tensors), _("count the numbers in each tensor (p.numel()), not the tensors")),
             (sum(p.numel() for p in tensors if p.dim() > 1),
              _("count the biases too: every parameter tensor, not only weights")),
             (sum(p.numel() for p in by_value),
              _("equal values are not one tensor: a deep copy holds its own numbers; key by "
-             "id(p) (the object), not by the values")),
+               "id(p) (the object), not by the values")),
         ], atol=0)  # fmt: skip
         check(n == want, _("expected {want} unique parameters, got {n}").format(want=want, n=n))
     passed("check_04_count_unique", 3)
@@ -126,14 +127,14 @@ def check_04_shared_elements(fn: Callable) -> None:
         (a, a, 220, _("a module shares all its 220 numbers with itself"),
          {2: usual["tensors"], 440: usual["double"],
           0: _("p.data is a new Python object every time you ask: compare the Parameters "
-             "themselves (`is`) or p.data_ptr(), never id(p.data)")}),
+               "themselves (`is`) or p.data_ptr(), never id(p.data)")}),
         (a, copy.deepcopy(a), 0,
          _("equal values are not sharing: compare memory (data_ptr), not values"), {}),
         (a, nn.Linear(20, 5), 0, _("Linear(10, 20) and Linear(20, 5) share nothing"), {}),
         (a, tied, 200, _("only the 200 weight numbers are shared here, not the bias"),
          {1: usual["tensors"], 400: usual["double"],
           220: _("count the numbers of the shared tensors only (here the weight), not the "
-               "whole module because one tensor is shared")}),
+                 "whole module because one tensor is shared")}),
     ]  # fmt: skip
     for m1, m2, want, hint, mistakes in cases:
         n = run(fn, m1, m2)
@@ -174,7 +175,8 @@ def check_04_hadamard_weights(fn: Callable) -> None:
     if w2.shape in ((3, 3), (4, 4)):
         raise AssertionError(
             _(
-                "W2 has W1's shape (3, 4), got {shape}: that is a matrix product; ⊙ multiplies entry by entry, l1.weight * l3.weight"
+                "W2 has W1's shape (3, 4), got {shape}: that is a matrix product; ⊙ multiplies "
+                "entry by entry, l1.weight * l3.weight"
             ).format(shape=tuple(w2.shape))
         )
     check(w2.shape == (3, 4), _("W2 has W1's shape (3, 4)"))
@@ -238,7 +240,8 @@ def check_04_cycle_block_counts(fn: Callable) -> None:
         check(
             out[0] == want[0],
             _(
-                "unique = M x one block; one block holds 4d^2 + 2*d*d_ff + 9d + d_ff = {block:,} parameters at d={d}, d_ff={ff}"
+                "unique = M x one block; one block holds 4d^2 + 2*d*d_ff + 9d + d_ff = {block:,} "
+                "parameters at d={d}, d_ff={ff}"
             ).format(block=block, d=d, ff=ff),
         )
         check(
@@ -277,19 +280,22 @@ def check_04_max_blocks_within(fn: Callable) -> None:
         if m > want:
             raise AssertionError(
                 _(
-                    "M={m} needs {mb:.2f} MB, over the {budget} MB budget: compare explore(...).param_mb with the budget"
+                    "M={m} needs {mb:.2f} MB, over the {budget} MB budget: compare "
+                    "explore(...).param_mb with the budget"
                 ).format(m=m, mb=sizes[m], budget=budget)
             )
         if budget == exact and m == want - 1:
             raise AssertionError(
                 _(
-                    "M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, not <"
+                    "M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, "
+                    "not <"
                 ).format(want=want, budget=budget)
             )
         if len(fits) > 1 and m == min(fits):
             raise AssertionError(
                 _(
-                    "M={m} is the SMALLEST M that fits {budget} MB; the question asks for the largest"
+                    "M={m} is the SMALLEST M that fits {budget} MB; the question asks for the "
+                    "largest"
                 ).format(m=m, budget=budget)
             )
         check(

@@ -31,7 +31,8 @@ def check_05_albert_stack_params(fn: Callable) -> None:
         if isinstance(got, float) and got == int(got):
             raise AssertionError(
                 _(
-                    "{strategy}: return an int, not the float {got}: count with integers (//, not /)"
+                    "{strategy}: return an int, not the float {got}: count with integers (//, not "
+                    "/)"
                 ).format(strategy=strategy, got=got)
             )
         check(isinstance(got, int), _("return an int, got {type}").format(type=type(got).__name__))
@@ -41,7 +42,8 @@ def check_05_albert_stack_params(fn: Callable) -> None:
         ):
             raise AssertionError(
                 _(
-                    "'{strategy}' shares the {strategy} sublayer (one copy) and keeps N of the other"
+                    "'{strategy}' shares the {strategy} sublayer (one copy) and keeps N of the "
+                    "other"
                 ).format(strategy=strategy)
             )
         other = "FFN" if strategy == "attention" else "attention"
@@ -51,7 +53,8 @@ def check_05_albert_stack_params(fn: Callable) -> None:
         ):
             raise AssertionError(
                 _(
-                    "'{strategy}' shares only the {strategy} sublayer: each of the N = {n} layers keeps its own {other} sublayer, N x its count"
+                    "'{strategy}' shares only the {strategy} sublayer: each of the N = {n} layers "
+                    "keeps its own {other} sublayer, N x its count"
                 ).format(strategy=strategy, n=n, other=other)
             )
         if strategy == "none" and got == attn + ffn:
@@ -64,7 +67,10 @@ def check_05_albert_stack_params(fn: Callable) -> None:
         if got == expected - 2 * d * norms:
             raise AssertionError(
                 _(
-                    "{strategy}: expected {expected:,}, got {got:,}: you left out the LayerNorms ({missing:,} parameters here). Each sublayer has its own LayerNorm (weight and bias, 2d), shared along with it: attention 4d^2 + 6d, FFN 2*d*d_ff + d_ff + 3d"
+                    "{strategy}: expected {expected:,}, got {got:,}: you left out the LayerNorms "
+                    "({missing:,} parameters here). Each sublayer has its own LayerNorm (weight "
+                    "and bias, 2d), shared along with it: attention 4d^2 + 6d, FFN 2*d*d_ff + "
+                    "d_ff + 3d"
                 ).format(strategy=strategy, expected=expected, got=got, missing=expected - got)
             )
         check(
@@ -102,7 +108,8 @@ def check_05_block_map(fn: Callable) -> None:
         if any(not isinstance(b, int) or not 0 <= b < m for b in ids):
             raise AssertionError(
                 _(
-                    "{s} with N={n}, M={m}: every id names one of the M blocks, 0 .. {last}; got {ids}"
+                    "{s} with N={n}, M={m}: every id names one of the M blocks, 0 .. {last}; got "
+                    "{ids}"
                 ).format(s=s, n=n, m=m, last=m - 1, ids=ids)
                 + (_("; SEQUENCE gives block i*M // N to layer i") if s == "sequence" else "")
             )
@@ -159,7 +166,8 @@ def check_05_repeat_plan(fn: Callable) -> None:
         if r > 1 and ids == list(range(m * r)):
             raise AssertionError(
                 _(
-                    "that is no sharing: N = {n_layers} layers but only M = {m} blocks, each used by {r} layers in a row"
+                    "that is no sharing: N = {n_layers} layers but only M = {m} blocks, each used "
+                    "by {r} layers in a row"
                 ).format(n_layers=m * r, m=m, r=r)
             )
         if r > 1 and len(ids) == m:
@@ -210,11 +218,11 @@ def check_05_ut_forward(fn: Callable) -> None:
             (block(x + steps[0]), _("apply the block N = step_emb.size(0) times, not once")),
             (first_only,
              _("add a step's own embedding before EVERY step: step_emb[t] at step t, not only "
-             "step_emb[0] at the start")),
+               "step_emb[0] at the start")),
             (after, _("add step_emb[t] BEFORE the block at step t: x = block(x + step_emb[t])")),
             (residual,
              _("the block is the whole layer, residuals inside it: x = block(x + step_emb[t]), "
-             "no extra x + ...")),
+               "no extra x + ...")),
             (backwards, _("step t adds step_emb[t]: the steps run in order, 0 first")),
         ])  # fmt: skip
         check_close(y, want, _("N steps; step t adds step_emb[t] to x, then applies the block"))

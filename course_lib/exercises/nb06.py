@@ -32,7 +32,8 @@ def check_06_majority_baseline(fn: Callable) -> None:
         if isinstance(got, int | torch.Tensor) and not isinstance(got, bool) and got == majority:
             raise AssertionError(
                 _(
-                    "that is the majority label ({majority}); return the test ACCURACY of always predicting it"
+                    "that is the majority label ({majority}); return the test ACCURACY of always "
+                    "predicting it"
                 ).format(majority=majority)
             )
         check(
@@ -146,7 +147,7 @@ def _noise_mistakes(accuracies: list[float], n_test: int) -> list[tuple[set[str]
          _("divide by n_test inside the square root: more test examples, less noise")),
         (set(names) - _within(accuracies, n_test),
          _("keep the plans WITHIN one standard error of the best (accuracy >= best - se), "
-         "not the ones outside")),
+           "not the ones outside")),
         ({names[accuracies.index(best)]},
          _("keep every plan within one standard error of the best, not only the best")),
         (keep(mean - (mean * (1 - mean) / n_test) ** 0.5),
@@ -236,7 +237,7 @@ def check_06_global_grad_norm(fn: Callable) -> None:
     name_mistake(got, want, [
         (sum(g.norm().item() for g in grads),
          _("square the entries and sum them all before the root: sqrt(sum of p.grad ** 2), not "
-         "the sum of each tensor's norm")),
+           "the sum of each tensor's norm")),
         (math.sqrt(sum(p.detach().pow(2).sum().item() for p in net.parameters())),
          _("the norm of the GRADIENTS, p.grad, not of the weights")),
         (max(g.abs().max().item() for g in grads),
@@ -285,26 +286,31 @@ def check_06_reinit_embeddings(fn: Callable) -> None:
             check(
                 after[name] is objects[name],
                 _(
-                    "{name} is a new tensor: re-draw the existing one in place with nn.init.normal_(...); a new Embedding or Parameter is not the tensor an optimizer already holds"
+                    "{name} is a new tensor: re-draw the existing one in place with "
+                    "nn.init.normal_(...); a new Embedding or Parameter is not the tensor an "
+                    "optimizer already holds"
                 ).format(name=name),
             )
             mean = after[name].mean().item()
             if abs(mean - std) < 0.2 * std + 0.05 and abs(got - 1) < 0.15:
                 raise AssertionError(
                     _(
-                        "{name} has mean {mean:.3f} and std {got:.3f}: nn.init.normal_(w, std) passes std as the MEAN; write nn.init.normal_(w, mean=0.0, std=std)"
+                        "{name} has mean {mean:.3f} and std {got:.3f}: nn.init.normal_(w, std) "
+                        "passes std as the MEAN; write nn.init.normal_(w, mean=0.0, std=std)"
                     ).format(name=name, mean=mean, got=got)
                 )
             if after[name].abs().max().item() <= std and abs(got / std - 3**-0.5) < 0.1:
                 raise AssertionError(
                     _(
-                        "{name} lies within [-{std}, {std}]: that is nn.init.uniform_; draw from the normal distribution, nn.init.normal_(w, mean=0.0, std=std)"
+                        "{name} lies within [-{std}, {std}]: that is nn.init.uniform_; draw from "
+                        "the normal distribution, nn.init.normal_(w, mean=0.0, std=std)"
                     ).format(name=name, std=std)
                 )
             if abs(got / std**2 - 1) < 0.15:
                 raise AssertionError(
                     _(
-                        "{name} has std {got:.4f} = std**2: std is the standard deviation, pass std=std, not the variance"
+                        "{name} has std {got:.4f} = std**2: std is the standard deviation, pass "
+                        "std=std, not the variance"
                     ).format(name=name, got=got)
                 )
             check(
