@@ -3,9 +3,13 @@
 The public API that notebooks and tests rely on::
 
     from course_lib import ModelConfig, build_model, count_parameters
+
+``set_language("zh")`` in a notebook's first cell switches every message course_lib prints to
+Chinese, as ``COURSE_LANG=zh`` does (``course_lib.i18n``).
 """
 
 from course_lib.config import PRESETS, SHARING_STRATEGIES, ModelConfig, TrainConfig
+from course_lib.i18n import set_language
 from course_lib.nn.counts import (
     count_parameters,
     count_parameters_per_use,
@@ -49,6 +53,7 @@ __all__ = [
     "parameter_breakdown",
     "parameter_bytes",
     "seed_everything",
+    "set_language",
     "shared_groups",
     "shares_storage",
 ]
