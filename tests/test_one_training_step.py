@@ -183,3 +183,27 @@ def test_each_loop_takes_its_steps_with_train_step(name, counted, tmp_path, one_
     losses = run(tmp_path) if run is run_distributed else run()
     assert len(losses) == 2
     assert counted.calls == [module.__name__] * 2, f"{name}: {counted.calls}"
+
+
+def test_the_training_panel_resolves_its_dataset_once(monkeypatch):
+    from course_lib.data.dataset import Dataset
+    from course_lib.views.training_panel import TrainingPanel
+
+    resolved, seen = [], []
+    real = Dataset.resolve.__func__
+
+    def counting(cls, dataset):
+        resolved.append(dataset)
+        return real(cls, dataset)
+
+    def runner(cfg, train_cfg, dataset, progress):
+        seen.append(dataset)
+        return {"sharing": cfg.sharing, "unique_params": 1, "accuracy": 0.5}
+
+    monkeypatch.setattr(Dataset, "resolve", classmethod(counting))
+    plans = ("none", "all", "attention")
+    panel = TrainingPanel(ModelConfig.preset("tiny"), TrainConfig(steps=1, warmup_steps=0),
+                          selected=plans, runner=runner, progress=False)  # fmt: skip
+    panel.train()
+    assert resolved == ["rotten_tomatoes"], "one Train resolves the dataset once, for every plan"
+    assert len(seen) == 3 and all(isinstance(d, Dataset) and d is seen[0] for d in seen)

@@ -138,7 +138,8 @@ class TrainingPanel(W.VBox):
         """Train the picked plans one by one. A plan with a bad setting, or whose training
         diverges, gets its message in the status line; every plan that finished, before or
         after it, keeps its row."""
-        from course_lib.training.step import TrainingDiverged  # lazy, like the runner
+        from course_lib.data.dataset import Dataset  # lazy, like the runner
+        from course_lib.training.step import TrainingDiverged
 
         names = list(self.plan_select.value)
         if not names:
@@ -149,10 +150,14 @@ class TrainingPanel(W.VBox):
         new, failed = [], []
         with self.progress_out:  # in a kernel, Output shows and swallows other exceptions
             try:
+                try:  # once for every plan: a file is read once, not once a plan
+                    dataset = Dataset.resolve(self.dataset)
+                except ValueError as e:  # every plan would stop with it
+                    failed, names = [f"{name}: {e}" for name in names], []
                 for name in names:
                     try:
                         new += train_plans([name], self.plans, self.model_cfg, self.train_cfg,
-                                           self.dataset, self.runner, self.progress)  # fmt: skip
+                                           dataset, self.runner, self.progress)  # fmt: skip
                     except (ValueError, TrainingDiverged) as e:  # say which plan, no traceback
                         failed.append(f"{name}: {e}")
             finally:
