@@ -11,6 +11,7 @@ import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
+from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters
 from course_lib.nn.looped import IGNORE
 from course_lib.nn.model import build_model
@@ -27,40 +28,54 @@ def check_09_same_params_deeper(fn: Callable) -> None:
             factor,
             likely=if_error_says(
                 "n_blocks",
-                hint="a block plan needs its M: cfg.replace(n_layers=..., sharing='cycle', "
-                "n_blocks=M)",
+                hint=_(
+                    "a block plan needs its M: cfg.replace(n_layers=..., sharing='cycle', "
+                    "n_blocks=M)"
+                ),
             ),
         )
         if isinstance(deep, torch.nn.Module):
-            raise AssertionError("return the ModelConfig (cfg.replace(...)), not a built model")
-        check(isinstance(deep, ModelConfig), f"return a ModelConfig, got {type(deep).__name__}")
+            raise AssertionError(_("return the ModelConfig (cfg.replace(...)), not a built model"))
+        check(
+            isinstance(deep, ModelConfig),
+            _("return a ModelConfig, got {type}").format(type=type(deep).__name__),
+        )
         check(
             deep.n_layers == factor * n,
-            f"the deeper model runs factor x N = {factor * n} layers, got {deep.n_layers}",
+            _("the deeper model runs factor x N = {factor_n} layers, got {n_layers}").format(
+                factor_n=factor * n, n_layers=deep.n_layers
+            ),
         )
         if deep.sharing == "none":
             raise AssertionError(
-                f"sharing='none' at {factor * n} layers stores {factor} x the parameters: "
-                "cycle through the N blocks of cfg instead, sharing='cycle' with M = N"
+                _(
+                    "sharing='none' at {factor_n} layers stores {factor} x the parameters: "
+                    "cycle through the N blocks of cfg instead, sharing='cycle' with M = N"
+                ).format(factor_n=factor * n, factor=factor)
             )
         if deep.sharing == "all":
-            raise AssertionError("'all' keeps ONE block; keep N blocks: CYCLE or SEQUENCE, M = N")
+            raise AssertionError(
+                _("'all' keeps ONE block; keep N blocks: CYCLE or SEQUENCE, M = N")
+            )
         check(
             deep.sharing in BLOCK_STRATEGIES,
-            f"use sharing='cycle' (or 'sequence', 'cycle_rev') with n_blocks=M, not "
-            f"{deep.sharing!r}",
+            _(
+                "use sharing='cycle' (or 'sequence', 'cycle_rev') with n_blocks=M, not {sharing!r}"
+            ).format(sharing=deep.sharing),
         )
         same = {k: v for k, v in deep.to_dict().items() if k not in ("n_layers", "sharing",
                                                                       "n_blocks")}  # fmt: skip
         check(
             same == {k: cfg.to_dict()[k] for k in same},
-            "change only n_layers, sharing and n_blocks: cfg.replace(...)",
+            _("change only n_layers, sharing and n_blocks: cfg.replace(...)"),
         )
         want, got = count_parameters(build_model(cfg)), count_parameters(build_model(deep))
         check(
             got == want,
-            f"n_blocks=M must equal the shallow model's N={n} for equal parameters "
-            f"({want:,}); yours has {got:,}",
+            _(
+                "n_blocks=M must equal the shallow model's N={n} for equal parameters "
+                "({want:,}); yours has {got:,}"
+            ).format(n=n, want=want, got=got),
         )
     passed("check_09_same_params_deeper", 3)
 
@@ -91,43 +106,60 @@ def check_09_act_halting(fn: Callable) -> None:
     for probs, eps in ACT_CASES:
         p = torch.tensor(probs)
         out = run(fn, p.clone(), eps)
-        check(isinstance(out, tuple) and len(out) == 2, "return a pair (n_steps, weights)")
+        check(isinstance(out, tuple) and len(out) == 2, _("return a pair (n_steps, weights)"))
         n, w = out
         want_n, want_w = _act_reference(p, eps)
         if isinstance(w, list | tuple):
-            raise AssertionError("return the weights as a tensor shaped like p, not a list")
+            raise AssertionError(_("return the weights as a tensor shaped like p, not a list"))
         check(
             isinstance(w, torch.Tensor) and w.shape == p.shape,
-            f"weights: a tensor of shape {tuple(p.shape)}, one per step, 0 after halting",
+            _("weights: a tensor of shape {shape}, one per step, 0 after halting").format(
+                shape=tuple(p.shape)
+            ),
         )
         if int(n) == want_n + 1 and abs(float(p[:want_n].sum()) - (1 - eps)) < 1e-9:
             raise AssertionError(
-                f"p={probs}: the sum reaches exactly 1 - eps = {1 - eps} at step {want_n}, and "
-                "that halts: >=, not >"
+                _(
+                    "p={probs}: the sum reaches exactly 1 - eps = {limit} at step {want_n}, and "
+                    "that halts: >=, not >"
+                ).format(probs=probs, limit=1 - eps, want_n=want_n)
             )
         if int(n) != want_n and int(n) == _act_reference(p, 0.0)[0]:
             raise AssertionError(
-                "halt as soon as the sum reaches 1 - eps (Graves' epsilon), not 1 itself"
+                _("halt as soon as the sum reaches 1 - eps (Graves' epsilon), not 1 itself")
             )
         if int(n) == want_n - 1:
             raise AssertionError(
-                f"p={probs}: n is 1-based, the number of steps run: the first step is n = 1"
+                _(
+                    "p={probs}: n is 1-based, the number of steps run: the first step is n = 1"
+                ).format(probs=probs)
             )
         if int(n) != want_n and float(p.sum()) < 1 - eps:
-            raise AssertionError("a position must halt at the last step even if the sum is short")
-        check(int(n) == want_n, f"p={probs}: halt at step {want_n} (1-based), got {n}")
+            raise AssertionError(
+                _("a position must halt at the last step even if the sum is short")
+            )
+        check(
+            int(n) == want_n,
+            _("p={probs}: halt at step {want_n} (1-based), got {n}").format(
+                probs=probs, want_n=want_n, n=n
+            ),
+        )
         if want_n < len(p) and bool((w[want_n:] != 0).any()):
             raise AssertionError(
-                "the steps after halting get weight 0: the position stopped computing there"
+                _("the steps after halting get weight 0: the position stopped computing there")
             )
         if abs(float(w.sum()) - 1) > 1e-5:
             raise AssertionError(
-                "the weights must sum to 1: the last one is the remainder R = 1 - (p_1 + ... "
-                "+ p_{N-1}), not p_N"
+                _(
+                    "the weights must sum to 1: the last one is the remainder R = 1 - (p_1 + ... "
+                    "+ p_{N-1}), not p_N"
+                )
             )
         check(
             torch.allclose(w.float(), want_w, atol=1e-6),
-            f"p={probs}: expected weights {want_w.tolist()}, got {w.tolist()}",
+            _("p={probs}: expected weights {want}, got {got}").format(
+                probs=probs, want=want_w.tolist(), got=w.tolist()
+            ),
         )
     passed("check_09_act_halting", len(ACT_CASES))
 
@@ -141,25 +173,35 @@ def check_09_sequence_accuracy(fn: Callable) -> None:
     got = run(fn, pred, t)
     if isinstance(got, torch.Tensor) and got.numel() > 1 or isinstance(got, list):
         raise AssertionError(
-            "that is one verdict per row: return the fraction of rows fully right, one float"
+            _("that is one verdict per row: return the fraction of rows fully right, one float")
         )
     if isinstance(got, torch.Tensor):
-        raise AssertionError("return a Python float (.item()), not a tensor")
+        raise AssertionError(_("return a Python float (.item()), not a tensor"))
     if isinstance(got, int) and got == 3:
-        raise AssertionError("return the FRACTION of rows fully right, 3 / 4 here, not the count")
-    check(isinstance(got, float), f"return a float in [0, 1], got {type(got).__name__}")
+        raise AssertionError(
+            _("return the FRACTION of rows fully right, 3 / 4 here, not the count")
+        )
+    check(
+        isinstance(got, float),
+        _("return a float in [0, 1], got {type}").format(type=type(got).__name__),
+    )
     if abs(got - 0.0) < 1e-9:
         raise AssertionError(
-            f"compare only the output slots, targets != IGNORE (IGNORE = {IGNORE}, from "
-            "course_lib.nn.looped): the input positions have no answer to match"
+            _(
+                "compare only the output slots, targets != IGNORE (IGNORE = {IGNORE}, from "
+                "course_lib.nn.looped): the input positions have no answer to match"
+            ).format(IGNORE=IGNORE)
         )
     if abs(got - 1.0) < 1e-9:
         raise AssertionError(
-            "a row counts only if ALL its answer slots are right (.all), not if any is"
+            _("a row counts only if ALL its answer slots are right (.all), not if any is")
         )
     if abs(got - 7 / 8) < 1e-9:
         raise AssertionError(
-            "that is the digit accuracy; an answer counts only if ALL its digits are right"
+            _("that is the digit accuracy; an answer counts only if ALL its digits are right")
         )
-    check(abs(got - 0.75) < 1e-9, f"3 of 4 answers are fully right here: 0.75, got {got}")
+    check(
+        abs(got - 0.75) < 1e-9,
+        _("3 of 4 answers are fully right here: 0.75, got {got}").format(got=got),
+    )
     passed("check_09_sequence_accuracy", 1)

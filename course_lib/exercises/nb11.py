@@ -19,6 +19,7 @@ import pandas as pd
 
 from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
 from course_lib.exercises.framework import check, exercise, passed, run
+from course_lib.i18n import N_, _
 from course_lib.nn.counts import formula_parameter_count
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.sharing import SharingPlan
@@ -73,40 +74,69 @@ def check_11_plans_within(fn: Callable) -> None:
     for budget in budgets:
         got = run(fn, base, budget)
         want = _plans_within(base, budget)
-        check(isinstance(got, dict), f"return a dict {{plan name: unique parameters}}, not {type(got).__name__}")  # fmt: skip
+        check(
+            isinstance(got, dict),
+            _("return a dict {{plan name: unique parameters}}, not {type}").format(
+                type=type(got).__name__
+            ),
+        )
         if set(got) == set(_plans_within(base, budget, _per_use)) != set(want):
             raise AssertionError(
-                "the budget limits what is stored: count each shared block once (unique "
-                "parameters, formula_parameter_count), not once per layer"
+                _(
+                    "the budget limits what is stored: count each shared block once (unique "
+                    "parameters, formula_parameter_count), not once per layer"
+                )
             )
         if set(got) == set(_plans_within(base, budget, _blocks_only)) != set(want):
             raise AssertionError(
-                "count the whole model, embeddings and head included: the budget is the "
-                "memory of every stored parameter (formula_parameter_count(cfg))"
+                _(
+                    "count the whole model, embeddings and head included: the budget is the "
+                    "memory of every stored parameter (formula_parameter_count(cfg))"
+                )
             )
         if set(got) == {k for k, v in want.items() if v < budget} != set(want):
-            raise AssertionError(f"a plan of exactly {budget:,} parameters fits a budget of {budget:,}: use <=")  # fmt: skip
+            raise AssertionError(
+                _(
+                    "a plan of exactly {budget:,} parameters fits a budget of {budget:,}: use <="
+                ).format(budget=budget)
+            )
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         check(
             not missing,
-            f"budget {budget:,}: these plans fit and are missing: {missing[:4]} (block plans take "
-            f"M = 1 ... N = {base.n_layers}; names as plan_name(sharing, M), e.g. 'cycle M=2')",
+            _(
+                "budget {budget:,}: these plans fit and are missing: {missing} (block plans take "
+                "M = 1 ... N = {n_layers}; names as plan_name(sharing, M), e.g. 'cycle M=2')"
+            ).format(budget=budget, missing=missing[:4], n_layers=base.n_layers),
         )
-        check(not extra, f"budget {budget:,}: these plans do not fit: {extra[:4]}")
+        check(
+            not extra,
+            _("budget {budget:,}: these plans do not fit: {extra}").format(
+                budget=budget, extra=extra[:4]
+            ),
+        )
         wrong = {k: (got[k], v) for k, v in want.items() if got[k] != v}
         changes = all_plans(base.n_layers)
         if wrong and all(got[k] == _per_use(base.replace(**changes[k])) for k in wrong):
             raise AssertionError(
-                "the keys are right but the counts are per use: give each plan's UNIQUE "
-                "parameters, each shared block once (formula_parameter_count(cfg))"
+                _(
+                    "the keys are right but the counts are per use: give each plan's UNIQUE "
+                    "parameters, each shared block once (formula_parameter_count(cfg))"
+                )
             )
         if wrong and all(got[k] == _blocks_only(base.replace(**changes[k])) for k in wrong):
             raise AssertionError(
-                "the counts leave out the embeddings and the head: count the whole model, "
-                "formula_parameter_count(cfg)"
+                _(
+                    "the counts leave out the embeddings and the head: count the whole model, "
+                    "formula_parameter_count(cfg)"
+                )
             )
-        check(not wrong, f"wrong counts (yours, expected): {dict(list(wrong.items())[:3])}")
+        check(
+            not wrong,
+            _("wrong counts (yours, expected): {wrong}").format(
+                wrong=dict(list(wrong.items())[:3])
+            ),
+        )
     passed("check_11_plans_within", len(budgets))
 
 
@@ -115,48 +145,62 @@ def check_11_plans_within(fn: Callable) -> None:
 VERDICTS: dict[str, tuple[bool, str]] = {
     "cuts the stored parameters": (
         True,
-        "unique parameters fall with the number of distinct blocks M (section 1; notebook 04)",
+        N_("unique parameters fall with the number of distinct blocks M (section 1; notebook 04)"),
     ),
     "cuts weight, gradient and optimizer memory": (
         True,
-        "16 bytes per stored parameter, so they fall exactly as the unique parameters do "
-        "(section 1; notebook 08, section 2)",
+        N_(
+            "16 bytes per stored parameter, so they fall exactly as the unique parameters do "
+            "(section 1; notebook 08, section 2)"
+        ),
     ),
     "cuts activation memory at the same depth": (
         False,
-        "the saved activations were identical for every plan at equal N (section 1; "
-        "notebook 08, section 3): each of the N uses keeps its own inputs",
+        N_(
+            "the saved activations were identical for every plan at equal N (section 1; "
+            "notebook 08, section 3): each of the N uses keeps its own inputs"
+        ),
     ),
     "cuts FLOPs at the same depth": (
         False,
-        "the counted FLOPs were identical for every plan at equal N (section 1; notebook 08, "
-        "section 4): a shared matrix is still multiplied at every layer",
+        N_(
+            "the counted FLOPs were identical for every plan at equal N (section 1; notebook 08, "
+            "section 4): a shared matrix is still multiplied at every layer"
+        ),
     ),
     "speeds up inference at the same depth, whatever the batch and width": (
         False,
-        "the FLOPs are the same (notebook 08, section 4), and in most timed runs so was the "
-        "time: no plan measurably faster at 2,048 tokens per call, GPU latencies within a few "
-        "percent; a decoding step was faster only at some widths (section 2.3; notebook 08, "
-        "section 6), so it depends on the run and the machine",
+        N_(
+            "the FLOPs are the same (notebook 08, section 4), and in most timed runs so was the "
+            "time: no plan measurably faster at 2,048 tokens per call, GPU latencies within a few "
+            "percent; a decoding step was faster only at some widths (section 2.3; notebook 08, "
+            "section 6), so it depends on the run and the machine"
+        ),
     ),
     "the Hadamard formula [W2;b2]=[W1;b1]⊙[W3;b3] is sharing": (
         False,
-        "W2 = W1 ⊙ W3 is a third set of numbers, in memory of its own (section 2.5; notebook 04, "
-        "section 4)",
+        N_(
+            "W2 = W1 ⊙ W3 is a third set of numbers, in memory of its own (section 2.5; notebook 04, "
+            "section 4)"
+        ),
     ),
     "the blog's two-Linear PyTorch example shares weights": (
         False,
-        "Linear(100, 50) and Linear(50, 10) have different shapes and separate tensors "
-        "(section 2.5; notebook 04, section 3)",
+        N_(
+            "Linear(100, 50) and Linear(50, 10) have different shapes and separate tensors "
+            "(section 2.5; notebook 04, section 3)"
+        ),
     ),
     "always costs accuracy": (
         False,
-        "in section 2.1 several plans show no measurable difference from the unshared model, "
-        "while 'all' is worse: the cost depends on the plan and the task (notebook 06)",
+        N_(
+            "in section 2.1 several plans show no measurable difference from the unshared model, "
+            "while 'all' is worse: the cost depends on the plan and the task (notebook 06)"
+        ),
     ),
     "applies to vision transformers": (
         True,
-        "the digits ViT runs every plan on the same LayerStack (section 2.6; notebook 10)",
+        N_("the digits ViT runs every plan on the same LayerStack (section 2.6; notebook 10)"),
     ),
 }
 
@@ -167,23 +211,37 @@ CLAIMS: tuple[str, ...] = tuple(VERDICTS)  # what the learner is given: the clai
 def check_11_claim_verdicts(fn: Callable) -> None:
     """fn() -> {claim: True/False} for every claim in ``VERDICTS``."""
     got = run(fn)
-    check(isinstance(got, dict), f"return a dict {{claim: True or False}}, not {type(got).__name__}")  # fmt: skip
+    check(
+        isinstance(got, dict),
+        _("return a dict {{claim: True or False}}, not {type}").format(type=type(got).__name__),
+    )
     missing = [c for c in VERDICTS if c not in got]
     unknown = [c for c in got if c not in VERDICTS]
     check(
         not unknown,
-        f"unknown claims (copy the names from CLAIMS exactly): {unknown}"
-        + (f"; missing: {missing}" if missing else ""),
+        _(
+            "unknown claims (copy the names from CLAIMS exactly): {unknown}; missing: {missing}"
+        ).format(unknown=unknown, missing=missing)
+        if missing
+        else _("unknown claims (copy the names from CLAIMS exactly): {unknown}").format(
+            unknown=unknown
+        ),
     )
-    check(not missing, f"give a verdict for every claim; missing: {missing}")
+    check(
+        not missing, _("give a verdict for every claim; missing: {missing}").format(missing=missing)
+    )
     for claim, (truth, evidence) in VERDICTS.items():
         check(
             isinstance(got[claim], bool),
-            f"{claim!r}: answer True or False, not {got[claim]!r}",
+            _("{claim!r}: answer True or False, not {answer!r}").format(
+                claim=claim, answer=got[claim]
+            ),
         )
         check(
             got[claim] == truth,
-            f"{claim!r} is {truth}: {evidence}",
+            _("{claim!r} is {truth}: {evidence}").format(
+                claim=claim, truth=truth, evidence=_(evidence)
+            ),
         )
     passed("check_11_claim_verdicts", len(VERDICTS))
 
@@ -246,35 +304,64 @@ def check_11_choose_plan(fn: Callable) -> None:
         where = f"(max_params={max_params:,}, max_latency_ms={max_ms}, ms_per_layer={per_layer})"
         if got != want and got == choose_plan_reference(runs, max_params, max_ms, per_layer, strict=True):  # fmt: skip
             raise AssertionError(
-                f"{where}: a plan with exactly max_params parameters fits: use <=, not <"
+                _("{where}: a plan with exactly max_params parameters fits: use <=, not <").format(
+                    where=where
+                )
             )
         by_per_use = choose_plan_reference(runs, max_params, max_ms, per_layer, "per_use_params")
         if got != want and got == by_per_use:
             raise AssertionError(
-                f"{where}: the budget limits what is stored, unique_params; per_use_params "
-                "counts a shared block once per layer and rules out plans that do fit"
+                _(
+                    "{where}: the budget limits what is stored, unique_params; per_use_params "
+                    "counts a shared block once per layer and rules out plans that do fit"
+                ).format(where=where)
             )
         if want is None:
-            check(got is None, f"{where}: no plan fits both limits, return None (got {got!r})")
+            check(
+                got is None,
+                _("{where}: no plan fits both limits, return None (got {got!r})").format(
+                    where=where, got=got
+                ),
+            )
             continue
-        check(isinstance(got, str), f"{where}: return the plan's name (a str), got {got!r}")
+        check(
+            isinstance(got, str),
+            _("{where}: return the plan's name (a str), got {got!r}").format(where=where, got=got),
+        )
         row = runs.set_index("name").loc[got] if got in set(runs["name"]) else None
-        check(row is not None, f"{where}: {got!r} is not a name in runs['name']")
+        check(
+            row is not None,
+            _("{where}: {got!r} is not a name in runs['name']").format(where=where, got=got),
+        )
         if row["unique_params"] > max_params:
             raise AssertionError(
-                f"{where}: {got!r} stores {row['unique_params']:,} parameters, over the budget: "
-                "keep runs with unique_params <= max_params"
+                _(
+                    "{where}: {got!r} stores {stored:,} parameters, over the budget: "
+                    "keep runs with unique_params <= max_params"
+                ).format(where=where, got=got, stored=row["unique_params"])
             )
         if row["n_layers"] * per_layer > max_ms:
             raise AssertionError(
-                f"{where}: {got!r} runs {row['n_layers']} layers, about "
-                f"{row['n_layers'] * per_layer:g} ms: latency follows the depth N (FLOPs follow "
-                "N, notebook 08), so estimate it as n_layers x ms_per_layer, whatever the sharing"
+                _(
+                    "{where}: {got!r} runs {n_layers} layers, about "
+                    "{ms:g} ms: latency follows the depth N (FLOPs follow "
+                    "N, notebook 08), so estimate it as n_layers x ms_per_layer, whatever the sharing"
+                ).format(
+                    where=where,
+                    got=got,
+                    n_layers=row["n_layers"],
+                    ms=row["n_layers"] * per_layer,
+                )
             )
         if got != want and row["val_loss"] > runs.set_index("name").loc[want, "val_loss"]:
             raise AssertionError(
-                f"{where}: {got!r} has a higher validation loss than another plan that fits: "
-                "lower is better; among the plans within both limits take the smallest val_loss"
+                _(
+                    "{where}: {got!r} has a higher validation loss than another plan that fits: "
+                    "lower is better; among the plans within both limits take the smallest val_loss"
+                ).format(where=where, got=got)
             )
-        check(got == want, f"{where}: expected {want!r}, got {got!r}")
+        check(
+            got == want,
+            _("{where}: expected {want!r}, got {got!r}").format(where=where, want=want, got=got),
+        )
     passed("check_11_choose_plan", len(cases))

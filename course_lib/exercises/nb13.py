@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 
 from course_lib.exercises.framework import check, exercise, name_mistake, passed, run
+from course_lib.i18n import _
 
 # (scores, eligible, capacity): one sentence of real tokens, no padding
 ROUTE_CASES = [
@@ -41,28 +42,42 @@ def check_13_expert_choice(fn: Callable) -> None:
         got = run(fn, scores.clone(), eligible.clone(), capacity)
         want = _top(scores, eligible, math.ceil(capacity * n - 1e-9))
         if isinstance(got, torch.Tensor) and got.dtype != torch.bool and got.shape != want.shape:
-            raise AssertionError("return a boolean mask shaped like scores, not the indices")
-        check(isinstance(got, torch.Tensor), f"return a torch.Tensor, got {type(got).__name__}")
+            raise AssertionError(_("return a boolean mask shaped like scores, not the indices"))
+        check(
+            isinstance(got, torch.Tensor),
+            _("return a torch.Tensor, got {type}").format(type=type(got).__name__),
+        )
         if got.dtype != torch.bool:
-            raise AssertionError("return a bool tensor (True = goes on), e.g. a comparison")
-        check(got.shape == want.shape, f"return one flag per token: shape {tuple(want.shape)}")
+            raise AssertionError(_("return a bool tensor (True = goes on), e.g. a comparison"))
+        check(
+            got.shape == want.shape,
+            _("return one flag per token: shape {want_shape}").format(want_shape=tuple(want.shape)),
+        )
         name_mistake(got, want, [
-            (_top(scores, eligible, int(capacity * n)), f"capacity x tokens = {capacity * n:g} "
-             "is rounded UP (math.ceil): a capacity is the least share that goes on"),
+            (_top(scores, eligible, int(capacity * n)), _("capacity x tokens = {share:g} "
+                                                          "is rounded UP (math.ceil): a capacity is the least share that goes on").format(share=capacity * n)),
             (_top(scores, eligible, math.ceil(capacity * int(eligible.sum()) - 1e-9)),
-             "the capacity is a share of the sentence's n tokens (len(scores)), not of the "
-             "tokens still eligible"),
+             _("the capacity is a share of the sentence's n tokens (len(scores)), not of the "
+               "tokens still eligible")),
             (_top(scores, torch.ones_like(eligible), math.ceil(capacity * n - 1e-9)),
-             "only eligible tokens may go on (a token stopped earlier stays stopped): mask "
-             "the others out before taking the top k"),
+             _("only eligible tokens may go on (a token stopped earlier stays stopped): mask "
+               "the others out before taking the top k")),
             (_top(scores, eligible, math.ceil(capacity * n - 1e-9), largest=False),
-             "the HIGHEST router scores go on, not the lowest"),
-            (eligible, "the router must choose: keep only the top share, not every eligible token"),
+             _("the HIGHEST router scores go on, not the lowest")),
+            (eligible, _("the router must choose: keep only the top share, not every eligible token")),
         ])  # fmt: skip
         check(
             torch.equal(got, want),
-            f"scores={probs}, eligible={flags}, capacity={capacity:.3g}: expected "
-            f"{want.int().tolist()}, got {got.int().tolist()}",
+            _(
+                "scores={probs}, eligible={flags}, capacity={capacity:.3g}: expected "
+                "{want}, got {got}"
+            ).format(
+                probs=probs,
+                flags=flags,
+                capacity=capacity,
+                want=want.int().tolist(),
+                got=got.int().tolist(),
+            ),
         )
     passed("check_13_expert_choice", len(ROUTE_CASES))
 
@@ -86,31 +101,37 @@ def check_13_recursion_flops(fn: Callable) -> None:
     for depth, d, ff, rec in cases:
         got = run(fn, depth.clone(), d, ff, rec)
         if isinstance(got, torch.Tensor):
-            check(got.numel() == 1, "return one number, the sentence's total FLOPs")
+            check(got.numel() == 1, _("return one number, the sentence's total FLOPs"))
             got = got.item()
-        check(isinstance(got, int | float), f"return a number, got {type(got).__name__}")
+        check(
+            isinstance(got, int | float),
+            _("return a number, got {type}").format(type=type(got).__name__),
+        )
         want = _flops(depth, d, ff, rec)
         t, real = len(depth), int((depth > 0).sum())
         name_mistake(float(got), want, [
             (_flops(depth, d, ff, rec, count=lambda _d, r, real=real: real),
-             "count only the tokens a recursion computes (depth > r), not every token every "
-             "time: that is fixed-depth looping"),
+             _("count only the tokens a recursion computes (depth > r), not every token every "
+               "time: that is fixed-depth looping")),
             (_flops(depth, d, ff, rec, count=lambda _d, r, t=t: t),
-             "padding (depth 0) is never computed, and a token stopped earlier not either"),
+             _("padding (depth 0) is never computed, and a token stopped earlier not either")),
             (_flops(depth, d, ff, rec, count=lambda dep, r: int((dep == r + 1).sum())),
-             "at recursion r every token still going computes: depth > r, not depth == r + 1"),
+             _("at recursion r every token still going computes: depth > r, not depth == r + 1")),
             (_flops(depth, d, ff, rec, count=lambda dep, r: int((dep >= r).sum())),
-             "recursion r (from 0) computes the tokens with depth > r: depth >= r counts "
-             "padding and one recursion too many"),
+             _("recursion r (from 0) computes the tokens with depth > r: depth >= r counts "
+               "padding and one recursion too many")),
             (_flops(depth, d, ff, rec, attn=False),
-             "attention adds 4 n_r^2 d: scores q k^T and weights x v, 2 n_r^2 d each"),
+             _("attention adds 4 n_r^2 d: scores q k^T and weights x v, 2 n_r^2 d each")),
             (_flops(depth, d, ff, rec, keys=t),
-             "the keys at recursion r are the same n_r chosen tokens: 4 n_r^2 d, not 4 n_r T d"),
+             _("the keys at recursion r are the same n_r chosen tokens: 4 n_r^2 d, not 4 n_r T d")),
             (_flops(depth, d, ff, rec, mult=1),
-             "a multiply-add is 2 FLOPs: 2 n_r (4d^2 + 2 d d_ff), not n_r (...)"),
+             _("a multiply-add is 2 FLOPs: 2 n_r (4d^2 + 2 d d_ff), not n_r (...)")),
         ], atol=0.5)  # fmt: skip
         check(
-            abs(got - want) <= 0.5, f"depth={depth.tolist()}: expected {want:,.0f}, got {got:,.0f}"
+            abs(got - want) <= 0.5,
+            _("depth={depth}: expected {want:,.0f}, got {got:,.0f}").format(
+                depth=depth.tolist(), want=want, got=got
+            ),
         )
     passed("check_13_recursion_flops", len(cases))
 
@@ -122,28 +143,40 @@ def check_13_sample_loops(fn: Callable) -> None:
     for mean in (4, 2):
         first = run(fn, mean, torch.Generator().manual_seed(0))
         if isinstance(first, torch.Tensor):
-            raise AssertionError("return a Python int (int(...) or .item()), not a tensor")
-        check(isinstance(first, int), f"return an int, got {type(first).__name__}")
+            raise AssertionError(_("return a Python int (int(...) or .item()), not a tensor"))
+        check(
+            isinstance(first, int), _("return an int, got {type}").format(type=type(first).__name__)
+        )
         g = torch.Generator().manual_seed(1)
-        draws = [run(fn, mean, g) for _ in range(3000)]
+        draws = [run(fn, mean, g) for _draw in range(3000)]
         again = [run(fn, mean, torch.Generator().manual_seed(s)) for s in (5, 5, 6, 6)]
-        check(again[0] == again[1] and again[2] == again[3],
-              "draw with the generator passed in (generator=generator), so a seed repeats "
-              "the same loop counts")  # fmt: skip
+        check(
+            again[0] == again[1] and again[2] == again[3],
+            _(
+                "draw with the generator passed in (generator=generator), so a seed repeats the same loop counts"
+            ),
+        )
         if min(draws) < 1:
             raise AssertionError(
-                "a loop count of 0 skips the core: never below 1 (1 + a count >= 0)"
+                _("a loop count of 0 skips the core: never below 1 (1 + a count >= 0)")
             )
         if len(set(draws)) == 1:
-            raise AssertionError("draw at random: every batch gets its own loop count")
+            raise AssertionError(_("draw at random: every batch gets its own loop count"))
         m = sum(draws) / len(draws)
         if abs(m - (mean + 1)) < 0.15:
             raise AssertionError(
-                f"the mean is {m:.2f}, about mean + 1: 1 + Poisson(rate) has mean 1 + rate"
+                _(
+                    "the mean is {m:.2f}, about mean + 1: 1 + Poisson(rate) has mean 1 + rate"
+                ).format(m=m)
             )
         if abs(m - (mean + 1) / 2) < 0.15:
             raise AssertionError(
-                f"the mean is {m:.2f}: a uniform draw from 1..mean has mean (mean + 1) / 2"
+                _(
+                    "the mean is {m:.2f}: a uniform draw from 1..mean has mean (mean + 1) / 2"
+                ).format(m=m)
             )
-        check(abs(m - mean) < 0.15, f"mean={mean}: your draws average {m:.2f}, not {mean}")
+        check(
+            abs(m - mean) < 0.15,
+            _("mean={mean}: your draws average {m:.2f}, not {mean}").format(mean=mean, m=m),
+        )
     passed("check_13_sample_loops", 2)

@@ -297,3 +297,46 @@ def test_nb01_nb02_hints_in_each_language(monkeypatch, lang):
         assert str(count.value).startswith(
             "d=256、d_ff=1024 时这个块有 789,760 个参数，你给出的是 786,432："
         )
+
+
+# --- notebooks 07-13: a self-check's hint in Chinese, the English text unchanged -------------
+
+
+def _nb07_hint(fn) -> str:
+    from course_lib.exercises.nb07 import check_07_embedding_params
+
+    with pytest.raises(AssertionError) as e:
+        check_07_embedding_params(fn)
+    return str(e.value)
+
+
+def _tokens_only(v, h, t):  # the usual mistake: the position table forgotten
+    return v * h
+
+
+def test_nb07_hint_in_chinese_and_english(monkeypatch):
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    english = "add the learned positions: one H-vector per position, max_len*H"
+    assert _nb07_hint(_tokens_only) == english
+    monkeypatch.setenv(LANG_ENV, "zh")
+    assert _nb07_hint(_tokens_only) == "加上学到的位置：每个位置一个 H 维向量，共 max_len*H"
+
+
+def test_nb11_template_hint_in_chinese_keeps_its_values(monkeypatch):
+    from course_lib.exercises.nb11 import CLAIMS, check_11_claim_verdicts
+
+    def one_wrong():  # every verdict True: the first false claim is named with its evidence
+        return dict.fromkeys(CLAIMS, True)
+
+    claim = "cuts activation memory at the same depth"
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    with pytest.raises(AssertionError) as e:
+        check_11_claim_verdicts(one_wrong)
+    assert str(e.value) == (
+        f"{claim!r} is False: the saved activations were identical for every plan at equal N "
+        "(section 1; notebook 08, section 3): each of the N uses keeps its own inputs"
+    )
+    monkeypatch.setenv(LANG_ENV, "zh")
+    with pytest.raises(AssertionError) as e:
+        check_11_claim_verdicts(one_wrong)
+    assert str(e.value).startswith(f"{claim!r} 应为 False：在相同 N 下，每个方案保存的激活")
