@@ -11,6 +11,7 @@ ALBERT (Lan et al. 2020) and Takase & Kiyono (2021), see ``course_lib.nn.sharing
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -26,17 +27,32 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_SEED = 2**32 - 1  # the largest seed numpy's legacy generator accepts
 
 
+def _(message: str) -> str:
+    """``course_lib.i18n._`` (the learner's language) without importing it: config is the
+    lowest layer, so it looks the catalogue up once course_lib has loaded it (course_lib's
+    ``__init__`` does, through ``nn``); before that, and in English, the text itself."""
+    i18n = sys.modules.get("course_lib.i18n")
+    return message if i18n is None else i18n._(message)
+
+
 def reject(field: str, value: Any, allowed: str) -> None:
-    """Raise the course's one-line error: ``field=value is not allowed: <what is>``."""
-    raise ValueError(f"{field}={value!r} is not allowed: {allowed}")
+    """Raise the course's one-line error: ``field=value is not allowed: <what is>``.
+
+    ``allowed`` is already in the learner's language (``_("...").format(...)``); field
+    names and values stay as they are."""
+    raise ValueError(
+        _("{field}={value} is not allowed: {allowed}").format(
+            field=field, value=repr(value), allowed=allowed
+        )
+    )
 
 
 def check_int(field: str, value: Any, minimum: int) -> None:
     """Reject ``value`` unless it is an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        reject(field, value, f"it must be an integer >= {minimum}")
+        reject(field, value, _("it must be an integer >= {minimum}").format(minimum=minimum))
     if value < minimum:
-        reject(field, value, f"it must be an integer >= {minimum}")
+        reject(field, value, _("it must be an integer >= {minimum}").format(minimum=minimum))
 
 
 def _check_known(cls: type, changes: dict[str, Any]) -> None:
@@ -45,13 +61,19 @@ def _check_known(cls: type, changes: dict[str, Any]) -> None:
         known = ", ".join(f.name for f in fields(cls))
         name = unknown[0]
         raise ValueError(
-            f"{name}={changes[name]!r} is not allowed: not a {cls.__name__} field; known: {known}"
+            _("{name}={value} is not allowed: not a {cls} field; known: {known}").format(
+                name=name, value=repr(changes[name]), cls=cls.__name__, known=known
+            )
         )
 
 
 def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        reject(field, value, "choose one of " + ", ".join(repr(c) for c in choices))
+        reject(
+            field,
+            value,
+            _("choose one of {choices}").format(choices=", ".join(repr(c) for c in choices)),
+        )
 
 
 @dataclass(frozen=True)
@@ -86,7 +108,8 @@ class ModelConfig:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
             check_int(name, getattr(self, name), 1)
         if self.d_model % self.n_heads:
-            reject("d_model", self.d_model, f"it must be divisible by n_heads={self.n_heads}")
+            reject("d_model", self.d_model,
+                   _("it must be divisible by n_heads={n_heads}").format(n_heads=self.n_heads))  # fmt: skip
         _check_choice("sharing", self.sharing, SHARING_STRATEGIES)
         _check_choice("task", self.task, TASKS)
         _check_choice("attn_impl", self.attn_impl, ATTN_IMPLS)
@@ -94,47 +117,54 @@ class ModelConfig:
         _check_choice("init", self.init, INITS)
         if self.sharing in BLOCK_STRATEGIES:
             if self.n_blocks is None:
-                reject("n_blocks", None, f"sharing={self.sharing!r} needs n_blocks (M) set")
+                reject("n_blocks", None,
+                       _("sharing={sharing} needs n_blocks (M) set").format(sharing=repr(self.sharing)))  # fmt: skip
             check_int("n_blocks", self.n_blocks, 1)
             if self.n_blocks > self.n_layers:
-                reject("n_blocks", self.n_blocks, f"it must be <= n_layers={self.n_layers}")
+                reject("n_blocks", self.n_blocks,
+                       _("it must be <= n_layers={n_layers}").format(n_layers=self.n_layers))  # fmt: skip
         elif self.n_blocks is not None:  # ignored by these plans, yet part of the run key
             reject(
                 "n_blocks",
                 self.n_blocks,
-                f"sharing={self.sharing!r} has no M; only 'sequence', 'cycle' and 'cycle_rev' "
-                "take n_blocks (leave it None)",
+                _(
+                    "sharing={sharing} has no M; only 'sequence', 'cycle' and 'cycle_rev' "
+                    "take n_blocks (leave it None)"
+                ).format(sharing=repr(self.sharing)),  # fmt: skip
             )
         if self.task == "classify":
             check_int("n_classes", self.n_classes, 2)
         if self.embed_dim is not None:
             check_int("embed_dim", self.embed_dim, 1)
             if self.embed_dim > self.d_model:
-                reject("embed_dim", self.embed_dim, f"it must be <= d_model={self.d_model}")
+                reject("embed_dim", self.embed_dim,
+                       _("it must be <= d_model={d_model}").format(d_model=self.d_model))  # fmt: skip
         if not isinstance(self.tie_embeddings, bool):
-            reject("tie_embeddings", self.tie_embeddings, "it must be True or False")
+            reject("tie_embeddings", self.tie_embeddings, _("it must be True or False"))
         if self.tie_embeddings and self.task != "lm":
-            reject("tie_embeddings", True, "tying needs task='lm' (a classifier has no LM head)")
+            reject("tie_embeddings", True, _("tying needs task='lm' (a classifier has no LM head)"))
         if not isinstance(self.norm_first, bool):
-            reject("norm_first", self.norm_first, "it must be True or False")
+            reject("norm_first", self.norm_first, _("it must be True or False"))
         if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
-            reject("dropout", self.dropout, "it must be a number in [0, 1)")
+            reject("dropout", self.dropout, _("it must be a number in [0, 1)"))
         if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
-            reject("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+            reject("pad_id", self.pad_id,
+                   _("it must be an integer in [0, {vocab_size})").format(vocab_size=self.vocab_size))  # fmt: skip
         if not 0 <= self.pad_id < self.vocab_size:
-            reject("pad_id", self.pad_id, f"it must be an integer in [0, {self.vocab_size})")
+            reject("pad_id", self.pad_id,
+                   _("it must be an integer in [0, {vocab_size})").format(vocab_size=self.vocab_size))  # fmt: skip
         self._check_albert_options()
 
     def _check_albert_options(self) -> None:
         for name in ("embed_norm", "pooler"):
             if not isinstance(getattr(self, name), bool):
-                reject(name, getattr(self, name), "it must be True or False")
+                reject(name, getattr(self, name), _("it must be True or False"))
         check_int("type_vocab_size", self.type_vocab_size, 0)
         eps = self.norm_eps
         if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1:
-            reject("norm_eps", eps, "it must be a number in (0, 1), e.g. 1e-5 or 1e-12")
+            reject("norm_eps", eps, _("it must be a number in (0, 1), e.g. 1e-5 or 1e-12"))
         if self.pooler and self.task == "lm":
-            reject("pooler", True, "a pooler needs task='classify' or 'encode' (not 'lm')")
+            reject("pooler", True, _("a pooler needs task='classify' or 'encode' (not 'lm')"))
 
     @property
     def d_embed(self) -> int:
@@ -154,14 +184,22 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown ModelConfig field(s) {unknown}; known: {sorted(known)}")
+            raise ValueError(
+                _("unknown ModelConfig field(s) {unknown}; known: {known}").format(
+                    unknown=unknown, known=sorted(known)
+                )
+            )
         return cls(**d)
 
     @classmethod
     def preset(cls, name: str, **changes: Any) -> ModelConfig:
         """Named sizes: tiny (CPU, seconds), small, albert_base, bert_base."""
         if name not in PRESETS:
-            reject("preset", name, "choose one of " + ", ".join(repr(p) for p in PRESETS))
+            reject(
+                "preset",
+                name,
+                _("choose one of {choices}").format(choices=", ".join(repr(p) for p in PRESETS)),
+            )
         return cls(**{**PRESETS[name], **changes})
 
 
@@ -202,32 +240,37 @@ class TrainConfig:
         check_int("warmup_steps", self.warmup_steps, 0)
         check_int("seed", self.seed, 0)
         if self.seed > MAX_SEED:  # numpy.random.seed takes 32-bit seeds only
-            reject("seed", self.seed, f"it must be an integer in [0, {MAX_SEED}] (2**32 - 1)")
+            reject("seed", self.seed,
+                   _("it must be an integer in [0, {max_seed}] (2**32 - 1)").format(max_seed=MAX_SEED))  # fmt: skip
         if self.warmup_steps > self.steps:
             reject(
                 "warmup_steps",
                 self.warmup_steps,
-                f"it must be <= steps={self.steps} (the learning rate would never reach lr)",
+                _("it must be <= steps={steps} (the learning rate would never reach lr)").format(
+                    steps=self.steps
+                ),
             )
         check_int("eval_every", self.eval_every, 0)
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                reject(name, value, "it must be a finite number >= 0")
+                reject(name, value, _("it must be a finite number >= 0"))
             if not 0 <= value < math.inf:  # NaN fails this too
-                reject(name, value, "it must be a finite number >= 0")
+                reject(name, value, _("it must be a finite number >= 0"))
         if self.lr == 0:
-            reject("lr", self.lr, "it must be a number > 0")
+            reject("lr", self.lr, _("it must be a number > 0"))
         if self.grad_clip is not None and (
             isinstance(self.grad_clip, bool)
             or not isinstance(self.grad_clip, int | float)
             or not 0 < self.grad_clip < math.inf
         ):
-            reject("grad_clip", self.grad_clip, "it must be a number > 0, or None for no clipping")
+            reject(
+                "grad_clip", self.grad_clip, _("it must be a number > 0, or None for no clipping")
+            )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("device", self.device, DEVICES)
         if not isinstance(self.amp, bool):
-            reject("amp", self.amp, "it must be True or False")
+            reject("amp", self.amp, _("it must be True or False"))
 
     def replace(self, **changes: Any) -> TrainConfig:
         _check_known(TrainConfig, changes)

@@ -24,7 +24,15 @@ from torch.utils.data import TensorDataset
 from course_lib.config import MAX_SEED
 from course_lib.data.shipped import classification_tensors
 from course_lib.experiments.depth import rate_interval
-from course_lib.measure.stats import NO_DIFFERENCE, Interval, diff_ci, format_interval, verdict
+from course_lib.i18n import _
+from course_lib.measure.stats import (
+    BETTER,
+    NO_DIFFERENCE,
+    Interval,
+    diff_ci,
+    format_interval,
+    verdict,
+)
 from course_lib.nn.mor import (
     MoRClassifier,
     MoRConfig,
@@ -87,7 +95,7 @@ def train_mor(model: MoRClassifier, data: TensorDataset, steps: int = 150, batch
     for step in range(steps):
         idx = torch.randint(0, len(ids), (batch_size,), generator=g)
         x, y = ids[idx], labels[idx]
-        loss, _ = train_step(
+        loss, _grad_norm = train_step(
             model, opt, x, y, step=step, lr=lr, check=check, clip=CLIP, aux_weight=w
         )
         losses.append(loss.item())
@@ -114,7 +122,7 @@ def mor_run(name: str, seed: int = 0, steps: int | None = None) -> tuple[MoRClas
     the test split."""
     if name not in MOR_RUNS:
         raise ValueError(f"name={name!r} is not allowed: choose one of {list(MOR_RUNS)}")
-    train, _, test, _ = review_data()
+    train, _val, test, _tokenizer = review_data()
     seed_everything(seed)
     model = MoRClassifier(MOR_RUNS[name])
     train_mor(model, train, seed=seed, **{**MOR_TRAIN, "steps": steps or MOR_TRAIN["steps"]})
@@ -185,5 +193,10 @@ def difference_sentence(what: str, iv: Interval, digits: int = 1) -> str:
     pts = format_interval(iv.scaled(100), digits, signed=True)
     word = verdict(iv)
     if word == NO_DIFFERENCE:
-        return f"{what}: {pts} points (95% interval, {iv.n} seeds), {word}."
-    return f"{what}: {pts} points (95% interval, {iv.n} seeds): the first is {word}."
+        text = _("{what}: {pts} points (95% interval, {n} seeds), no measurable difference "
+                 "at this size.")  # fmt: skip
+    elif word == BETTER:
+        text = _("{what}: {pts} points (95% interval, {n} seeds): the first is better.")
+    else:
+        text = _("{what}: {pts} points (95% interval, {n} seeds): the first is worse.")
+    return text.format(what=what, pts=pts, n=iv.n)

@@ -54,6 +54,7 @@ from course_lib.experiments.run import (
     run_name,
 )
 from course_lib.files import atomic_write, folder_lock, temp_files
+from course_lib.i18n import _
 from course_lib.training.step import TrainingDiverged
 
 SCHEMA = "course_lib.experiments.sweep/2"
@@ -123,7 +124,11 @@ def _start(path: Path, preset: str | None, command: str | None, datasets: list[s
             tmp.unlink()
     for p, table in ((path, snap.results), (failures_path(path), snap.failures)):
         if table is not None and len(table.body) < table.size:
-            print(f"{p.name}: its last line was cut (an interrupted write); it will be re-run")
+            print(
+                _("{name}: its last line was cut (an interrupted write); it will be re-run").format(
+                    name=p.name
+                )
+            )
             atomic_write(p, table.body)
     if info is None or snap.counts() != (info.get("n_records"), info.get("n_failed", 0)):
         _write_provenance(snap, preset, command)
@@ -183,7 +188,7 @@ def run_sweep(
                 "(model_cfg, train_cfg, dataset) tuple"
             )
     resolved: dict[int, Dataset] = {}  # each dataset object resolved (read, hashed) once
-    for _, _, d in runs:
+    for _model, _train, d in runs:
         if id(d) not in resolved:
             resolved[id(d)] = Dataset.resolve(d)
     runs = with_seeds([(m, t, resolved[id(d)]) for m, t, d in runs], seeds)
@@ -192,14 +197,18 @@ def run_sweep(
         check_run(model_cfg, train_cfg, dataset)  # fail before any training
     folder = path.absolute().parent
     with folder_lock(folder):
-        _start(path, preset, command, [d.name for _, _, d in runs])
+        _start(path, preset, command, [d.name for _model, _train, d in runs])
     for i, (model_cfg, train_cfg, dataset) in enumerate(runs, 1):
         key = run_key(model_cfg, train_cfg, dataset)
-        label = f"[{i}/{len(runs)}] {run_name(model_cfg)} on {dataset} (seed {train_cfg.seed})"
+        label = _("[{i}/{n}] {name} on {dataset} (seed {seed})").format(
+            i=i, n=len(runs), name=run_name(model_cfg), dataset=dataset, seed=train_cfg.seed
+        )
         with folder_lock(folder):
             done = key in Snapshot.read(path).keys()
         if done:
-            print(f"{label}: already in {path.name}, skipped") if progress else None
+            print(
+                _("{label}: already in {file}, skipped").format(label=label, file=path.name)
+            ) if progress else None
             continue
         t0 = time.perf_counter()
         try:
@@ -219,11 +228,14 @@ def run_sweep(
                 try:
                     _write_provenance(snap, preset, command)
                 except OSError as err:  # the record is in; the next sweep repairs the JSON
-                    print(f"{label}: recorded, but {provenance_path(path).name} not updated "
-                          f"({err.strerror}); the next sweep brings it up to date")  # fmt: skip
+                    print(_("{label}: recorded, but {file} not updated ({why}); the next sweep "
+                            "brings it up to date").format(label=label, file=provenance_path(path).name,
+                                                           why=err.strerror))  # fmt: skip
         if progress and error:
-            print(f"{label}: FAILED ({error}); recorded in {target.name}")
+            print(_("{label}: FAILED ({error}); recorded in {file}").format(
+                label=label, error=error, file=target.name))  # fmt: skip
         elif progress:
             metric = record.get("accuracy", record.get("val_loss"))
-            print(f"{label}: {metric:.4f} in {time.perf_counter() - t0:.1f} s")
+            print(_("{label}: {metric:.4f} in {seconds:.1f} s").format(
+                label=label, metric=metric, seconds=time.perf_counter() - t0))  # fmt: skip
     return read_results(path)

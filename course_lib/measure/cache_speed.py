@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 
 from course_lib.config import ModelConfig
+from course_lib.i18n import _
 from course_lib.measure.cost import analytic_flops, inference_fn
 from course_lib.measure.timing import (
     TWIN,
@@ -126,7 +127,11 @@ def cache_experiment(
     is spoiled whole by one time slice another process takes; a longer one only in part.
     """
     if not widths or not batches or min(batches) < 1:
-        raise ValueError(f"widths={widths!r}, batches={batches!r}: need some of each, >= 1")
+        raise ValueError(
+            _("widths={widths!r}, batches={batches!r}: need some of each, >= 1").format(
+                widths=widths, batches=batches
+            )
+        )
     now, rows = clock(clock_kind), []
     for d in widths:
         models = _models(d, n_layers, seed)
@@ -184,20 +189,29 @@ def conclusion_text(summary: dict) -> str:
     """The Markdown conclusion, built only from ``summarise``'s numbers."""
     lines = []
     for b, s in summary["by_batch"].items():
-        where = "; ".join(f"d = {d} (unshared weights in {summary['fits'][d][0]}, shared in "
-                          f"{summary['fits'][d][1]})" for d in s["faster"])  # fmt: skip
-        if s["faster"]:
-            lines.append(f"- **batch {b}**: sharing was faster, beyond this run's noise floor, "
-                         f"at {where}. Largest ratio {s['best_ratio']:.2f}× at d = "
-                         f"{s['best_d']} (noise floor ±{s['best_floor']:.1%}).")  # fmt: skip
-        else:
-            lines.append(f"- **batch {b}**: sharing was faster nowhere beyond the noise floor.")
-        if s["within noise"]:
-            lines.append(
-                f"  No measurable difference at d = {', '.join(map(str, s['within noise']))}."
+        fits = summary["fits"]
+        where = "; ".join(
+            _("d = {d} (unshared weights in {unshared}, shared in {shared})").format(
+                d=d, unshared=_place(fits[d][0]), shared=_place(fits[d][1])
             )
+            for d in s["faster"]
+        )
+        if s["faster"]:
+            lines.append(_("- **batch {b}**: sharing was faster, beyond this run's noise floor, "
+                           "at {where}. Largest ratio {ratio:.2f}× at d = {d} (noise floor "
+                           "±{floor:.1%}).").format(b=b, where=where, ratio=s["best_ratio"],
+                                                    d=s["best_d"], floor=s["best_floor"]))  # fmt: skip
+        else:
+            lines.append(
+                _("- **batch {b}**: sharing was faster nowhere beyond the noise floor.").format(b=b)
+            )
+        if s["within noise"]:
+            lines.append(_("  No measurable difference at d = {widths}.").format(
+                widths=", ".join(map(str, s["within noise"]))))  # fmt: skip
         if s["slower"]:
-            lines.append(f"  Slower at d = {', '.join(map(str, s['slower']))}.")
+            lines.append(
+                _("  Slower at d = {widths}.").format(widths=", ".join(map(str, s["slower"])))
+            )
     return "\n".join(lines)
 
 
@@ -233,28 +247,41 @@ def cache_story(summary: dict) -> dict:
     return out
 
 
+def _place(name: str) -> str:
+    """A place the weights fit, as shown: a cache's name (L2, L3) or ``memory``."""
+    return _("memory") if name == "memory" else name
+
+
 def _level(name: str) -> str:
-    return "no cache" if name == "memory" else name
+    return _("no cache") if name == "memory" else name
 
 
 def cache_story_text(summary: dict) -> str:
     """Markdown sentences, built only from ``cache_story``: what the cache sizes explain."""
     if not summary["caches_MiB"]:
-        return "- This machine did not report its cache sizes: where the weights fit is unknown."
+        return _("- This machine did not report its cache sizes: where the weights fit is unknown.")
     lines = []
     for b, s in cache_story(summary).items():
-        same = ", ".join(f"d = {d} (both in {_level(lvl)})" for d, lvl in s["same_level_faster"])
-        split = ", ".join(
-            f"d = {d} (N blocks in {_level(u)}, one in {o})" for d, u, o in s["split_no_gain"]
+        same = ", ".join(
+            _("d = {d} (both in {level})").format(d=d, level=_level(lvl))
+            for d, lvl in s["same_level_faster"]
         )
-        parts = []
-        if same:
-            parts.append(f"faster with both models in the same cache level at {same}")
-        if split:
-            parts.append(f"no measurable difference although one block fitted a cache the N "
-                         f"blocks overflowed at {split}")  # fmt: skip
-        if parts:
-            lines.append(f"- **batch {b}**: " + "; ".join(parts) + ".")
+        split = ", ".join(
+            _("d = {d} (N blocks in {unshared}, one in {shared})").format(
+                d=d, unshared=_level(u), shared=_place(o)
+            )
+            for d, u, o in s["split_no_gain"]
+        )
+        if same and split:  # each variant one whole sentence
+            text = _("- **batch {b}**: faster with both models in the same cache level at "
+                     "{same}; no measurable difference although one block fitted a cache the N "
+                     "blocks overflowed at {split}.")  # fmt: skip
+        elif same:
+            text = _("- **batch {b}**: faster with both models in the same cache level at {same}.")
+        elif split:
+            text = _("- **batch {b}**: no measurable difference although one block fitted a "
+                     "cache the N blocks overflowed at {split}.")  # fmt: skip
         else:
-            lines.append(f"- **batch {b}**: every verdict matches where the weights fit.")
+            text = _("- **batch {b}**: every verdict matches where the weights fit.")
+        lines.append(text.format(b=b, same=same, split=split))
     return "\n".join(lines)

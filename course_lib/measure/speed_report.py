@@ -31,6 +31,7 @@ import torch
 
 from course_lib.config import ModelConfig
 from course_lib.data.synthetic import synthetic_batch
+from course_lib.i18n import _
 from course_lib.measure.cost import (
     activation_memory,
     analytic_flops,
@@ -65,14 +66,22 @@ def load_benchmark(name: str, folder: str | Path = BENCHMARK_DIR) -> dict:
     path = Path(folder) / f"{name}.json"
     if not path.is_file():
         known = sorted(p.stem for p in Path(folder).glob("*.json"))
-        raise ValueError(f"benchmark={name!r} is not allowed: choose one of {known}")
+        raise ValueError(
+            _("benchmark={name!r} is not allowed: choose one of {known}").format(
+                name=name, known=known
+            )
+        )
     try:
         payload = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"benchmark file {path} is not valid JSON ({err})") from None
+        raise ValueError(
+            _("benchmark file {path} is not valid JSON ({err})").format(path=path, err=err)
+        ) from None
     missing = [k for k in ("benchmark", "machine", "results") if k not in payload]
     if missing:
-        raise ValueError(f"benchmark file {path} lacks key(s) {missing}")
+        raise ValueError(
+            _("benchmark file {path} lacks key(s) {missing}").format(path=path, missing=missing)
+        )
     return payload
 
 
@@ -96,7 +105,11 @@ def timing_results(
     out: dict[str, dict[str, float | str]] = {}
     for what, by_plan in times.items():
         if baseline not in by_plan:
-            raise ValueError(f"times[{what!r}] has no {baseline!r} entry: {sorted(by_plan)}")
+            raise ValueError(
+                _("times[{what!r}] has no {baseline!r} entry: {by_plan}").format(
+                    what=what, baseline=baseline, by_plan=sorted(by_plan)
+                )
+            )
         floor = noise_floor(by_plan[baseline], by_plan[twin]) if twin in by_plan else None
         for plan, t in by_plan.items():
             row = out.setdefault(plan, {})
@@ -113,7 +126,11 @@ def _large_batch(row: dict) -> int:
              and k.endswith("_ratio")]  # fmt: skip
     big = [b for b in sizes if b > 1]
     if len(big) != 1:
-        raise ValueError(f"expected one large-batch latency (latency_bN_ratio, N > 1), got {sizes}")
+        raise ValueError(
+            _("expected one large-batch latency (latency_bN_ratio, N > 1), got {sizes}").format(
+                sizes=sizes
+            )
+        )
     return big[0]
 
 
@@ -147,12 +164,16 @@ def sweep_memory_speed(df: pd.DataFrame) -> pd.DataFrame:
             "peak_mem_mb"}  # fmt: skip
     missing = sorted(need - set(df.columns))
     if missing:
-        raise ValueError(f"the sweep table lacks column(s) {missing}")
+        raise ValueError(_("the sweep table lacks column(s) {missing}").format(missing=missing))
     parts = []
     for (dataset, n), group in df.groupby(["dataset", "n_layers"], sort=False):
         base = group[group["sharing"] == "none"]
         if len(base) != 1:
-            raise ValueError(f"{dataset} N={n}: expected one 'none' run, found {len(base)}")
+            raise ValueError(
+                _("{dataset} N={n}: expected one 'none' run, found {n2}").format(
+                    dataset=dataset, n=n, n2=len(base)
+                )
+            )
         base = base.iloc[0]
         part = group[["dataset", "n_layers", "name", "unique_params", "peak_mem_mb"]].copy()
         part["tokens_per_s_ratio"] = group["tokens_per_s"] / base["tokens_per_s"]
@@ -174,7 +195,7 @@ PLANS_08 = {"none": dict(sharing="none"), "all": dict(sharing="all"),
 def plan_configs(mode: str) -> tuple[ModelConfig, dict[str, ModelConfig], int, int]:
     """Notebook 08, section 1: (base config, {plan: config}, batch, large batch) for a mode."""
     if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not allowed: choose FAST or FULL")
+        raise ValueError(_("mode={mode!r} is not allowed: choose FAST or FULL").format(mode=mode))
     if mode == "FULL":
         size, batch, large = dict(d_model=256, d_ff=1024, max_len=64), 8, 256
     else:
@@ -223,7 +244,7 @@ def time_plans(models: dict, base: ModelConfig, batch: int, large_batch: int, de
     steps = {n: train_parts(m, ids, y) for n, m in timed.items()}
     times = compare_phases(steps, device, warmup=1, repeats=repeats, clock_kind=kind)
     for b, seed in ((1, 1), (large_batch, 2)):
-        x, _ = synthetic_batch(base, b, seq, seed=seed, device=device)
+        x, _targets = synthetic_batch(base, b, seq, seed=seed, device=device)
         fns = {n: inference_fn(m, x) for n, m in timed.items()}
         times[f"latency_b{b}"] = compare_times(fns, device, 1, repeats, kind)
     return timing_results(times)
@@ -262,5 +283,9 @@ def sweep_runs(dataset: str, path: str | Path = SWEEP_CSV) -> pd.DataFrame:
     sweep = pd.read_csv(path)
     known = sorted(sweep["dataset"].unique())
     if dataset not in known:
-        raise ValueError(f"dataset={dataset!r} is not allowed: choose one of {known}")
+        raise ValueError(
+            _("dataset={dataset!r} is not allowed: choose one of {known}").format(
+                dataset=dataset, known=known
+            )
+        )
     return sweep[sweep["dataset"] == dataset].set_index("name")

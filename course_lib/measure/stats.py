@@ -28,7 +28,12 @@ from statistics import NormalDist
 
 import pandas as pd
 
-NO_DIFFERENCE = "no measurable difference at this size"
+from course_lib.i18n import N_, _
+
+# the words stay English data (a table's ``verdict`` column, compared in code); the sentences
+# that show them are whole messages (``difference_sentences``), and ``_(word)`` translates one
+NO_DIFFERENCE = N_("no measurable difference at this size")
+BETTER, WORSE = N_("better"), N_("worse")
 
 
 def _beta_cf(a: float, b: float, x: float) -> float:
@@ -76,7 +81,7 @@ def t_quantile(level: float, df: float) -> float:
     lo, hi = 0.0, 1.0
     while t_cdf(hi, df) < target:
         hi *= 2.0
-    for _ in range(200):  # bisection: t_cdf is increasing
+    for _step in range(200):  # bisection: t_cdf is increasing
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if t_cdf(mid, df) < target else (lo, mid)
     return 0.5 * (lo + hi)
@@ -109,9 +114,15 @@ class Interval:
 def _values(values: Sequence[float], what: str) -> list[float]:
     out = [float(v) for v in values]
     if not out:
-        raise ValueError(f"{what}: no values given; pass at least one number per seed")
+        raise ValueError(
+            _("{what}: no values given; pass at least one number per seed").format(what=what)
+        )
     if any(math.isnan(v) for v in out):
-        raise ValueError(f"{what}: a value is NaN (a diverged run?); drop it or report it apart")
+        raise ValueError(
+            _("{what}: a value is NaN (a diverged run?); drop it or report it apart").format(
+                what=what
+            )
+        )
     return out
 
 
@@ -212,14 +223,14 @@ def verdict(interval: Interval, larger_is_better: bool = True) -> str:
     """ "better" / "worse" only when the interval of a difference excludes 0."""
     if not interval.excludes_zero():
         return NO_DIFFERENCE
-    return "better" if (interval.low > 0.0) == larger_is_better else "worse"
+    return BETTER if (interval.low > 0.0) == larger_is_better else WORSE
 
 
 def format_interval(interval: Interval, digits: int = 1, signed: bool = False) -> str:
     """``0.7 [0.2, 1.1]`` (or ``+0.7 [-0.2, +1.6]`` with ``signed``); ``n/a`` when unbounded."""
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
     if math.isinf(interval.low) or math.isinf(interval.high):
-        return f"{f.format(interval.mean)} [interval n/a: one seed]"
+        return _("{mean} [interval n/a: one seed]").format(mean=f.format(interval.mean))
     return f"{f.format(interval.mean)} [{f.format(interval.low)}, {f.format(interval.high)}]"
 
 
@@ -242,15 +253,23 @@ def compare_to_baseline(
     """
     for col in (by, value):
         if col not in df.columns:
-            raise ValueError(f"column {col!r} is missing: the table has {list(df.columns)}")
+            raise ValueError(
+                _("column {col} is missing: the table has {columns}").format(
+                    col=repr(col), columns=list(df.columns)
+                )
+            )
     if baseline not in set(df[by]):
-        raise ValueError(f"baseline={baseline!r} is not a value of {by!r}: {sorted(set(df[by]))}")
+        raise ValueError(
+            _("baseline={baseline} is not a value of {by}: {values}").format(
+                baseline=repr(baseline), by=repr(by), values=sorted(set(df[by]))
+            )
+        )
     if "dataset" in df.columns and df["dataset"].nunique() > 1:  # never pool two datasets
         found = sorted(str(d) for d in df["dataset"].dropna().unique())
         raise ValueError(
-            f"df holds runs on {len(found)} datasets {found}: compare one at a time, "
-            f"e.g. df[df['dataset'] == {found[0]!r}]"
-        )
+            _("df holds runs on {n} datasets {found}: compare one at a time, "
+              "e.g. df[df['dataset'] == {first}]").format(n=len(found), found=found, first=repr(found[0]))
+        )  # fmt: skip
     has_seed = seed in df.columns
     base = df[df[by] == baseline]
     rows = {}
@@ -265,15 +284,27 @@ def compare_to_baseline(
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
 
 
-def difference_sentences(table: pd.DataFrame, unit: str = "points", digits: int = 1) -> list[str]:
+def difference_sentences(
+    table: pd.DataFrame, unit: str = N_("points"), digits: int = 1
+) -> list[str]:
     """One Markdown sentence per plan of a ``compare_to_baseline`` table, e.g.
     "`all`: +0.4 points [-0.9, +1.7] vs `none`, no measurable difference at this size"."""
     base = table.index[table["verdict"] == "baseline"]
     if len(base) != 1:
-        raise ValueError("table: pass the output of compare_to_baseline (one 'baseline' row)")
+        raise ValueError(_("table: pass the output of compare_to_baseline (one 'baseline' row)"))
     lines = []
     for name, row in table.drop(index=base).iterrows():
         d = Interval(row["diff"], row["diff_low"], row["diff_high"], int(row["n"]))
-        lines.append(f"`{name}`: {format_interval(d, digits, signed=True)} {unit} vs "
-                     f"`{base[0]}`, {row['verdict']}")  # fmt: skip
+        values = {"name": name, "diff": format_interval(d, digits, signed=True),
+                  "unit": _(unit), "base": base[0]}  # fmt: skip
+        if row["verdict"] == NO_DIFFERENCE:
+            text = _("`{name}`: {diff} {unit} vs `{base}`, no measurable difference at this size")
+        elif row["verdict"] == BETTER:
+            text = _("`{name}`: {diff} {unit} vs `{base}`, better")
+        elif row["verdict"] == WORSE:
+            text = _("`{name}`: {diff} {unit} vs `{base}`, worse")
+        else:  # a verdict of another vocabulary, shown as it is
+            text = _("`{name}`: {diff} {unit} vs `{base}`, {verdict}")
+            values["verdict"] = _(str(row["verdict"]))
+        lines.append(text.format(**values))
     return lines

@@ -32,6 +32,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_lib.i18n import N_, _
+
+# the verdict words stay English data (compared in code); _(word) shows one translated
+
+FASTER, SLOWER, WITHIN_NOISE = N_("faster"), N_("slower"), N_("within noise")
 TWIN = "none twin"  # the name the course gives the baseline's identical copy
 PHASES = ("forward", "backward", "optimizer")
 
@@ -46,7 +51,11 @@ class Timing:
 
 def _check_counts(warmup: int, repeats: int) -> None:
     if warmup < 0 or repeats < 1:
-        raise ValueError(f"warmup={warmup}, repeats={repeats} not allowed: need >= 0 and >= 1")
+        raise ValueError(
+            _("warmup={warmup}, repeats={repeats} not allowed: need >= 0 and >= 1").format(
+                warmup=warmup, repeats=repeats
+            )
+        )
 
 
 def _timing(times: list[float]) -> Timing:
@@ -67,11 +76,11 @@ def median_time(
 ) -> Timing:
     """Median wall time of ``fn()`` after ``warmup`` untimed calls, synchronising the device."""
     _check_counts(warmup, repeats)
-    for _ in range(warmup):
+    for _round in range(warmup):
         fn()
     sync(device)
     times = []
-    for _ in range(repeats):
+    for _round in range(repeats):
         t0 = time.perf_counter()
         fn()
         sync(device)
@@ -85,7 +94,9 @@ def clock(kind: str = "wall") -> Callable[[], float]:
     other processes take are not counted; right for torch on one CPU thread)."""
     clocks = {"wall": time.perf_counter, "thread": time.thread_time}
     if kind not in clocks:
-        raise ValueError(f"clock={kind!r} is not allowed: choose 'wall' or 'thread'")
+        raise ValueError(
+            _("clock={kind!r} is not allowed: choose 'wall' or 'thread'").format(kind=kind)
+        )
     return clocks[kind]
 
 
@@ -105,7 +116,7 @@ def compare_times(
     _check_counts(warmup, repeats)
     now = clock(clock_kind)
     names = list(fns)
-    for _ in range(warmup):
+    for _round in range(warmup):
         for name in names:
             fns[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -122,7 +133,7 @@ def compare_times(
 def round_ratios(baseline: Timing, other: Timing) -> list[float]:
     """``t_baseline / t_other`` of every round; both must come from one interleaved call."""
     if len(baseline.times_s) != len(other.times_s) or not baseline.times_s:
-        raise ValueError("paired_ratio needs two Timings from the same compare_times call")
+        raise ValueError(_("paired_ratio needs two Timings from the same compare_times call"))
     return [b / o for b, o in zip(baseline.times_s, other.times_s, strict=True)]
 
 
@@ -141,7 +152,7 @@ def noise_floor(baseline: Timing, twin: Timing) -> float:
     """
     ratios = round_ratios(baseline, twin)
     if len(ratios) < 4:
-        raise ValueError(f"a noise floor needs >= 4 rounds, got {len(ratios)}")
+        raise ValueError(_("a noise floor needs >= 4 rounds, got {n}").format(n=len(ratios)))
     q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
     spread = (q3 - q1) / 1.35  # the standard deviation, if the rounds were normal
     return abs(median - 1) + 2 * 1.25 * spread / math.sqrt(len(ratios))
@@ -151,19 +162,25 @@ def timing_verdict(ratio: float, floor: float) -> str:
     """``"faster"`` / ``"slower"`` when ``ratio`` (t_base / t_plan) departs from 1 by more
     than the noise ``floor``, else ``"within noise"``."""
     if not (ratio > 0 and floor >= 0):
-        raise ValueError(f"ratio={ratio!r} must be > 0 and floor={floor!r} >= 0")
+        raise ValueError(
+            _("ratio={ratio!r} must be > 0 and floor={floor!r} >= 0").format(
+                ratio=ratio, floor=floor
+            )
+        )
     if ratio > 1 + floor:
-        return "faster"
+        return FASTER
     if ratio < 1 - floor:
-        return "slower"
-    return "within noise"
+        return SLOWER
+    return WITHIN_NOISE
 
 
 def ratio_table(times: dict[str, Timing], baseline: str = "none", twin: str = TWIN) -> list[dict]:
     """One row per contender: median ms, ratio to ``baseline``, the run's floor, verdict."""
     for name in (baseline, twin):
         if name not in times:
-            raise ValueError(f"the timings lack {name!r}: got {sorted(times)}")
+            raise ValueError(
+                _("the timings lack {name!r}: got {names}").format(name=name, names=sorted(times))
+            )
     floor = noise_floor(times[baseline], times[twin])
     rows = []
     for name, t in times.items():

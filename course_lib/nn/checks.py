@@ -34,7 +34,8 @@ def check_head_split(d_model: int, n_heads: int) -> None:
     """A ValueError naming ``d_model`` unless it is even (sinusoidal positions come in
     sin/cos pairs) and splits into ``n_heads`` equal heads."""
     if d_model % n_heads or d_model % 2:
-        reject("d_model", d_model, f"it must be even and divisible by n_heads={n_heads}")
+        reject("d_model", d_model,
+               _("it must be even and divisible by n_heads={n_heads}").format(n_heads=n_heads))  # fmt: skip
 
 
 def check_token_ids(ids: torch.Tensor, vocab_size: int, max_len: int) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import ipywidgets as W
 
 from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, TASKS
+from course_lib.i18n import _
 from course_lib.nn.plan_summary import (
     SWITCHES,
     ExplorerView,
@@ -60,24 +61,46 @@ def _checked(name: str, control: W.ValueWidget, value: Any) -> Any:
     if isinstance(control, W.Dropdown):
         if not (isinstance(value, str) and value in control.options):
             allowed = ", ".join(repr(o) for o in control.options)
-            raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed}")
+            raise ValueError(
+                _("{name}={value} is not allowed: choose one of {allowed}").format(
+                    name=name, value=repr(value), allowed=allowed
+                )
+            )
         return value
     if isinstance(control, W.Checkbox):
         if not isinstance(value, bool):
-            raise ValueError(f"{name}={value!r} is not allowed: give True or False")
+            raise ValueError(
+                _("{name}={value} is not allowed: give True or False").format(
+                    name=name, value=repr(value)
+                )
+            )
         return value
     slider = isinstance(control, W.IntSlider)
-    takes = f"the slider takes integers {control.min} to {control.max}" if slider else ""
+    if slider:
+        refused = _(
+            "{name}={value} is not allowed: the slider takes integers {low} to {high}"
+        ).format(name=name, value=repr(value), low=control.min, high=control.max)
+    else:
+        refused = _("{name}={value} is not allowed: it takes an integer").format(
+            name=name, value=repr(value)
+        )
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}={value!r} is not allowed: {takes or 'it takes an integer'}")
+        raise ValueError(refused)
     if slider and not control.min <= value <= control.max:
-        raise ValueError(f"{name}={value!r} is not allowed: {takes}")
+        raise ValueError(refused)
     return int(value)
 
 
-def _not_a_control(name: str) -> str:
-    what = "it is an output the explorer computes" if name in OUTPUTS else "no such control"
-    return f"{what}; the controls are {', '.join(CONTROLS)}"
+def _not_a_control(name: str, value: Any = None, with_value: bool = False) -> str:
+    """The refusal of a name that is not a control (``name=value`` when ``with_value``)."""
+    what = f"{name}={value!r}" if with_value else name
+    controls = ", ".join(CONTROLS)
+    if name in OUTPUTS:
+        text = _("{what} is not allowed: it is an output the explorer computes; "
+                 "the controls are {controls}")  # fmt: skip
+    else:
+        text = _("{what} is not allowed: no such control; the controls are {controls}")
+    return text.format(what=what, controls=controls)
 
 
 class SharingExplorer(W.VBox):
@@ -91,11 +114,11 @@ class SharingExplorer(W.VBox):
         s = DEFAULTS
         lay, style = W.Layout(width=CONTROL_WIDTH), {"description_width": LABEL_WIDTH}
         self.strategy = W.Dropdown(options=SHARING_STRATEGIES, value=s["strategy"],
-                                   description="sharing", layout=lay, style=style)  # fmt: skip
+                                   description=_("sharing"), layout=lay, style=style)  # fmt: skip
         att, ffn = switches_of(s["strategy"])
-        self.share_attention = W.Checkbox(value=att, description="share attention", indent=False,
+        self.share_attention = W.Checkbox(value=att, description=_("share attention"), indent=False,
                                           layout=W.Layout(width="auto"))  # fmt: skip
-        self.share_ffn = W.Checkbox(value=ffn, description="share FFN", indent=False,
+        self.share_ffn = W.Checkbox(value=ffn, description=_("share FFN"), indent=False,
                                     layout=W.Layout(width="auto", margin="0 0 0 16px"))  # fmt: skip
         self.n_layers = W.IntSlider(value=s["n_layers"], min=1, max=24, description="n_layers (N)",
                                     continuous_update=False, layout=lay, style=style)  # fmt: skip
@@ -153,7 +176,7 @@ class SharingExplorer(W.VBox):
     def control(self, name: str) -> W.ValueWidget:
         """The control of a field (a name in ``CONTROLS``)."""
         if name not in CONTROLS:
-            raise ValueError(f"{name} is not allowed: {_not_a_control(name)}")
+            raise ValueError(_not_a_control(name))
         return self.sizes[name] if name in self.sizes else getattr(self, name)
 
     def settings(self) -> dict[str, Any]:
@@ -166,7 +189,7 @@ class SharingExplorer(W.VBox):
         checked = {}
         for name, value in values.items():
             if name not in CONTROLS:
-                raise ValueError(f"{name}={value!r} is not allowed: {_not_a_control(name)}")
+                raise ValueError(_not_a_control(name, value, with_value=True))
             checked[name] = _checked(name, self.control(name), value)
         if "strategy" in checked:  # a strategy and a switch that contradict it
             check_switches(checked["strategy"], checked.get("share_attention"),
@@ -193,11 +216,11 @@ class SharingExplorer(W.VBox):
             self.plot_out.outputs, self.table.value = (), ""
             return v
         self.message.value = ""
-        self.count_label.value = f"unique parameters: {v.unique_params:,}"
-        self.per_use_label.value = (
-            f"parameters per use (what compute touches): {v.per_use_params:,}"
+        self.count_label.value = _("unique parameters: {n:,}").format(n=v.unique_params)
+        self.per_use_label.value = _("parameters per use (what compute touches): {n:,}").format(
+            n=v.per_use_params
         )
-        self.memory_label.value = f"parameter memory at fp32: {v.param_mb:,.2f} MB"
+        self.memory_label.value = _("parameter memory at fp32: {mb:,.2f} MB").format(mb=v.param_mb)
         fig = new_figure(3.2, 0.25 * v.plan.n_layers + 0.9)
         plot_plan(v.plan, fig.add_subplot())
         self.plot_out.outputs = (png_output(fig),)

@@ -13,17 +13,26 @@ intervals beside your runs.
 ``pareto_front`` is the pure function behind the dashed line; the labels are placed by
 ``course_lib.views.label_placement`` so that none sits on a marker or on another label.
 ``png_output`` and ``new_figure`` put a figure into a widget's ``Output``.
+
+Under ``COURSE_LANG=zh`` titles, axis labels and legends read in Chinese (``course_lib.i18n``);
+``language_fonts()``, called by every figure helper of ``course_lib.views``, then adds the
+first CJK font matplotlib knows (``CJK_FONTS``) as a fallback after DejaVu Sans, and hides
+matplotlib's "Glyph ... missing from font(s)" warning, so a machine without any CJK font
+draws boxes instead of printing a warning per character. English changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
+import warnings
 from typing import Any
 
 import pandas as pd
 
+from course_lib.i18n import N_, _, language
 from course_lib.measure.stats import mean_ci
 from course_lib.views.label_placement import place_labels
 
@@ -32,6 +41,35 @@ SPEED_COL = "tokens_per_s"
 LABEL_COLS = ("name", "plan", "sharing")  # the first one present labels each point
 MARKER_SIZE = 60.0  # scatter size, points squared
 SHIPPED_SHIFT = 1.08  # shipped intervals sit this factor right of your points (log x)
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Noto Sans CJK JP",
+             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei",
+             "Microsoft YaHei", "PingFang SC", "Heiti SC", "STHeiti", "Arial Unicode MS")  # fmt: skip
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The first font of ``CJK_FONTS`` that matplotlib finds on this machine, or None."""
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in have), None)
+
+
+def language_fonts() -> None:
+    """Under ``COURSE_LANG=zh``: a CJK font as the fallback of sans-serif text, and no
+    missing-glyph warnings (where no CJK font exists); in English, nothing."""
+    if language() != "zh":
+        return
+    import matplotlib
+
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+    font = cjk_font()
+    sans = list(matplotlib.rcParams["font.sans-serif"])
+    if font is not None and font not in sans:
+        first = [f for f in sans[:1] if f == "DejaVu Sans"]  # Latin glyphs stay as they were
+        matplotlib.rcParams["font.sans-serif"] = (
+            first + [font] + [f for f in sans if f not in first]
+        )
 
 
 def pareto_front(df: pd.DataFrame, x: str, y: str, maximize_y: bool = True) -> pd.Series:
@@ -42,7 +80,11 @@ def pareto_front(df: pd.DataFrame, x: str, y: str, maximize_y: bool = True) -> p
     """
     for col in (x, y):
         if col not in df.columns:
-            raise ValueError(f"column {col!r} is missing: the table has {list(df.columns)}")
+            raise ValueError(
+                _("column {col!r} is missing: the table has {columns}").format(
+                    col=col, columns=list(df.columns)
+                )
+            )
     xs = df[x].astype(float).to_numpy()
     ys = df[y].astype(float).to_numpy() * (1.0 if maximize_y else -1.0)  # larger is better
     on_front = []
@@ -65,7 +107,9 @@ def quality_column(df: pd.DataFrame) -> tuple[str, bool]:
         if col in df.columns and df[col].notna().any():
             return col, larger
     raise ValueError(
-        f"the results need an 'accuracy' or a 'val_loss' column; they have {list(df.columns)}"
+        _("the results need an 'accuracy' or a 'val_loss' column; they have {columns}").format(
+            columns=list(df.columns)
+        )
     )
 
 
@@ -77,7 +121,7 @@ def plan_labels(df: pd.DataFrame) -> list[str]:
     if "sharing" not in df.columns:
         return [str(i) for i in df.index]
     labels = []
-    for _, row in df.iterrows():
+    for _i, row in df.iterrows():
         m = row.get("n_blocks")
         has_m = m is not None and not (isinstance(m, float) and math.isnan(m))
         labels.append(f"{row['sharing']} M={int(m)}" if has_m else str(row["sharing"]))
@@ -127,18 +171,18 @@ def _panel(ax, agg: pd.DataFrame, y: str, larger: bool, name: str, colour: str) 
     _error_bars(ax, agg, y, color="black", lw=1.0)
     ax.scatter(agg[X_COL], agg[y], c=colours, s=MARKER_SIZE, edgecolors="black", linewidths=0.6,
                zorder=3)  # fmt: skip
-    seeds = ("one seed each, no interval" if agg["n"].max() == 1
-             else f"mean of {_seed_range(agg)} seeds, 95% interval")  # fmt: skip
+    seeds = (_("one seed each, no interval") if agg["n"].max() == 1
+             else _("mean of {seeds} seeds, 95% interval").format(seeds=_seed_range(agg)))  # fmt: skip
     handles = [Line2D([], [], ls="", marker="o", color="white", mec="black",
                       label=f"{name}: {seeds}")]  # fmt: skip
     front = agg[pareto_front(agg, X_COL, y, maximize_y=larger)].sort_values(X_COL)
     if len(front) > 1:
         (line,) = ax.plot(front[X_COL], front[y], "--", color=colour, lw=1.0, zorder=2,
-                          label="Pareto front")  # fmt: skip
+                          label=_("Pareto front"))  # fmt: skip
         handles.append(line)
     if norm is not None:
         ax.figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
-                           label="training speed (tokens/s)")  # fmt: skip
+                           label=_("training speed (tokens/s)"))  # fmt: skip
     return handles
 
 
@@ -213,12 +257,17 @@ def _label_points(ax, points: list[tuple[float, float, str]], obstacles_xy, base
 def _panel_axes(ax, n_panels: int):
     import matplotlib.pyplot as plt
 
+    language_fonts()
     if ax is None:
-        _, axes = plt.subplots(1, n_panels, figsize=(6.2 * n_panels, 4.6), squeeze=False)
+        _fig, axes = plt.subplots(1, n_panels, figsize=(6.2 * n_panels, 4.6), squeeze=False)
         return list(axes[0])
     if isinstance(ax, list | tuple):
         if len(ax) != n_panels:
-            raise ValueError(f"ax: pass {n_panels} Axes (one per panel), got {len(ax)}")
+            raise ValueError(
+                _("ax: pass {n_panels} Axes (one per panel), got {n}").format(
+                    n_panels=n_panels, n=len(ax)
+                )
+            )
         return list(ax)
     if n_panels == 1:
         return [ax]
@@ -238,8 +287,8 @@ def plot_params_vs_accuracy(
     baseline: float | None = None,
     *,
     shipped_df: pd.DataFrame | None = None,
-    baseline_label: str = "baseline",
-    titles: tuple[str, str] = ("your runs (this machine)", "shipped GPU runs"),
+    baseline_label: str = N_("baseline"),
+    titles: tuple[str, str] = (N_("your runs (this machine)"), N_("shipped GPU runs")),
 ) -> list:
     """The headline figure; returns its panels (a list of Axes: yours, then the GPU's).
 
@@ -252,37 +301,47 @@ def plot_params_vs_accuracy(
     """
     for name, data in (("df", df), ("reference_df", reference_df), ("shipped_df", shipped_df)):
         if data is not None and X_COL not in data.columns:
-            raise ValueError(f"{name}: column {X_COL!r} is missing: it has {list(data.columns)}")
+            raise ValueError(
+                _("{name}: column {X_COL!r} is missing: it has {columns}").format(
+                    name=name, X_COL=X_COL, columns=list(data.columns)
+                )
+            )
     if not len(df) and (reference_df is None or not len(reference_df)):
-        raise ValueError("df: no runs to plot (and no reference_df); train a plan first")
+        raise ValueError(_("df: no runs to plot (and no reference_df); train a plan first"))
     y, larger = quality_column(df if len(df) else reference_df)
     for name, data in (("reference_df", reference_df), ("shipped_df", shipped_df)):
         if data is not None and y not in data.columns:
-            raise ValueError(f"{name} needs the columns {X_COL!r} and {y!r} like df")
+            raise ValueError(
+                _("{name} needs the columns {X_COL!r} and {y!r} like df").format(
+                    name=name, X_COL=X_COL, y=y
+                )
+            )
     panels = [(titles[0], df, shipped_df)] if len(df) or shipped_df is not None else []
     if reference_df is not None and len(reference_df):
         panels.append((titles[1], reference_df, None))
     axes = _panel_axes(ax, len(panels))
-    base_text = f"{baseline_label} {baseline:.3f}" if baseline is not None else ""
+    base_text = f"{_(baseline_label)} {baseline:.3f}" if baseline is not None else ""
     placements = []
     for axis, (title, data, shipped) in zip(axes, panels, strict=True):
         agg = aggregate_runs(data, y) if len(data) else aggregate_runs(shipped, y)
-        handles = _panel(axis, agg, y, larger, "runs", "tab:blue")
+        handles = _panel(axis, agg, y, larger, _("runs"), "tab:blue")
         aggs, obstacles = [agg], list(zip(agg[X_COL], agg[y], strict=True))
         if shipped is not None and len(shipped) and len(data):
             ship = aggregate_runs(shipped, y)
             _error_bars(axis, ship, y, SHIPPED_SHIFT, color="0.55", lw=1.0, marker="s",
                         ms=5, mfc="white", mec="0.45")  # fmt: skip
-            handles[0].set_label(handles[0].get_label().replace("runs", "yours", 1))
+            handles[0].set_label(handles[0].get_label().replace(_("runs"), _("yours"), 1))
             handles.append(_shipped_handle(ship))
             aggs.append(ship)
             obstacles += [(x * SHIPPED_SHIFT, v) for x, v in zip(ship[X_COL], ship[y], strict=True)]
         if baseline is not None:
             axis.axhline(baseline, color="gray", lw=0.9, ls=":", zorder=1)
         _limits(axis, aggs, y, baseline)
-        axis.set_title(title, fontsize=10)
-        axis.set_xlabel("unique parameters (log scale)")
-        axis.set_ylabel("test accuracy" if y == "accuracy" else "validation loss (lower is better)")
+        axis.set_title(_(title), fontsize=10)
+        axis.set_xlabel(_("unique parameters (log scale)"))
+        axis.set_ylabel(
+            _("test accuracy") if y == "accuracy" else _("validation loss (lower is better)")
+        )
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
                     ncol=1, frameon=False)  # fmt: skip
@@ -303,16 +362,18 @@ def _shipped_handle(ship: pd.DataFrame):
     from matplotlib.lines import Line2D
 
     return Line2D([], [], ls="", marker="s", color="0.55", mfc="white", mec="0.45",
-                  label=f"shipped CPU runs: mean of {_seed_range(ship)} seeds, 95% interval")  # fmt: skip
+                  label=_("shipped CPU runs: mean of {seeds} seeds, 95% interval").format(
+                      seeds=_seed_range(ship)))  # fmt: skip
 
 
 def _seed_range(agg: pd.DataFrame) -> str:
     lo, hi = agg["n"].min(), agg["n"].max()
-    return f"{lo}" if lo == hi else f"{lo} to {hi}"
+    return f"{lo}" if lo == hi else _("{lo} to {hi}").format(lo=lo, hi=hi)
 
 
 def png_output(fig) -> dict[str, Any]:
     """A figure as one display-data output for ``Output.outputs`` (no inline backend needed)."""
+    language_fonts()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -324,4 +385,5 @@ def new_figure(width: float, height: float):
     """A figure not registered with pyplot, so the notebook never shows it twice."""
     from matplotlib.figure import Figure
 
+    language_fonts()
     return Figure(figsize=(width, height))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from course_lib.i18n import _
+
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 # Directions tried around each point, nearest first: right, left, up-right, down-right,
@@ -58,7 +60,11 @@ def place_labels(
     then fails, which is how a too crowded figure is noticed).
     """
     if len(anchors) != len(sizes):
-        raise ValueError(f"anchors ({len(anchors)}) and sizes ({len(sizes)}) differ in length")
+        raise ValueError(
+            _("anchors ({n}) and sizes ({n2}) differ in length").format(
+                n=len(anchors), n2=len(sizes)
+            )
+        )
     placed: list[Box] = []
     for anchor, size in zip(anchors, sizes, strict=True):
         best, best_cost = None, math.inf

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from course_lib.i18n import _
 from course_lib.nn.sharing import SharingPlan
+from course_lib.views.figures import language_fonts
 
 PLAN_COLOURS = "tab20"  # weight set k gets colour k mod 20
 
@@ -28,8 +30,9 @@ def plot_plan(plan: SharingPlan, ax=None):
     """Draw the layer -> weights map: one row per layer, a colour per weight set."""
     import matplotlib.pyplot as plt  # on first use, as in every view: importing stays cheap
 
+    language_fonts()
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.2, 0.25 * plan.n_layers + 0.9))
+        _fig, ax = plt.subplots(figsize=(3.2, 0.25 * plan.n_layers + 0.9))
     cmap = plt.get_cmap(PLAN_COLOURS)
     for col, (label, ids) in enumerate((("A", plan.attn_ids), ("F", plan.ffn_ids))):
         for i, k in enumerate(ids):
@@ -37,10 +40,13 @@ def plot_plan(plan: SharingPlan, ax=None):
             ax.text(col + 0.45, i + 0.45, f"{label}{k}", ha="center", va="center", fontsize=8)
     ax.set_xlim(-0.1, 2.0)
     ax.set_ylim(plan.n_layers + 0.1, -0.1)
-    ax.set_xticks([0.45, 1.45], ["attention", "FFN"])
+    ax.set_xticks([0.45, 1.45], [_("attention"), _("FFN")])
     ax.set_yticks([i + 0.45 for i in range(plan.n_layers)], [str(i) for i in range(plan.n_layers)])
-    ax.set_ylabel("layer")
-    ax.set_title(f"{plan.strategy}: {plan.n_attn} attn, {plan.n_ffn} FFN sets", fontsize=9)
+    ax.set_ylabel(_("layer"))
+    title = _("{strategy}: {n_attn} attn, {n_ffn} FFN sets").format(
+        strategy=plan.strategy, n_attn=plan.n_attn, n_ffn=plan.n_ffn
+    )
+    ax.set_title(title, fontsize=9)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
@@ -51,17 +57,18 @@ def plot_comparison(df: pd.DataFrame, ax=None):
     """Unique parameters (x) against test accuracy (y), one labelled point per plan."""
     import matplotlib.pyplot as plt
 
+    language_fonts()
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.6))
+        _fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.scatter(df["unique_params"], 100 * df["test_accuracy"], s=40, color="tab:blue")
-    for _, row in df.iterrows():
+    for _i, row in df.iterrows():
         ax.annotate(
             row["plan"], (row["unique_params"], 100 * row["test_accuracy"]),
             textcoords="offset points", xytext=(5, 4), fontsize=9,
         )  # fmt: skip
-    ax.set_xlabel("unique parameters (each shared tensor once)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("8x8 digits ViT: sharing plans, same depth", fontsize=10)
+    ax.set_xlabel(_("unique parameters (each shared tensor once)"))
+    ax.set_ylabel(_("test accuracy (%)"))
+    ax.set_title(_("8x8 digits ViT: sharing plans, same depth"), fontsize=10)
     ax.margins(x=0.12, y=0.15)  # room for the labels
     ax.grid(alpha=0.3)
     return ax

@@ -22,8 +22,10 @@ import math
 
 import pandas as pd
 
+from course_lib.i18n import _
 from course_lib.measure.speed_report import SPEED_COLUMNS
 from course_lib.measure.timing import PHASES
+from course_lib.views.figures import language_fonts
 
 
 def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
@@ -34,11 +36,16 @@ def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
     """
     import matplotlib.pyplot as plt
 
+    language_fonts()
     if baseline not in table.index:
-        raise ValueError(f"the table has no {baseline!r} row: {list(table.index)}")
+        raise ValueError(
+            _("the table has no {baseline!r} row: {index}").format(
+                baseline=baseline, index=list(table.index)
+            )
+        )
     rel = table / table.loc[baseline]
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.8))
+        _fig, ax = plt.subplots(figsize=(9, 3.8))
     n_plans = len(rel.index)
     width = 0.8 / n_plans
     for i, plan in enumerate(rel.index):
@@ -46,7 +53,7 @@ def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
         ax.bar(xs, rel.loc[plan], width, label=plan)
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xticks(range(len(rel.columns)), rel.columns, fontsize=8)
-    ax.set_ylabel(f"relative to {baseline!r}")
+    ax.set_ylabel(_("relative to {baseline}").format(baseline=repr(baseline)))
     ax.legend(fontsize=8, ncol=min(n_plans, 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return ax
 
@@ -61,11 +68,12 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
     """
     import matplotlib.pyplot as plt
 
+    language_fonts()
     if ax is None:
-        _, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4))
+        _fig, ax = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.4))
     axes = list(ax) if hasattr(ax, "__len__") else [ax]
     if len(axes) != len(tables):
-        raise ValueError(f"got {len(axes)} axes for {len(tables)} tables")
+        raise ValueError(_("got {n} axes for {n2} tables").format(n=len(axes), n2=len(tables)))
     plans = list(dict.fromkeys(p for t in tables.values() for p in t.index))
     colour = {p: plt.get_cmap("tab10")(k % 10) for k, p in enumerate(plans)}  # same in every panel
     for a, (title, t) in zip(axes, tables.items(), strict=True):
@@ -87,7 +95,7 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
         pad = 0.05 * max(max(edges) - min(edges), 0.2)
         a.set_ylim(min(edges) - pad, max(edges) + pad)
         a.legend(fontsize=7)
-    axes[0].set_ylabel("time of none / time of plan")
+    axes[0].set_ylabel(_("time of none / time of plan"))
     return axes
 
 
@@ -96,10 +104,11 @@ def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
     the noise band of each point, and the machine's cache sizes as vertical lines."""
     import matplotlib.pyplot as plt
 
+    language_fonts()
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.8))
+        _fig, ax = plt.subplots(figsize=(7, 3.8))
     for b, part in table.groupby("batch"):
-        line = ax.plot(part["none_MiB"], part["ratio"], "o-", label=f"batch {b}")[0]
+        line = ax.plot(part["none_MiB"], part["ratio"], "o-", label=_("batch {b}").format(b=b))[0]
         ax.errorbar(part["none_MiB"], part["ratio"], yerr=part["floor"], fmt="none",
                     ecolor=line.get_color(), capsize=3, lw=1)  # fmt: skip
     ax.axhline(1.0, color="black", lw=0.8)
@@ -109,7 +118,7 @@ def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
             ax.annotate(name, (size / 2**20, 0.98), xycoords=("data", "axes fraction"),
                         ha="right", va="top", fontsize=8, color="grey", rotation=90)  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlabel("weights of the unshared model, MiB (the shared one: 1/N of it)")
-    ax.set_ylabel("time of none / time of all")
-    ax.legend(fontsize=8, title="error bar: noise floor", title_fontsize=8)
+    ax.set_xlabel(_("weights of the unshared model, MiB (the shared one: 1/N of it)"))
+    ax.set_ylabel(_("time of none / time of all"))
+    ax.legend(fontsize=8, title=_("error bar: noise floor"), title_fontsize=8)
     return ax

@@ -18,6 +18,7 @@ import ipywidgets as W
 import pandas as pd
 
 from course_lib.config import ModelConfig, TrainConfig
+from course_lib.i18n import N_, _
 from course_lib.views.figures import new_figure, png_output
 
 DEFAULT_PLANS: dict[str, dict[str, Any]] = {
@@ -29,6 +30,10 @@ DEFAULT_PLANS: dict[str, dict[str, Any]] = {
     "cycle M=2": {"sharing": "cycle", "n_blocks": 2},
     "cycle_rev M=2": {"sharing": "cycle_rev", "n_blocks": 2},
 }
+HEADS = {"unique_params": N_("unique params"), "per_use_params": N_("params per use"),
+         "val_loss": N_("val loss"), "train_time_s": N_("time (s)"),
+         "tokens_per_s": N_("tokens /s"), "name": N_("name"), "sharing": N_("sharing"),
+         "accuracy": N_("accuracy")}  # fmt: skip
 TABLE_COLUMNS = ("name", "sharing", "n_layers", "n_blocks", "unique_params", "per_use_params",
                  "accuracy", "val_loss", "train_time_s", "tokens_per_s")  # fmt: skip
 
@@ -41,7 +46,11 @@ def train_plans(
     records = []
     for name in names:
         if name not in plans:
-            raise ValueError(f"plan={name!r} is not allowed: choose from {sorted(plans)}")
+            raise ValueError(
+                _("plan={name} is not allowed: choose from {plans}").format(
+                    name=repr(name), plans=sorted(plans)
+                )
+            )
         cfg = model_cfg.replace(**plans[name])
         record = dict(runner(cfg, train_cfg, dataset=dataset, progress=progress))
         record["name"] = name
@@ -58,9 +67,7 @@ def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 def table_html(df: pd.DataFrame) -> str:
     """The results as a compact HTML table that fits a 600 px output area: short headers
     that may wrap, numbers rounded to what a FAST run can tell apart, no index."""
-    heads = {"n_layers": "N", "n_blocks": "M", "unique_params": "unique params",
-             "per_use_params": "params per use", "val_loss": "val loss",
-             "train_time_s": "time (s)", "tokens_per_s": "tokens /s"}  # fmt: skip
+    heads = {"n_layers": "N", "n_blocks": "M", **{c: _(h) for c, h in HEADS.items()}}
 
     def cell(column: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and value != value):  # None or NaN
@@ -82,17 +89,25 @@ def _check_panel_inputs(model_cfg, train_cfg, plans: dict, selected) -> None:
     """A ValueError naming the argument when the panel could only fail later, at Train."""
     for name, value, cls in (("model_cfg", model_cfg, ModelConfig), ("train_cfg", train_cfg, TrainConfig)):  # fmt: skip
         if not isinstance(value, cls):
-            raise ValueError(f"{name}={value!r} is not allowed: give a {cls.__name__} "
-                             f"({cls.__name__}(**d) turns a dict d into one)")  # fmt: skip
+            raise ValueError(
+                _("{name}={value} is not allowed: give a {cls} ({cls}(**d) turns a dict d "
+                  "into one)").format(name=name, value=repr(value), cls=cls.__name__)
+            )  # fmt: skip
     if not plans:
-        raise ValueError("plans={} is not allowed: give at least one plan (name -> changes)")
+        raise ValueError(
+            _("plans={{}} is not allowed: give at least one plan (name -> changes)").format()
+        )
     for name, changes in plans.items():
         if not isinstance(changes, dict):
-            raise ValueError(f"plans[{name!r}]={changes!r} is not allowed: give a dict of "
-                             "ModelConfig changes, e.g. {'sharing': 'all'}")  # fmt: skip
+            raise ValueError(
+                _("plans[{name}]={changes} is not allowed: give a dict of ModelConfig "
+                  "changes, e.g. {{'sharing': 'all'}}").format(name=repr(name), changes=repr(changes))
+            )  # fmt: skip
     if isinstance(selected, str):
-        raise ValueError(f"selected={selected!r} is not allowed: give a tuple of plan names, "
-                         f"e.g. ({selected!r},)")  # fmt: skip
+        raise ValueError(
+            _("selected={selected} is not allowed: give a tuple of plan names, "
+              "e.g. ({selected},)").format(selected=repr(selected))
+        )  # fmt: skip
 
 
 class TrainingPanel(W.VBox):
@@ -111,11 +126,13 @@ class TrainingPanel(W.VBox):
         unknown = [name for name in selected if name not in self.plans]
         if unknown:
             raise ValueError(
-                f"selected={unknown!r} is not allowed: choose plans from {sorted(self.plans)}"
+                _("selected={unknown} is not allowed: choose plans from {plans}").format(
+                    unknown=repr(unknown), plans=sorted(self.plans)
+                )
             )
         self.plan_select = W.SelectMultiple(options=list(self.plans), value=tuple(selected),
-                                            description="plans", rows=min(8, len(self.plans)))  # fmt: skip
-        self.train_button = W.Button(description="Train", button_style="primary")
+                                            description=_("plans"), rows=min(8, len(self.plans)))  # fmt: skip
+        self.train_button = W.Button(description=_("Train"), button_style="primary")
         self.status = W.HTML()
         self.progress_out = W.Output()
         self.table_out = W.Output()
@@ -143,10 +160,14 @@ class TrainingPanel(W.VBox):
 
         names = list(self.plan_select.value)
         if not names:
-            self.status.value = "<b style='color:#b00'>plans: pick at least one plan</b>"
+            self.status.value = (
+                "<b style='color:#b00'>" + _("plans: pick at least one plan") + "</b>"
+            )
             return self.results
         self.train_button.disabled = True
-        self.status.value = f"training {len(names)} plan(s): {', '.join(names)} …"
+        self.status.value = _("training {n} plan(s): {names} …").format(
+            n=len(names), names=", ".join(names)
+        )
         new, failed = [], []
         with self.progress_out:  # in a kernel, Output shows and swallows other exceptions
             try:
@@ -171,9 +192,12 @@ class TrainingPanel(W.VBox):
         self.records = [r for r in self.records if r["name"] not in done] + new
         self.results = results_table(self.records)
         text = html.escape("; ".join(failed), quote=False)
-        status = f"<b style='color:#b00'>not trained: {text}</b>" if failed else ""
+        failed_text = _("not trained: {plans}").format(plans=text)
+        status = f"<b style='color:#b00'>{failed_text}</b>" if failed else ""
         if new or not failed:
-            done_text = f"done: {len(new)} plan(s) trained, {len(self.records)} in the table"
+            done_text = _("done: {new} plan(s) trained, {kept} in the table").format(
+                new=len(new), kept=len(self.records)
+            )
             status = f"{done_text}<br>{status}" if status else done_text
         self.status.value = status
         if not self.records:

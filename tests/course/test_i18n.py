@@ -340,3 +340,56 @@ def test_nb11_template_hint_in_chinese_keeps_its_values(monkeypatch):
     with pytest.raises(AssertionError) as e:
         check_11_claim_verdicts(one_wrong)
     assert str(e.value).startswith(f"{claim!r} 应为 False：在相同 N 下，每个方案保存的激活")
+
+
+def test_explorer_label_figure_title_and_stats_sentence_in_chinese(monkeypatch):
+    """Under COURSE_LANG=zh a widget's readout, a figure's title and axis label and a
+    comparison sentence read in Chinese, their numbers and plan names unchanged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from course_lib.measure.stats import compare_to_baseline, difference_sentences
+    from course_lib.nn.sharing import SharingPlan
+    from course_lib.views.explorer import SharingExplorer
+    from course_lib.views.figures import new_figure
+    from course_lib.views.model_figures import plot_plan
+
+    monkeypatch.setenv(LANG_ENV, "zh")
+    w = SharingExplorer(strategy="all", n_layers=4)
+    assert w.count_label.value.startswith("不重复参数：") and w.share_attention.description == (
+        "共享注意力"
+    )
+    ax = plot_plan(SharingPlan.make("cycle", 4, 2), new_figure(3, 2).add_subplot())
+    assert "组注意力权重" in ax.get_title() and ax.get_ylabel() == "层"
+    df = pd.DataFrame({"name": ["none"] * 3 + ["all"] * 3, "seed": [0, 1, 2] * 2,
+                       "accuracy": [0.70, 0.71, 0.72, 0.60, 0.61, 0.62]})  # fmt: skip
+    (line,) = difference_sentences(compare_to_baseline(df, "accuracy", "none", scale=100))
+    assert line == "`all` 对比 `none`：-10.0 [-10.0, -10.0] 个百分点，更差", line
+    monkeypatch.delenv(LANG_ENV)
+    (line,) = difference_sentences(compare_to_baseline(df, "accuracy", "none", scale=100))
+    assert line == "`all`: -10.0 [-10.0, -10.0] points vs `none`, worse", line
+
+
+def test_figures_without_a_cjk_font_stay_quiet_under_zh(monkeypatch, recwarn):
+    """The headline figure under zh: Chinese title and labels, no missing-glyph warning
+    (a machine without a CJK font draws boxes silently); English leaves rcParams alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from course_lib.views.figures import new_figure, plot_params_vs_accuracy, png_output
+
+    df = pd.DataFrame({"name": ["none", "all"], "unique_params": [60_000, 20_000],
+                       "accuracy": [0.7, 0.65], "tokens_per_s": [1e4, 1.2e4]})  # fmt: skip
+    before = list(matplotlib.rcParams["font.sans-serif"])
+    plot_params_vs_accuracy(df, ax=new_figure(7, 4.5).add_subplot())
+    assert matplotlib.rcParams["font.sans-serif"] == before  # English: nothing changed
+    monkeypatch.setenv(LANG_ENV, "zh")
+    fig = new_figure(7, 4.5)
+    (ax,) = plot_params_vs_accuracy(df, ax=fig.add_subplot())
+    assert ax.get_title() == "你的运行（这台机器）" and ax.get_xlabel() == "不重复参数（对数坐标）"
+    png_output(fig)  # draws every glyph
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
