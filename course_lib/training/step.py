@@ -4,8 +4,9 @@
 Every loop takes its steps with ``train_step``: ``training.train.train_model`` (notebooks 06,
 07, 10, 12 and the sweeps), ``training.loops.train_looped`` (09),
 ``training.loops.train_recurrent`` and ``experiments.ondemand.train_mor`` (13),
-``training.distributed.train`` (08) and the step that ``measure.cost.train_step_fn`` times
-(08). A step is the one nanoGPT's ``train.py`` takes: set the learning rate the loop's
+``training.distributed.train`` (08), the step that ``measure.cost.train_step_fn`` times
+and the one ``measure.cost.training_state_memory`` takes before it measures (08);
+``tests/test_one_training_step.py`` holds every loop to it. A step is the one nanoGPT's ``train.py`` takes: set the learning rate the loop's
 schedule gives, forward (bfloat16 autocast on CUDA when asked), loss, backward, global
 gradient-norm clipping, the divergence check, the optimizer step. The loops differ only in
 where their batches come from, their schedule and what they record.
