@@ -22,7 +22,9 @@ def check_model_config(cfg: Any, field: str = "cfg") -> ModelConfig:
     """``cfg`` itself when it is a ModelConfig; otherwise a ValueError saying what to pass."""
     if isinstance(cfg, ModelConfig):
         return cfg
-    hint = "build one with ModelConfig(**d)" if isinstance(cfg, dict) else "pass a ModelConfig"
+    hint = (
+        _("build one with ModelConfig(**d)") if isinstance(cfg, dict) else _("pass a ModelConfig")
+    )
     raise ValueError(
         _("{field}={kind} is not allowed: {hint}").format(
             field=field, kind=type(cfg).__name__, hint=hint
