@@ -94,13 +94,14 @@ class RecordLost(OSError):
     every record written before it kept, and says which run was lost and why."""
 
     def __init__(self, err: OSError, label: str, target: Path, n_kept: int):
-        why = "the disk is full" if err.errno == errno.ENOSPC else err.strerror
+        why = _("the disk is full") if err.errno == errno.ENOSPC else err.strerror
         super().__init__(
             err.errno,
-            f"{label}: trained, but its record could not be written to {target} ({why}); "
-            f"this run is lost, the {n_kept} runs recorded before it are kept; free some space "
-            "and rerun the same sweep to redo it",
-        )
+            _("{label}: trained, but its record could not be written to {target} ({why}); "
+              "this run is lost, the {n_kept} runs recorded before it are kept; free some space "
+              "and rerun the same sweep to redo it").format(label=label, target=target, why=why,
+                                                            n_kept=n_kept),
+        )  # fmt: skip
 
     def __str__(self) -> str:
         return self.strerror
