@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.config import ACTIVATIONS, reject
+from course_lib.i18n import _
+
 
 def scaled_dot_product_attention(
     q: torch.Tensor,
@@ -94,6 +97,9 @@ class FeedForward(nn.Module):
 
 def _activation(name: str) -> nn.Module:
     """gelu (exact), gelu_tanh (the tanh approximation, HF's "gelu_new" in ALBERT) or relu."""
+    if name not in ACTIVATIONS:  # ModelConfig checks it too; FeedForward is built directly in 02
+        choices = ", ".join(repr(c) for c in ACTIVATIONS)
+        reject("activation", name, _("choose one of {choices}").format(choices=choices))
     if name == "gelu_tanh":
         return nn.GELU(approximate="tanh")
     return nn.GELU() if name == "gelu" else nn.ReLU()

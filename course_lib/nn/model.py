@@ -204,9 +204,10 @@ def init_weights(model: nn.Module, scheme: str = "normal") -> None:
 def available_memory_bytes() -> int | None:
     """Memory the OS can still give this process (Linux MemAvailable), or None."""
     try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
     try:

@@ -307,3 +307,8 @@ def test_a_float_mask_is_not_taken_for_a_boolean_one():
     q = k = v = torch.randn(1, 1, 3, 4)
     with pytest.raises(TypeError):
         scaled_dot_product_attention(q, k, v, torch.ones(3, 3))
+
+
+def test_an_unknown_activation_is_refused_by_name_not_replaced_by_relu():
+    with pytest.raises(ValueError, match=r"activation='gleu' is not allowed: choose one of"):
+        FeedForward(8, 16, activation="gleu")
