@@ -28,6 +28,8 @@ How a module marks a message (the rule for every new user of the catalogue)
     3. Text built at import time (a table of questions, labels in a module constant) is
        marked with ``N_("...")``, which returns it unchanged, and translated where it is
        shown: ``_(question.prompt)``. ``_(text)`` of a variable is a lookup, never extracted.
+    3a. Text drawn on a figure is marked ``F_("...")`` (``course_lib.views.figures.F_``): the
+       same lookup, except that under Chinese with no CJK font it stays English, readable.
     4. Keep each message one whole sentence or clause; do not glue translated pieces
        ("Not " + letter) whose order differs between languages. Code identifiers, numbers
        and shapes stay as they are in the Chinese text.

@@ -18,7 +18,11 @@ Under ``COURSE_LANG=zh`` titles, axis labels and legends read in Chinese (``cour
 ``language_fonts()``, called by every figure helper of ``course_lib.views``, then adds the
 first CJK font matplotlib knows (``CJK_FONTS``) as a fallback after DejaVu Sans, and hides
 matplotlib's "Glyph ... missing from font(s)" warning, so a machine without any CJK font
-draws boxes instead of printing a warning per character. English changes nothing.
+would draw boxes instead: there ``F_`` (figure text) keeps a figure's words in English, so
+the figure stays readable, while every other message is Chinese. ``F_`` is a marker like
+``_`` (``scripts/i18n.py`` extracts it) for text drawn on a figure. English changes nothing.
+Chinese figures need a CJK font: Binder installs fonts-noto-cjk (binder/apt.txt), CI too
+(.ci/run); elsewhere ``apt install fonts-noto-cjk`` (or any font of ``CJK_FONTS``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import base64
 import functools
 import io
 import math
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -44,6 +50,7 @@ SHIPPED_SHIFT = 1.08  # shipped intervals sit this factor right of your points (
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Noto Sans CJK JP",
              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei",
              "Microsoft YaHei", "PingFang SC", "Heiti SC", "STHeiti", "Arial Unicode MS")  # fmt: skip
+CJK_FILES = re.compile(r"(?i)cjk|sourcehan|wqy|droidsansfallback|simhei|msyh|pingfang|stheiti")
 
 
 @functools.cache
@@ -52,7 +59,20 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     have = {f.name for f in font_manager.fontManager.ttflist}
+    if not have.intersection(CJK_FONTS):  # installed after matplotlib cached its font list?
+        for path in font_manager.findSystemFonts():
+            if CJK_FILES.search(Path(path).name):
+                font_manager.fontManager.addfont(path)
+        have = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in have), None)
+
+
+def F_(message: str) -> str:
+    """Figure text: ``_(message)``, unless the language is Chinese and no CJK font can draw it,
+    then the English ``message`` (boxes would say nothing)."""
+    if language() == "zh" and cjk_font() is None:
+        return message
+    return _(message)
 
 
 def language_fonts() -> None:
@@ -171,18 +191,18 @@ def _panel(ax, agg: pd.DataFrame, y: str, larger: bool, name: str, colour: str) 
     _error_bars(ax, agg, y, color="black", lw=1.0)
     ax.scatter(agg[X_COL], agg[y], c=colours, s=MARKER_SIZE, edgecolors="black", linewidths=0.6,
                zorder=3)  # fmt: skip
-    seeds = (_("one seed each, no interval") if agg["n"].max() == 1
-             else _("mean of {seeds} seeds, 95% interval").format(seeds=_seed_range(agg)))  # fmt: skip
+    seeds = (F_("one seed each, no interval") if agg["n"].max() == 1
+             else F_("mean of {seeds} seeds, 95% interval").format(seeds=_seed_range(agg)))  # fmt: skip
     handles = [Line2D([], [], ls="", marker="o", color="white", mec="black",
                       label=f"{name}: {seeds}")]  # fmt: skip
     front = agg[pareto_front(agg, X_COL, y, maximize_y=larger)].sort_values(X_COL)
     if len(front) > 1:
         (line,) = ax.plot(front[X_COL], front[y], "--", color=colour, lw=1.0, zorder=2,
-                          label=_("Pareto front"))  # fmt: skip
+                          label=F_("Pareto front"))  # fmt: skip
         handles.append(line)
     if norm is not None:
         ax.figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
-                           label=_("training speed (tokens/s)"))  # fmt: skip
+                           label=F_("training speed (tokens/s)"))  # fmt: skip
     return handles
 
 
@@ -320,27 +340,27 @@ def plot_params_vs_accuracy(
     if reference_df is not None and len(reference_df):
         panels.append((titles[1], reference_df, None))
     axes = _panel_axes(ax, len(panels))
-    base_text = f"{_(baseline_label)} {baseline:.3f}" if baseline is not None else ""
+    base_text = f"{F_(baseline_label)} {baseline:.3f}" if baseline is not None else ""
     placements = []
     for axis, (title, data, shipped) in zip(axes, panels, strict=True):
         agg = aggregate_runs(data, y) if len(data) else aggregate_runs(shipped, y)
-        handles = _panel(axis, agg, y, larger, _("runs"), "tab:blue")
+        handles = _panel(axis, agg, y, larger, F_("runs"), "tab:blue")
         aggs, obstacles = [agg], list(zip(agg[X_COL], agg[y], strict=True))
         if shipped is not None and len(shipped) and len(data):
             ship = aggregate_runs(shipped, y)
             _error_bars(axis, ship, y, SHIPPED_SHIFT, color="0.55", lw=1.0, marker="s",
                         ms=5, mfc="white", mec="0.45")  # fmt: skip
-            handles[0].set_label(handles[0].get_label().replace(_("runs"), _("yours"), 1))
+            handles[0].set_label(handles[0].get_label().replace(F_("runs"), F_("yours"), 1))
             handles.append(_shipped_handle(ship))
             aggs.append(ship)
             obstacles += [(x * SHIPPED_SHIFT, v) for x, v in zip(ship[X_COL], ship[y], strict=True)]
         if baseline is not None:
             axis.axhline(baseline, color="gray", lw=0.9, ls=":", zorder=1)
         _limits(axis, aggs, y, baseline)
-        axis.set_title(_(title), fontsize=10)
-        axis.set_xlabel(_("unique parameters (log scale)"))
+        axis.set_title(F_(title), fontsize=10)
+        axis.set_xlabel(F_("unique parameters (log scale)"))
         axis.set_ylabel(
-            _("test accuracy") if y == "accuracy" else _("validation loss (lower is better)")
+            F_("test accuracy") if y == "accuracy" else F_("validation loss (lower is better)")
         )
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
@@ -362,13 +382,13 @@ def _shipped_handle(ship: pd.DataFrame):
     from matplotlib.lines import Line2D
 
     return Line2D([], [], ls="", marker="s", color="0.55", mfc="white", mec="0.45",
-                  label=_("shipped CPU runs: mean of {seeds} seeds, 95% interval").format(
+                  label=F_("shipped CPU runs: mean of {seeds} seeds, 95% interval").format(
                       seeds=_seed_range(ship)))  # fmt: skip
 
 
 def _seed_range(agg: pd.DataFrame) -> str:
     lo, hi = agg["n"].min(), agg["n"].max()
-    return f"{lo}" if lo == hi else _("{lo} to {hi}").format(lo=lo, hi=hi)
+    return f"{lo}" if lo == hi else F_("{lo} to {hi}").format(lo=lo, hi=hi)
 
 
 def png_output(fig) -> dict[str, Any]:

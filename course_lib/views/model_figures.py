@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from course_lib.i18n import _
 from course_lib.nn.sharing import SharingPlan
-from course_lib.views.figures import language_fonts
+from course_lib.views.figures import F_, language_fonts
 
 PLAN_COLOURS = "tab20"  # weight set k gets colour k mod 20
 
@@ -40,10 +39,10 @@ def plot_plan(plan: SharingPlan, ax=None):
             ax.text(col + 0.45, i + 0.45, f"{label}{k}", ha="center", va="center", fontsize=8)
     ax.set_xlim(-0.1, 2.0)
     ax.set_ylim(plan.n_layers + 0.1, -0.1)
-    ax.set_xticks([0.45, 1.45], [_("attention"), _("FFN")])
+    ax.set_xticks([0.45, 1.45], [F_("attention"), F_("FFN")])
     ax.set_yticks([i + 0.45 for i in range(plan.n_layers)], [str(i) for i in range(plan.n_layers)])
-    ax.set_ylabel(_("layer"))
-    title = _("{strategy}: {n_attn} attn, {n_ffn} FFN sets").format(
+    ax.set_ylabel(F_("layer"))
+    title = F_("{strategy}: {n_attn} attn, {n_ffn} FFN sets").format(
         strategy=plan.strategy, n_attn=plan.n_attn, n_ffn=plan.n_ffn
     )
     ax.set_title(title, fontsize=9)
@@ -66,9 +65,9 @@ def plot_comparison(df: pd.DataFrame, ax=None):
             row["plan"], (row["unique_params"], 100 * row["test_accuracy"]),
             textcoords="offset points", xytext=(5, 4), fontsize=9,
         )  # fmt: skip
-    ax.set_xlabel(_("unique parameters (each shared tensor once)"))
-    ax.set_ylabel(_("test accuracy (%)"))
-    ax.set_title(_("8x8 digits ViT: sharing plans, same depth"), fontsize=10)
+    ax.set_xlabel(F_("unique parameters (each shared tensor once)"))
+    ax.set_ylabel(F_("test accuracy (%)"))
+    ax.set_title(F_("8x8 digits ViT: sharing plans, same depth"), fontsize=10)
     ax.margins(x=0.12, y=0.15)  # room for the labels
     ax.grid(alpha=0.3)
     return ax

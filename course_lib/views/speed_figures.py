@@ -25,7 +25,7 @@ import pandas as pd
 from course_lib.i18n import _
 from course_lib.measure.speed_report import SPEED_COLUMNS
 from course_lib.measure.timing import PHASES
-from course_lib.views.figures import language_fonts
+from course_lib.views.figures import F_, language_fonts
 
 
 def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
@@ -53,7 +53,7 @@ def plot_what_changes(table: pd.DataFrame, ax=None, baseline: str = "none"):
         ax.bar(xs, rel.loc[plan], width, label=plan)
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xticks(range(len(rel.columns)), rel.columns, fontsize=8)
-    ax.set_ylabel(_("relative to {baseline}").format(baseline=repr(baseline)))
+    ax.set_ylabel(F_("relative to {baseline}").format(baseline=repr(baseline)))
     ax.legend(fontsize=8, ncol=min(n_plans, 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return ax
 
@@ -95,7 +95,7 @@ def plot_speed_ratios(tables: dict[str, pd.DataFrame], ax=None):
         pad = 0.05 * max(max(edges) - min(edges), 0.2)
         a.set_ylim(min(edges) - pad, max(edges) + pad)
         a.legend(fontsize=7)
-    axes[0].set_ylabel(_("time of none / time of plan"))
+    axes[0].set_ylabel(F_("time of none / time of plan"))
     return axes
 
 
@@ -108,7 +108,7 @@ def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
     if ax is None:
         _fig, ax = plt.subplots(figsize=(7, 3.8))
     for b, part in table.groupby("batch"):
-        line = ax.plot(part["none_MiB"], part["ratio"], "o-", label=_("batch {b}").format(b=b))[0]
+        line = ax.plot(part["none_MiB"], part["ratio"], "o-", label=F_("batch {b}").format(b=b))[0]
         ax.errorbar(part["none_MiB"], part["ratio"], yerr=part["floor"], fmt="none",
                     ecolor=line.get_color(), capsize=3, lw=1)  # fmt: skip
     ax.axhline(1.0, color="black", lw=0.8)
@@ -118,7 +118,7 @@ def plot_cache_experiment(table: pd.DataFrame, caches: dict[str, int], ax=None):
             ax.annotate(name, (size / 2**20, 0.98), xycoords=("data", "axes fraction"),
                         ha="right", va="top", fontsize=8, color="grey", rotation=90)  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlabel(_("weights of the unshared model, MiB (the shared one: 1/N of it)"))
-    ax.set_ylabel(_("time of none / time of all"))
-    ax.legend(fontsize=8, title=_("error bar: noise floor"), title_fontsize=8)
+    ax.set_xlabel(F_("weights of the unshared model, MiB (the shared one: 1/N of it)"))
+    ax.set_ylabel(F_("time of none / time of all"))
+    ax.legend(fontsize=8, title=F_("error bar: noise floor"), title_fontsize=8)
     return ax
