@@ -393,3 +393,18 @@ def test_figures_without_a_cjk_font_stay_quiet_under_zh(monkeypatch, recwarn):
     assert ax.get_title() == "你的运行（这台机器）" and ax.get_xlabel() == "不重复参数（对数坐标）"
     png_output(fig)  # draws every glyph
     assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+def test_figure_text_stays_english_where_no_cjk_font_can_draw_it(monkeypatch):
+    """F_ (text drawn on a figure): Chinese where a CJK font exists, English where none does
+    (boxes would say nothing), English in English; other messages are Chinese either way."""
+    from course_lib.views import figures
+
+    monkeypatch.setenv(LANG_ENV, "zh")
+    monkeypatch.setattr(figures, "cjk_font", lambda: "Noto Sans CJK SC")
+    assert figures.F_("test accuracy") == i18n._("test accuracy") != "test accuracy"
+    monkeypatch.setattr(figures, "cjk_font", lambda: None)
+    assert figures.F_("test accuracy") == "test accuracy"
+    assert i18n._("test accuracy") != "test accuracy"  # the message itself is still Chinese
+    monkeypatch.delenv(LANG_ENV)
+    assert figures.F_("test accuracy") == "test accuracy"
