@@ -1,9 +1,9 @@
 """The course's exercises: self-checks of the learner's code, one module per notebook.
 
 Course scaffolding, kept apart from the library (``config``, ``sharing``, ``layers``,
-``model``, ``measure``, ``train`` ...): ``framework`` holds the few helpers every check
-uses; ``nb01`` ... ``nb11`` hold the checks of each notebook, ``check_NN_name(my_name)``.
-An exercise cell in a notebook looks like::
+``model``, ``measure``, ``train`` ...): ``framework`` runs a check and reports it,
+``compare`` holds what a check asserts about the answer; ``nb01`` ... ``nb13`` hold the
+checks of each notebook, ``check_NN_name(my_name)``. An exercise cell in a notebook looks like::
 
     # exercise (core)
     def my_causal_mask(t):

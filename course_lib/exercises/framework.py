@@ -6,12 +6,12 @@ check on it: ``check_01_causal_mask(my_causal_mask)``. A check is decorated with
 ``NotImplementedError`` it prints one neutral line ("not attempted yet") and returns, so a
 notebook committed with the stubs runs clean. Once written, the check tries the function
 on a few inputs, recognises the usual mistakes and raises ``AssertionError`` with a hint
-that names the fix; on success it prints one line starting with ``✓``. ``name_mistake``
-compares the answer with what each usual mistake returns and raises that mistake's hint;
-``run`` turns an error inside the learner's function into a hint that names the arguments'
-shapes and, where the check knows it, the likely cause. The catalogue of wrong answers each
-check must reject lives in ``tests/test_checks*.py`` (issue 17: at least five per core
-exercise).
+that names the fix; on success it prints one line starting with ``✓``. This module runs
+and reports: ``run`` turns an error inside the learner's function into a hint that names
+the arguments' shapes and, where the check knows it, the likely cause. What a check asserts
+about the answer (``check``, ``check_tensor``, ``check_close``, ``name_mistake`` ...) lives
+in ``compare``. The catalogue of wrong answers each check must reject lives in
+``tests/test_checks*.py`` (issue 17: at least five per core exercise).
 
 Reference solutions live in ``solutions/`` at the repository root, never in the
 notebooks: a learner who wants to see them pass asks explicitly, e.g.
@@ -43,27 +43,6 @@ class NotAttempted(Exception):
 
     def __init__(self, name: str) -> None:
         super().__init__(_(NOT_ATTEMPTED).format(name=name))
-
-
-def check(condition: Any, hint: str) -> None:
-    """Raise ``AssertionError(hint)`` unless ``condition`` holds."""
-    if not condition:
-        raise AssertionError(hint)
-
-
-def check_close(actual: Any, expected: torch.Tensor, hint: str, atol: float = 1e-5) -> None:
-    """``actual`` is a tensor of ``expected``'s shape and values (within ``atol``)."""
-    check(
-        isinstance(actual, torch.Tensor),
-        _("expected a torch.Tensor, got {type}").format(type=type(actual).__name__),
-    )
-    check(
-        actual.shape == expected.shape,
-        _("expected shape {want}, got {got}").format(
-            want=tuple(expected.shape), got=tuple(actual.shape)
-        ),
-    )
-    check(torch.allclose(actual.float(), expected.float(), atol=atol, rtol=1e-4), hint)
 
 
 def describe(value: Any) -> str:
@@ -128,33 +107,6 @@ def run(fn: Callable, *args: Any, likely: Likely = None) -> Any:
             error_type=type(error).__name__, error=error, call=called_with(fn, args)
         )
     ) from None
-
-
-def same(a: Any, b: Any, atol: float = 1e-5) -> bool:
-    """``a`` and ``b`` agree: tensors of one shape within ``atol``, numbers within ``atol``."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return (
-            isinstance(a, torch.Tensor)
-            and isinstance(b, torch.Tensor)
-            and a.shape == b.shape
-            and bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=1e-4, equal_nan=True))
-        )
-    if isinstance(a, bool | int | float) and isinstance(b, bool | int | float):
-        return abs(a - b) <= atol
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
-
-
-def name_mistake(got: Any, want: Any, mistakes: list[tuple[Any, str]], atol: float = 1e-5) -> None:
-    """Raise the hint of the first mistake whose result ``got`` reproduces (and ``want`` does not).
-
-    Each mistake is ``(what_that_mistake_returns, hint)``, computed on the check's input.
-    """
-    for result, hint in mistakes:
-        if same(got, result, atol) and not same(want, result, atol):
-            raise AssertionError(hint)
 
 
 def exercise(check_fn: Callable) -> Callable:

@@ -10,16 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-from course_lib.exercises.framework import (
-    Likely,
-    check,
-    check_close,
-    exercise,
-    if_error_says,
-    name_mistake,
-    passed,
-    run,
-)
+from course_lib.exercises.compare import check, check_close, check_tensor, name_mistake
+from course_lib.exercises.framework import Likely, exercise, if_error_says, passed, run
 from course_lib.i18n import _
 
 
@@ -46,10 +38,7 @@ def check_01_attention_weights(fn: Callable) -> None:
         d, t = q.size(-1), q.size(-2)
         scores = q @ k.transpose(-2, -1)
         want = torch.softmax(scores / math.sqrt(d), dim=-1)
-        check(
-            isinstance(w, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(w).__name__),
-        )
+        check_tensor(w)
         if len(shape) > 2 and w.shape == shape[:-2] + (t, t) + shape[:-2]:
             raise AssertionError(_attention_raised(shape))
         check(
@@ -98,10 +87,7 @@ def check_01_causal_mask(fn: Callable) -> None:
     """fn(t) -> (t, t) bool, True where query i may attend to key j (j <= i)."""
     for t in (4, 7, 1):
         m = run(fn, t)
-        check(
-            isinstance(m, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(m).__name__),
-        )
+        check_tensor(m)
         check(
             m.shape == (t, t),
             _("the mask for t={t} has shape ({t}, {t}), got {shape}").format(
@@ -148,10 +134,7 @@ def check_01_padding_mask(fn: Callable) -> None:
     for pad_id in (0, 9):
         m = run(fn, ids, pad_id)
         want = (ids != pad_id)[:, None, None, :]
-        check(
-            isinstance(m, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(m).__name__),
-        )
+        check_tensor(m)
         check(
             m.dtype == torch.bool,
             _("return a boolean tensor (True = may attend), not {dtype}").format(dtype=m.dtype),
@@ -197,10 +180,7 @@ def check_01_split_heads(split_heads: Callable, merge_heads: Callable) -> None:
     for h in (2, 4):
         y = run(split_heads, x, h)
         want = x.view(2, 3, h, 8 // h).transpose(1, 2)
-        check(
-            isinstance(y, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(y).__name__),
-        )
+        check_tensor(y)
         if y.shape == (2, 3, h, 8 // h):
             raise AssertionError(
                 _("that is (B, T, h, d/h): now swap T and h with .transpose(1, 2)")
@@ -235,10 +215,7 @@ def check_01_split_heads(split_heads: Callable, merge_heads: Callable) -> None:
                 ),
             ),
         )
-        check(
-            isinstance(back, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(back).__name__),
-        )
+        check_tensor(back)
         if back.shape == (2, 3, h, 8 // h):
             raise AssertionError(
                 _("merge_heads returns (B, T, d): after .transpose(1, 2), .reshape(B, T, d)")

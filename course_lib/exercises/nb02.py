@@ -11,16 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.exercises.framework import (
-    check,
-    check_close,
-    exercise,
-    if_error_says,
-    name_mistake,
-    passed,
-    run,
-)
+from course_lib.exercises.compare import check, check_close, check_tensor, check_type, name_mistake
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
+
+
+def _check_keeps_shape(out: object, x: torch.Tensor) -> None:
+    """The learner's layer returned a tensor of its input ``x``'s shape."""
+    check_tensor(out)
+    check(
+        out.shape == x.shape,
+        _("the output has the input's shape {shape}").format(shape=tuple(x.shape)),
+    )
 
 
 def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> list:
@@ -78,14 +80,7 @@ def check_02_layer_norm(fn: Callable) -> None:
             ),
         )
         want = F.layer_norm(x, (8,), w, b, eps)
-        check(
-            isinstance(out, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(out).__name__),
-        )
-        check(
-            out.shape == x.shape,
-            _("the output has the input's shape {shape}").format(shape=tuple(x.shape)),
-        )
+        _check_keeps_shape(out, x)
         name_mistake(out, want, _layer_norm_mistakes(x, w, b, eps), atol=1e-4)
         check_close(
             out,
@@ -111,14 +106,7 @@ def check_02_post_ln_sublayer(fn: Callable) -> None:
     x = torch.randn(2, 4, 8) * 2
     with torch.no_grad():
         out = run(fn, x, f, norm)
-        check(
-            isinstance(out, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(out).__name__),
-        )
-        check(
-            out.shape == x.shape,
-            _("the output has the input's shape {shape}").format(shape=tuple(x.shape)),
-        )
+        _check_keeps_shape(out, x)
         name_mistake(out, norm(x + f(x)), [
             (x + f(norm(x)),
              _("that is pre-LN, x + f(norm(x)); post-LN adds the residual first: norm(x + f(x))")),
@@ -139,7 +127,7 @@ def check_02_block_parameter_count(fn: Callable) -> None:
     sizes = [(256, 1024), (64, 256), (768, 3072), (10, 7)]
     for d, ff in sizes:
         n = run(fn, d, ff)
-        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
+        check_type(n, int, _("return an int, got {type}"))
         want = 4 * d * d + 2 * d * ff + 9 * d + ff
         name_mistake(n, want, [
             (want - 4 * d, _("add the two LayerNorms: each holds d weights and d biases (+4d)")),

@@ -16,15 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.exercises.framework import (
-    check,
-    check_close,
-    exercise,
-    if_error_says,
-    name_mistake,
-    passed,
-    run,
-)
+from course_lib.exercises.compare import check, check_close, check_tensor, check_type, name_mistake
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 
 
@@ -54,10 +47,7 @@ def check_03_embed(fn: Callable) -> None:
         x = run(fn, ids, tok, pos, likely=_embed_raised)
         p = pos(torch.arange(4))
         want = tok(ids) + p
-        check(
-            isinstance(x, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(x).__name__),
-        )
+        check_tensor(x)
         if x.shape == (3, 4, 12):
             raise AssertionError(_("add the two embeddings; concatenating doubles the width d"))
         check(
@@ -149,10 +139,7 @@ def check_03_train_step(fn: Callable) -> None:
                     shape=tuple(loss.shape)
                 )
             )
-        check(
-            isinstance(loss, float),
-            _("return loss.item(), a float, not {type}").format(type=type(loss).__name__),
-        )
+        check_type(loss, float, _("return loss.item(), a float, not {type}"))
         name_mistake(loss, ref_loss.item(), [
             (F.nll_loss(logits, y).item(),
              _("F.nll_loss expects log-probabilities; use F.cross_entropy(model(x), y) on the logits")),

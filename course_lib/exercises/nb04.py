@@ -11,15 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from course_lib.exercises.framework import (
-    check,
-    check_close,
-    exercise,
-    if_error_says,
-    name_mistake,
-    passed,
-    run,
-)
+from course_lib.exercises.compare import check, check_close, check_tensor, check_type, name_mistake
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.nn.layers import block_parameter_count
 from course_lib.nn.plan_summary import explore
@@ -42,7 +35,7 @@ def check_04_count_unique(fn: Callable) -> None:
                     "is another type"
                 ).format(type=type(n).__name__)
             )
-        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
+        check_type(n, int, _("return an int, got {type}"))
         per_use = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
         by_value = []
         for p in tensors:
@@ -73,9 +66,7 @@ def check_04_grad_via_copies(fn: Callable) -> None:
     shared = copy.deepcopy(layer)
     shared(torch.relu(shared(x))).sum().backward()
     want = shared.weight.grad
-    check(
-        isinstance(g, torch.Tensor), _("return a tensor, got {type}").format(type=type(g).__name__)
-    )
+    check_tensor(g)
     if g.shape == layer.bias.shape:
         raise AssertionError(
             _("return the gradient of layer.weight, shape {shape}, not of the bias").format(
@@ -140,7 +131,7 @@ def check_04_shared_elements(fn: Callable) -> None:
         n = run(fn, m1, m2)
         if isinstance(n, bool):
             raise AssertionError(usual["bool"])
-        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
+        check_type(n, int, _("return an int, got {type}"))
         if n != want and n in mistakes:
             raise AssertionError(mistakes[n])
         check(n == want, _("{hint}: expected {want}, got {n}").format(hint=hint, want=want, n=n))
@@ -169,9 +160,7 @@ def check_04_hadamard_weights(fn: Callable) -> None:
         raise AssertionError(_("return the pair of tensors (W2, b2), not a layer"))
     check(isinstance(out, tuple | list) and len(out) == 2, _("return a pair (W2, b2)"))
     w2, b2 = out
-    check(
-        isinstance(w2, torch.Tensor), _("W2 is a tensor, got {type}").format(type=type(w2).__name__)
-    )
+    check_type(w2, torch.Tensor, _("W2 is a tensor, got {type}"))
     if w2.shape in ((3, 3), (4, 4)):
         raise AssertionError(
             _(
@@ -272,7 +261,7 @@ def check_04_max_blocks_within(fn: Callable) -> None:
             raise AssertionError(
                 _("budget {budget} MB: no M fits, return 0 (not None)").format(budget=budget)
             )
-        check(isinstance(m, int), _("return an int, got {type}").format(type=type(m).__name__))
+        check_type(m, int, _("return an int, got {type}"))
         check(
             0 <= m <= n,
             _("M counts the blocks of N={n} layers: 0 <= M <= {n}, got {m}").format(n=n, m=m),
@@ -284,20 +273,16 @@ def check_04_max_blocks_within(fn: Callable) -> None:
                     "explore(...).param_mb with the budget"
                 ).format(m=m, mb=sizes[m], budget=budget)
             )
-        if budget == exact and m == want - 1:
-            raise AssertionError(
-                _(
-                    "M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, "
-                    "not <"
-                ).format(want=want, budget=budget)
-            )
-        if len(fits) > 1 and m == min(fits):
-            raise AssertionError(
-                _(
-                    "M={m} is the SMALLEST M that fits {budget} MB; the question asks for the "
-                    "largest"
-                ).format(m=m, budget=budget)
-            )
+        strict = want - 1 if budget == exact else None  # M = want fits exactly; < drops it
+        smallest = min(fits, default=want)  # a mistake only where a larger M fits too
+        name_mistake(m, want, [
+            (strict,
+             _("M={want} needs exactly the {budget:.4f} MB budget, and that fits: use <=, "
+               "not <").format(want=want, budget=budget)),
+            (smallest,
+             _("M={m} is the SMALLEST M that fits {budget} MB; the question asks for the "
+               "largest").format(m=smallest, budget=budget)),
+        ])  # fmt: skip
         check(
             m == want,
             _("a larger M fits {budget} MB at N={n}: expected {want}, got {m}").format(

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from course_lib.config import BLOCK_STRATEGIES
-from course_lib.exercises.framework import check, check_close, exercise, name_mistake, passed, run
+from course_lib.exercises.compare import check, check_close, check_type, name_mistake
+from course_lib.exercises.framework import exercise, passed, run
 from course_lib.i18n import N_, _
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.sharing import block_index
@@ -35,7 +36,7 @@ def check_05_albert_stack_params(fn: Callable) -> None:
                     "/)"
                 ).format(strategy=strategy, got=got)
             )
-        check(isinstance(got, int), _("return an int, got {type}").format(type=type(got).__name__))
+        check_type(got, int, _("return an int, got {type}"))
         if (
             strategy in ("attention", "ffn")
             and got == want["ffn" if strategy == "attention" else "attention"]
@@ -234,10 +235,7 @@ def check_05_sandwich_ids(fn: Callable) -> None:
     """fn(n_layers) -> [0, 1, ..., 1, 2]: own first and last layer, shared middle."""
     for n in (6, 3, 12):
         ids = run(fn, n)
-        check(
-            isinstance(ids, list | tuple),
-            _("return a list of ids, got {type}").format(type=type(ids).__name__),
-        )
+        check_type(ids, list | tuple, _("return a list of ids, got {type}"))
         ids = list(ids)
         want = list(sandwich_plan(n).attn_ids)
         check(len(ids) == n, _("one id per layer: {n} ids, got {got}").format(n=n, got=len(ids)))
@@ -315,10 +313,7 @@ def check_05_add_saving(fn: Callable) -> None:
         )
     if isinstance(out, pd.Series):
         raise AssertionError(_("return the whole table with the new column, not the column alone"))
-    check(
-        isinstance(out, pd.DataFrame),
-        _("return a DataFrame, got {type}").format(type=type(out).__name__),
-    )
+    check_type(out, pd.DataFrame, _("return a DataFrame, got {type}"))
     check(
         "saving" in out.columns,
         _("add a column named 'saving'; the columns are {columns}").format(

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
-from course_lib.exercises.framework import check, exercise, if_error_says, name_mistake, passed, run
+from course_lib.exercises.compare import check, check_type, name_mistake
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.nn.model import build_model
 
@@ -36,10 +37,7 @@ def check_06_majority_baseline(fn: Callable) -> None:
                     "predicting it"
                 ).format(majority=majority)
             )
-        check(
-            isinstance(got, float),
-            _("return a Python float (.item()), got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, float, _("return a Python float (.item()), got {type}"))
         if got > 1:
             raise AssertionError(_("return a fraction in [0, 1], not a percentage"))
         if majority == 0 and abs(got - (test == 1).float().mean().item()) < 1e-6:
@@ -78,10 +76,7 @@ def check_06_sharing_cost(fn: Callable) -> None:
     )
     if isinstance(got, pd.DataFrame):
         raise AssertionError(_("return a pandas Series (one number per plan), not a DataFrame"))
-    check(
-        isinstance(got, pd.Series),
-        _("return a pandas Series, got {type}").format(type=type(got).__name__),
-    )
+    check_type(got, pd.Series, _("return a pandas Series, got {type}"))
     if list(got.index) == list(range(len(table))):
         raise AssertionError(
             _("index the Series by the plans' names: pd.Series(values, index=results['name'])")
@@ -177,10 +172,7 @@ def check_06_within_noise(fn: Callable) -> None:
                     "return a list of the names, list(results.loc[keep, 'name']), not a {type}"
                 ).format(type=type(got).__name__)
             )
-        check(
-            isinstance(got, list | tuple),
-            _("return a list of names, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, list | tuple, _("return a list of names, got {type}"))
         want = _within(accuracies, n_test)
         if set(got) == want:
             continue
@@ -229,10 +221,7 @@ def check_06_global_grad_norm(fn: Callable) -> None:
         raise AssertionError(
             _("return a Python float (.item() or math.sqrt of floats), not a tensor")
         )
-    check(
-        isinstance(got, float),
-        _("return a Python float, got {type}").format(type=type(got).__name__),
-    )
+    check_type(got, float, _("return a Python float, got {type}"))
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     name_mistake(got, want, [
         (sum(g.norm().item() for g in grads),
@@ -343,10 +332,7 @@ def check_06_rank_correlation(fn: Callable) -> None:
     ]
     for a, b, want in cases:
         got = run(fn, a, b)
-        check(
-            isinstance(got, float),
-            _("return a Python float, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, float, _("return a Python float, got {type}"))
         if want == 1.0 and abs(got - a.corr(b)) < 1e-6:
             raise AssertionError(
                 _(
@@ -375,10 +361,7 @@ def check_06_plans_for(fn: Callable) -> None:
     """fn(n_blocks) -> {name: ModelConfig changes} for all seven sharing strategies."""
     for m in (2, 3):
         plans = run(fn, m)
-        check(
-            isinstance(plans, dict),
-            _("return a dict of name -> changes, got {type}").format(type=type(plans).__name__),
-        )
+        check_type(plans, dict, _("return a dict of name -> changes, got {type}"))
         sharing = sorted(c.get("sharing") for c in plans.values())
         check(
             sharing == sorted(SHARING_STRATEGIES),

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig
-from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
+from course_lib.exercises.compare import check, check_type
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters
 from course_lib.nn.model import Embeddings, build_model
@@ -29,7 +30,7 @@ def check_07_embedding_params(fn: Callable) -> None:
             want = count_parameters(Embeddings(cfg))
         if isinstance(got, float) and got == want:
             raise AssertionError(_("return an int, not a float: count with integers"))
-        check(isinstance(got, int), _("return an int, got {type}").format(type=type(got).__name__))
+        check_type(got, int, _("return an int, got {type}"))
         mistakes = {
             v * h: _("add the learned positions: one H-vector per position, max_len*H"),
             v * h + t: _("each position holds a whole H-vector, not one number: max_len*H"),
@@ -69,7 +70,7 @@ def check_07_break_even_vocab(fn: Callable) -> None:
                     "break-even point up to the next integer above it"
                 ).format(got=got)
             )
-        check(isinstance(got, int), _("return an int, got {type}").format(type=type(got).__name__))
+        check_type(got, int, _("return an int, got {type}"))
         check(
             got > 0,
             _(
@@ -177,10 +178,7 @@ def check_07_unigram_entropy(fn: Callable) -> None:
         got = run(fn, text)
         if isinstance(got, torch.Tensor):
             raise AssertionError(_("return a Python float (.item()), not a tensor"))
-        check(
-            isinstance(got, float | int),
-            _("return a Python float, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, float | int, _("return a Python float, got {type}"))
         got = float(got)
         counts = [text.count(c) for c in sorted(set(text))]
         probs = [k / len(text) for k in counts]
@@ -246,10 +244,7 @@ def check_07_greedy(fn: Callable) -> None:
                 )
             ) from None
         raise
-    check(
-        isinstance(got, list),
-        _("return a list of ints, got {type}").format(type=type(got).__name__),
-    )
+    check_type(got, list, _("return a list of ints, got {type}"))
     check(
         len(got) == 12,
         _("return the prompt and the 6 new tokens: 12 ids, got {n}").format(n=len(got)),

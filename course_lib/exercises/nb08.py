@@ -13,7 +13,8 @@ import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig
 from course_lib.data.synthetic import synthetic_batch
-from course_lib.exercises.framework import check, exercise, passed, run
+from course_lib.exercises.compare import check, check_type
+from course_lib.exercises.framework import exercise, passed, run
 from course_lib.i18n import N_, _
 from course_lib.measure.cost import analytic_flops, training_state_memory
 from course_lib.nn.counts import count_parameters
@@ -44,10 +45,7 @@ def check_08_training_state_bytes(fn: Callable) -> None:
             raise AssertionError(_("return bytes, an int, not megabytes"))
         if isinstance(got, float) and got == want:
             raise AssertionError(_("return an int number of bytes, not a float"))
-        check(
-            isinstance(got, int),
-            _("return an int (bytes), got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, int, _("return an int (bytes), got {type}"))
         named = {
             4 * unique: _(
                 "that is the weights alone: each stored parameter also has a gradient and "
@@ -145,10 +143,7 @@ def check_08_layer_flops_per_token(fn: Callable) -> None:
         one = ModelConfig(vocab_size=10, d_model=d, n_heads=4, d_ff=ff, n_layers=1, max_len=t)
         two = one.replace(n_layers=2)
         want = (analytic_flops(two, 1, t).total - analytic_flops(one, 1, t).total) // t
-        check(
-            isinstance(got, int | float),
-            _("return a number, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, int | float, _("return a number, got {type}"))
         if got * 2 == want:
             raise AssertionError(_("count a multiply-add as 2 FLOPs (one multiply, one add)"))
         if got == want * t:
@@ -200,10 +195,7 @@ def check_08_paired_ratio(fn: Callable) -> None:
         raise AssertionError(
             _("those are the ratios round by round: return their median, one number")
         )
-    check(
-        isinstance(got, int | float),
-        _("return a number, got {type}").format(type=type(got).__name__),
-    )
+    check_type(got, int | float, _("return a number, got {type}"))
     if (
         abs(
             got - statistics.median(b / o for b, o in zip(sorted(base), sorted(other), strict=True))

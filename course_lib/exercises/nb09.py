@@ -10,7 +10,8 @@ from collections.abc import Callable
 import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig
-from course_lib.exercises.framework import check, exercise, if_error_says, passed, run
+from course_lib.exercises.compare import check, check_type
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters
 from course_lib.nn.looped import IGNORE
@@ -36,10 +37,7 @@ def check_09_same_params_deeper(fn: Callable) -> None:
         )
         if isinstance(deep, torch.nn.Module):
             raise AssertionError(_("return the ModelConfig (cfg.replace(...)), not a built model"))
-        check(
-            isinstance(deep, ModelConfig),
-            _("return a ModelConfig, got {type}").format(type=type(deep).__name__),
-        )
+        check_type(deep, ModelConfig, _("return a ModelConfig, got {type}"))
         check(
             deep.n_layers == factor * n,
             _("the deeper model runs factor x N = {factor_n} layers, got {n_layers}").format(
@@ -181,10 +179,7 @@ def check_09_sequence_accuracy(fn: Callable) -> None:
         raise AssertionError(
             _("return the FRACTION of rows fully right, 3 / 4 here, not the count")
         )
-    check(
-        isinstance(got, float),
-        _("return a float in [0, 1], got {type}").format(type=type(got).__name__),
-    )
+    check_type(got, float, _("return a float in [0, 1], got {type}"))
     if abs(got - 0.0) < 1e-9:
         raise AssertionError(
             _(

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from course_lib.exercises.framework import check, check_close, exercise, if_error_says, passed, run
+from course_lib.exercises.compare import check, check_close, check_tensor, check_type
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.measure.cost import counted_flops
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
@@ -42,10 +43,7 @@ def check_10_patchify(fn: Callable) -> None:
         )
         want = patchify(images, p)
         n = (8 // p) ** 2
-        check(
-            isinstance(out, torch.Tensor),
-            _("return a tensor, got {type}").format(type=type(out).__name__),
-        )
+        check_tensor(out)
         if p > 1 and out.shape == (3, n, p, p):
             raise AssertionError(
                 _("flatten each p x p patch into p*p = {pp} values: (B, n_patches, p*p)").format(
@@ -118,7 +116,7 @@ def check_10_vit_parameter_count(fn: Callable) -> None:
         want = count_parameters(model)
         assert want == vit_parameter_count(cfg, p)  # our own formula, not the learner's
         d, where = cfg.d_model, f"(sharing={cfg.sharing!r}, patch_size={p})"
-        check(isinstance(n, int), _("return an int, got {type}").format(type=type(n).__name__))
+        check_type(n, int, _("return an int, got {type}"))
         if n == count_parameters_per_use(model) != want:
             raise AssertionError(
                 _(
@@ -182,7 +180,7 @@ def check_10_forward_flops(fn: Callable) -> None:
         assert want == vit_forward_flops(cfg, 2)  # our own formula agrees with the counter
         if isinstance(f, float) and f == int(f):
             raise AssertionError(_("return an int, not the float {f}").format(f=f))
-        check(isinstance(f, int), _("return an int, got {type}").format(type=type(f).__name__))
+        check_type(f, int, _("return an int, got {type}"))
         if cfg.sharing != "none" and f != run(fn, cfg.replace(sharing="none", n_blocks=None), 2):
             raise AssertionError(
                 _(

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from course_lib.config import BLOCK_STRATEGIES, SHARING_STRATEGIES, ModelConfig
-from course_lib.exercises.framework import check, exercise, passed, run
+from course_lib.exercises.compare import check, check_type
+from course_lib.exercises.framework import exercise, passed, run
 from course_lib.i18n import N_, _
 from course_lib.nn.counts import formula_parameter_count
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
@@ -211,10 +212,7 @@ CLAIMS: tuple[str, ...] = tuple(VERDICTS)  # what the learner is given: the clai
 def check_11_claim_verdicts(fn: Callable) -> None:
     """fn() -> {claim: True/False} for every claim in ``VERDICTS``."""
     got = run(fn)
-    check(
-        isinstance(got, dict),
-        _("return a dict {{claim: True or False}}, not {type}").format(type=type(got).__name__),
-    )
+    check_type(got, dict, _("return a dict {{claim: True or False}}, not {type}"))
     missing = [c for c in VERDICTS if c not in got]
     unknown = [c for c in got if c not in VERDICTS]
     check(

@@ -11,15 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from course_lib.exercises.framework import (
-    check,
-    exercise,
-    if_error_says,
-    name_mistake,
-    passed,
-    run,
-    same,
-)
+from course_lib.exercises.compare import check, check_type, name_mistake, same
+from course_lib.exercises.framework import exercise, if_error_says, passed, run
 from course_lib.i18n import _
 from course_lib.nn.recursive import basis_share, shared_init, truncated_svd
 
@@ -53,10 +46,7 @@ def check_12_shared_init(fn: Callable) -> None:
             raise AssertionError(
                 _("return a list of M = {m} tensors, not one stacked tensor").format(m=m)
             )
-        check(
-            isinstance(out, list | tuple),
-            _("return a list of M tensors, got {type}").format(type=type(out).__name__),
-        )
+        check_type(out, list | tuple, _("return a list of M tensors, got {type}"))
         check(
             len(out) == m,
             _("N={n}, M={m}: one weight per block, {m} in all; got {got}").format(

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from course_lib.exercises.framework import check, exercise, name_mistake, passed, run
+from course_lib.exercises.compare import check, check_type, name_mistake
+from course_lib.exercises.framework import exercise, passed, run
 from course_lib.i18n import _
 
 # (scores, eligible, capacity): one sentence of real tokens, no padding
@@ -43,10 +44,7 @@ def check_13_expert_choice(fn: Callable) -> None:
         want = _top(scores, eligible, math.ceil(capacity * n - 1e-9))
         if isinstance(got, torch.Tensor) and got.dtype != torch.bool and got.shape != want.shape:
             raise AssertionError(_("return a boolean mask shaped like scores, not the indices"))
-        check(
-            isinstance(got, torch.Tensor),
-            _("return a torch.Tensor, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, torch.Tensor, _("return a torch.Tensor, got {type}"))
         if got.dtype != torch.bool:
             raise AssertionError(_("return a bool tensor (True = goes on), e.g. a comparison"))
         check(
@@ -103,10 +101,7 @@ def check_13_recursion_flops(fn: Callable) -> None:
         if isinstance(got, torch.Tensor):
             check(got.numel() == 1, _("return one number, the sentence's total FLOPs"))
             got = got.item()
-        check(
-            isinstance(got, int | float),
-            _("return a number, got {type}").format(type=type(got).__name__),
-        )
+        check_type(got, int | float, _("return a number, got {type}"))
         want = _flops(depth, d, ff, rec)
         t, real = len(depth), int((depth > 0).sum())
         name_mistake(float(got), want, [
@@ -144,9 +139,7 @@ def check_13_sample_loops(fn: Callable) -> None:
         first = run(fn, mean, torch.Generator().manual_seed(0))
         if isinstance(first, torch.Tensor):
             raise AssertionError(_("return a Python int (int(...) or .item()), not a tensor"))
-        check(
-            isinstance(first, int), _("return an int, got {type}").format(type=type(first).__name__)
-        )
+        check_type(first, int, _("return an int, got {type}"))
         g = torch.Generator().manual_seed(1)
         draws = [run(fn, mean, g) for _draw in range(3000)]
         again = [run(fn, mean, torch.Generator().manual_seed(s)) for s in (5, 5, 6, 6)]
