@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 01 (attention from scratch).
 
 Try the exercises first; ``course_lib.exercises`` tells you what is wrong with your answer.
-Load these with ``course_lib.exercises.load_solution("01_attention")``.
+Load these with ``course_lib.exercises.framework.load_solution("01_attention")``.
 """
 
 import math

@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 02 (the Transformer block).
 
-Load these with ``course_lib.exercises.load_solution("02_block")``.
+Load these with ``course_lib.exercises.framework.load_solution("02_block")``.
 """
 
 import torch

@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 03 (a whole model).
 
-Load these with ``course_lib.exercises.load_solution("03_model")``.
+Load these with ``course_lib.exercises.framework.load_solution("03_model")``.
 """
 
 import os

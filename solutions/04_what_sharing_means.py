@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 04 (what sharing means).
 
-Load these with ``course_lib.exercises.load_solution("04_what_sharing_means")``.
+Load these with ``course_lib.exercises.framework.load_solution("04_what_sharing_means")``.
 """
 
 import copy

@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 05 (sharing strategies).
 
-Load these with ``course_lib.exercises.load_solution("05_sharing_strategies")``.
+Load these with ``course_lib.exercises.framework.load_solution("05_sharing_strategies")``.
 """
 
 import math

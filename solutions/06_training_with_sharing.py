@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 06 (training with sharing).
 
-Load these with ``course_lib.exercises.load_solution("06_training_with_sharing")``.
+Load these with ``course_lib.exercises.framework.load_solution("06_training_with_sharing")``.
 """
 
 import math

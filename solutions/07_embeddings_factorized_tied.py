@@ -1,6 +1,6 @@
 """Reference solutions for the exercises of notebook 07 (embeddings: factorized and tied).
 
-Load these with ``course_lib.exercises.load_solution("07_embeddings_factorized_tied")``.
+Load these with ``course_lib.exercises.framework.load_solution("07_embeddings_factorized_tied")``.
 """
 
 import math

@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 08 (speed and memory, measured).
 
 Try the exercises first; ``course_lib.exercises`` tells you what is wrong with your
-answer. Load these with ``course_lib.exercises.load_solution("08_speed_and_memory")``.
+answer. Load these with ``course_lib.exercises.framework.load_solution("08_speed_and_memory")``.
 """
 
 import statistics

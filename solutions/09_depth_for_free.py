@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 09 (depth for free).
 
 Try the exercises first; ``course_lib.exercises`` tells you what is wrong with your
-answer. Load these with ``course_lib.exercises.load_solution("09_depth_for_free")``.
+answer. Load these with ``course_lib.exercises.framework.load_solution("09_depth_for_free")``.
 """
 
 import torch

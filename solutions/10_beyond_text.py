@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 10 (beyond text: a vision transformer).
 
 Try the exercises first; ``course_lib.exercises.nb10`` tells you what is wrong with your
-answer. Load these with ``course_lib.exercises.load_solution("10_beyond_text")``.
+answer. Load these with ``course_lib.exercises.framework.load_solution("10_beyond_text")``.
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 11 (choosing a strategy).
 
 Try the exercises first; ``course_lib.exercises.nb11`` tells you what is wrong with your
-answer. Load these with ``course_lib.exercises.load_solution("11_choosing_a_strategy")``.
+answer. Load these with ``course_lib.exercises.framework.load_solution("11_choosing_a_strategy")``.
 """
 
 from course_lib.exercises.nb11 import all_plans

@@ -2,7 +2,7 @@
 
 Try the exercises first; ``course_lib.exercises`` tells you what is wrong with your
 answer. Load these with
-``course_lib.exercises.load_solution("12_turning_a_trained_model_into_a_shared_one")``.
+``course_lib.exercises.framework.load_solution("12_turning_a_trained_model_into_a_shared_one")``.
 """
 
 import torch

@@ -1,7 +1,7 @@
 """Reference solutions for the exercises of notebook 13 (depth on demand).
 
 Try the exercises first; ``course_lib.exercises`` tells you what is wrong with your
-answer. Load these with ``course_lib.exercises.load_solution("13_depth_on_demand")``.
+answer. Load these with ``course_lib.exercises.framework.load_solution("13_depth_on_demand")``.
 """
 
 import math

@@ -104,7 +104,7 @@ def test_a_chinese_notebook_that_loads_a_solution_is_named(tmp_path, monkeypatch
 
 
 def test_load_solution_refuses_in_the_edition(edition):
-    code = "from course_lib.exercises import load_solution; load_solution('01_attention')"
+    code = "from course_lib.exercises.framework import load_solution; load_solution('01_attention')"
     env = {**os.environ, "PYTHONPATH": str(edition)}
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=edition
