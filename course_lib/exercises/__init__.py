@@ -13,10 +13,7 @@ checks of each notebook, ``check_NN_name(my_name)``. An exercise cell in a noteb
     check_01_causal_mask(my_causal_mask)
 
 Until ``my_causal_mask`` is written the check prints one "not attempted yet" line; then it
-runs with its hints. ``show_reference_passes("01")`` runs a notebook's checks on the
-reference solutions (``solutions/``, absent from the student edition).
+runs with its hints. ``course_lib.exercises.framework.show_reference_passes("01")`` runs a
+notebook's checks on the reference solutions (``solutions/``, absent from the student
+edition). Each name is imported from its module; this package re-exports nothing.
 """
-
-from course_lib.exercises.framework import load_solution, show_reference_passes
-
-__all__ = ["load_solution", "show_reference_passes"]
