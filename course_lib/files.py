@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from course_lib.config import _
+
 try:  # POSIX; on Windows sweeps run unlocked (one sweep per CSV at a time)
     import fcntl
 except ImportError:  # pragma: no cover
@@ -71,8 +73,10 @@ def atomic_write(
     path = Path(path)
     if not isinstance(data, str | bytes) and not callable(data):
         raise TypeError(
-            f"data={type(data).__name__} is not allowed: pass str, bytes or a function of the "
-            "temporary file's name"
+            _(
+                "data={kind} is not allowed: pass str, bytes or a function of the "
+                "temporary file's name"
+            ).format(kind=type(data).__name__)
         )
     prefix = f"{_temp_prefix(path)}{os.getpid()}."  # the writer's PID: see remove_stale_temp_files
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TEMP_SUFFIX)
@@ -181,9 +185,11 @@ def folder_lock(folder: Path, wait_s: float | None = None):
                 waited = time.monotonic() - start
                 if waited >= wait_s:
                     raise FolderLocked(
-                        f"results folder {folder} is locked by {lock_holder(folder)}, held for "
-                        f"over {waited:.0f} s: another sweep (or a stopped one) is writing there; "
-                        "wait for it to end, or stop that process, then rerun"
+                        _(
+                            "results folder {folder} is locked by {holder}, held for "
+                            "over {waited:.0f} s: another sweep (or a stopped one) is writing "
+                            "there; wait for it to end, or stop that process, then rerun"
+                        ).format(folder=folder, holder=lock_holder(folder), waited=waited)
                     ) from None
                 time.sleep(min(0.05 * 2 ** min(waited, 5), 1.0))
         yield
@@ -201,7 +207,11 @@ def check_output_path(
     path = Path(path).expanduser()
     try:
         if path.is_dir():
-            raise ValueError(f"{field}={str(path)!r} is not allowed: it is a folder, not a file")
+            raise ValueError(
+                _("{field}={path} is not allowed: it is a folder, not a file").format(
+                    field=field, path=repr(str(path))
+                )
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         try:
@@ -213,22 +223,28 @@ def check_output_path(
             os.unlink(probe)
     except OSError as err:
         why = {
-            errno.ENAMETOOLONG: "the name is too long for the file system",
-            errno.ENOTDIR: "a file stands where a folder should be",
-            errno.EEXIST: "a file stands where a folder should be",
-            errno.EACCES: "no permission to write there",
-            errno.EPERM: "no permission to write there",
-            errno.EROFS: "the file system is read-only",
-            errno.ENOSPC: "the disk is full",
+            errno.ENAMETOOLONG: _("the name is too long for the file system"),
+            errno.ENOTDIR: _("a file stands where a folder should be"),
+            errno.EEXIST: _("a file stands where a folder should be"),
+            errno.EACCES: _("no permission to write there"),
+            errno.EPERM: _("no permission to write there"),
+            errno.EROFS: _("the file system is read-only"),
+            errno.ENOSPC: _("the disk is full"),
         }.get(err.errno)
         why = f"{why}: {err.strerror}" if why else err.strerror  # ours, then the OS's words
         raise ValueError(
-            f"{field}={str(path)!r} is not allowed: it cannot be written ({why})"
+            _("{field}={path} is not allowed: it cannot be written ({why})").format(
+                field=field, path=repr(str(path)), why=why
+            )
         ) from None
     free = shutil.disk_usage(path.parent).free
     if needs_bytes > free:
         raise ValueError(
-            f"{field}={str(path)!r} is not allowed: it needs about {needs_bytes / 2**20:.1f} MiB "
-            f"and only {free / 2**20:.1f} MiB are free there"
+            _(
+                "{field}={path} is not allowed: it needs about {needs:.1f} MiB "
+                "and only {free:.1f} MiB are free there"
+            ).format(
+                field=field, path=repr(str(path)), needs=needs_bytes / 2**20, free=free / 2**20
+            )
         )
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_lib.config import DEVICES
+from course_lib.config import DEVICES, _
 
 MODES = ("FAST", "FULL")
 MODE_ENV = "COURSE_MODE"  # FAST or FULL
@@ -31,7 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent  # holds course_lib/, data/, 
 def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
     """CUDA if present, else MPS, else CPU; ``prefer`` forces one ("cpu", "cuda", "mps")."""
     if prefer not in DEVICES:
-        raise ValueError(f"device={prefer!r} is not allowed: choose 'auto', 'cpu', 'cuda' or 'mps'")
+        raise ValueError(
+            _("device={device} is not allowed: choose 'auto', 'cpu', 'cuda' or 'mps'").format(
+                device=repr(prefer)
+            )
+        )
     if prefer == "auto":
         if torch.cuda.is_available():
             prefer = "cuda"
@@ -40,9 +44,9 @@ def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
         else:
             prefer = "cpu"
     elif prefer == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA GPU")
+        raise ValueError(_("device='cuda' was asked for but torch sees no CUDA GPU"))
     elif prefer == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps' was asked for but torch sees no Apple MPS device")
+        raise ValueError(_("device='mps' was asked for but torch sees no Apple MPS device"))
     device = torch.device(prefer)
     if verbose:
         print(describe_device(device))
@@ -52,10 +56,12 @@ def get_device(prefer: str = "auto", verbose: bool = False) -> torch.device:
 def describe_device(device: torch.device) -> str:
     """One line saying which device runs the course and why."""
     if device.type == "cuda":
-        return f"device: cuda ({torch.cuda.get_device_name(device)})"
+        return _("device: cuda ({name})").format(name=torch.cuda.get_device_name(device))
     if device.type == "mps":
-        return "device: mps (Apple GPU; results may differ run to run in the last digits)"
-    return f"device: cpu ({torch.get_num_threads()} threads; no CUDA or MPS GPU found)"
+        return _("device: mps (Apple GPU; results may differ run to run in the last digits)")
+    return _("device: cpu ({n} threads; no CUDA or MPS GPU found)").format(
+        n=torch.get_num_threads()
+    )
 
 
 def get_mode() -> str:
@@ -65,7 +71,9 @@ def get_mode() -> str:
         return "FULL" if torch.cuda.is_available() else "FAST"
     value = value.strip().upper()
     if value not in MODES:
-        raise ValueError(f"COURSE_MODE={value!r} is not allowed: choose FAST or FULL")
+        raise ValueError(
+            _("COURSE_MODE={value} is not allowed: choose FAST or FULL").format(value=repr(value))
+        )
     return value
 
 

@@ -39,6 +39,7 @@ from course_lib.data.shipped import (
     data_dir,
     file_version,
 )
+from course_lib.i18n import _
 
 Splits = tuple[TensorDataset, TensorDataset, TensorDataset | None]  # train, val, test
 SHIPPED_SOURCE = "the shipped datasets"
@@ -71,7 +72,11 @@ class Dataset:
         if isinstance(dataset, str) and dataset in SHIPPED:
             return SHIPPED[dataset]()
         if isinstance(dataset, str) and not dataset.endswith((".csv", ".txt")):
-            raise ValueError(f"dataset={dataset!r} is not allowed: give {ALLOWED}")
+            raise ValueError(
+                _("dataset={dataset} is not allowed: give {allowed}").format(
+                    dataset=repr(dataset), allowed=ALLOWED
+                )
+            )
         return cls.of_own(own_data(dataset))
 
     @classmethod
@@ -104,18 +109,28 @@ class Dataset:
         """A ValueError naming the field when ``model_cfg`` (a ModelConfig) does not fit."""
         if model_cfg.task != self.task:
             raise ValueError(
-                f"task={model_cfg.task!r} is not allowed with {self.mention}: it needs "
-                f"task={self.task!r}"
+                _("task={task} is not allowed with {mention}: it needs task={want}").format(
+                    task=repr(model_cfg.task), mention=self.mention, want=repr(self.task)
+                )
             )
         if self.classes and model_cfg.n_classes != self.n_classes:
             raise ValueError(
-                f"n_classes={model_cfg.n_classes} is not allowed with {self.mention}: it has "
-                f"{self.n_classes} classes {list(self.classes)}; pass n_classes={self.n_classes}"
+                _(
+                    "n_classes={got} is not allowed with {mention}: it has "
+                    "{n} classes {classes}; pass n_classes={n}"
+                ).format(
+                    got=model_cfg.n_classes,
+                    mention=self.mention,
+                    n=self.n_classes,
+                    classes=list(self.classes),
+                )
             )
         if model_cfg.vocab_size < self.min_vocab:
             raise ValueError(
-                f"vocab_size={model_cfg.vocab_size} is not allowed with {self.mention}: it must "
-                f"be >= {self.min_vocab} (the characters of its train split + 2)"
+                _(
+                    "vocab_size={got} is not allowed with {mention}: it must "
+                    "be >= {min_vocab} (the characters of its train split + 2)"
+                ).format(got=model_cfg.vocab_size, mention=self.mention, min_vocab=self.min_vocab)
             )
 
     def tensors(self, vocab_size: int, max_len: int) -> Splits:

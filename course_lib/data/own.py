@@ -40,6 +40,7 @@ from course_lib.data.shipped import (
     lm_windows,
 )
 from course_lib.data.splits import check_overlap, report_repeats, stratified_splits
+from course_lib.i18n import _
 
 # what pandas reads as a missing value: as a label these are no class (case as written)
 MISSING_MARKERS = ("#N/A", "#N/A N/A", "#NA", "-NaN", "-nan", "<NA>", "N/A", "NA", "NULL")
@@ -90,26 +91,34 @@ def _digest(*parts: Any) -> str:
 def own_text(text: str, name: str = "text") -> OwnData:
     """A plain text for a character LM (at least a few hundred characters)."""
     if not isinstance(text, str):
-        raise ValueError(f"text={type(text).__name__} is not allowed: give a str")
+        raise ValueError(
+            _("text={kind} is not allowed: give a str").format(kind=type(text).__name__)
+        )
     if not text.strip():
-        raise ValueError(f"text of {name!r} is empty: a character LM needs some text")
+        raise ValueError(
+            _("text of {name} is empty: a character LM needs some text").format(name=repr(name))
+        )
     return OwnData(name=f"{name}@{_digest('lm', text)}", task="lm", text=text)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     if path.is_dir():
-        raise ValueError(f"data file {path} is a folder, not a CSV file")
+        raise ValueError(_("data file {path} is a folder, not a CSV file").format(path=path))
     try:
         with open(path, encoding="utf-8", newline="") as f:
             header = next(csv.reader(f), [])
-        _check_unique_columns(header, f"data file {path}")
+        _check_unique_columns(header, _("data file {path}").format(path=path))
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
-        raise ValueError(f"data file {path} is missing") from None
+        raise ValueError(_("data file {path} is missing").format(path=path)) from None
     except PermissionError:
-        raise ValueError(f"data file {path} cannot be read (no permission)") from None
+        raise ValueError(
+            _("data file {path} cannot be read (no permission)").format(path=path)
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"data file {path} cannot be read as CSV ({err})") from None
+        raise ValueError(
+            _("data file {path} cannot be read as CSV ({err})").format(path=path, err=err)
+        ) from None
 
 
 def _check_unique_columns(columns: list[Any], source: str) -> None:
@@ -118,25 +127,43 @@ def _check_unique_columns(columns: list[Any], source: str) -> None:
     twice = sorted({str(c) for c, n in Counter(columns).items() if n > 1})
     if twice:
         raise ValueError(
-            f"{source} has the column(s) {twice} more than once (columns {[str(c) for c in columns]}): "
-            "rename or remove the extra one, so that it is clear which to use"
+            _(
+                "{source} has the column(s) {twice} more than once (columns {columns}): "
+                "rename or remove the extra one, so that it is clear which to use"
+            ).format(source=source, twice=twice, columns=[str(c) for c in columns])
         )
 
 
 def _column(df: pd.DataFrame, column: Any, field_name: str, source: str) -> list[Any]:
     if column not in df.columns:
         raise ValueError(
-            f"{field_name}={column!r} is not allowed: {source} has the columns "
-            f"{[str(c) for c in df.columns]}"
+            _("{field}={column} is not allowed: {source} has the columns {columns}").format(
+                field=field_name,
+                column=repr(column),
+                source=source,
+                columns=[str(c) for c in df.columns],
+            )
         )
     values = df[column].tolist()
     missing = [i for i, v in enumerate(values) if v is None or v != v or str(v).strip() == ""]
     if len(missing) == len(values):
-        raise ValueError(f"{field_name}={column!r}: the column of {source} is empty")
+        raise ValueError(
+            _("{field}={column}: the column of {source} is empty").format(
+                field=field_name, column=repr(column), source=source
+            )
+        )
     if missing:
         raise ValueError(
-            f"{field_name}={column!r}: {len(missing)} empty or missing values in {source} "
-            f"(rows {missing[:5]}): fill or remove those rows"
+            _(
+                "{field}={column}: {n} empty or missing values in {source} "
+                "(rows {rows}): fill or remove those rows"
+            ).format(
+                field=field_name,
+                column=repr(column),
+                n=len(missing),
+                source=source,
+                rows=missing[:5],
+            )
         )
     return values
 
@@ -145,13 +172,23 @@ def _texts(values: list[Any], column: Any, source: str) -> tuple[str, ...]:
     bad = next((i for i, v in enumerate(values) if not isinstance(v, str)), None)
     if bad is not None:
         raise ValueError(
-            f"text_column={column!r} holds non-text values in {source} (row {bad}: "
-            f"{values[bad]!r}, a {type(values[bad]).__name__}): pick the column of texts"
+            _(
+                "text_column={column} holds non-text values in {source} (row {bad}: "
+                "{value}, a {kind}): pick the column of texts"
+            ).format(
+                column=repr(column),
+                source=source,
+                bad=bad,
+                value=repr(values[bad]),
+                kind=type(values[bad]).__name__,
+            )
         )
     if all(_is_number(v) for v in values):
         raise ValueError(
-            f"text_column={column!r} holds only numbers in {source} (e.g. {values[0]!r}): "
-            "pick the column of texts"
+            _(
+                "text_column={column} holds only numbers in {source} (e.g. {value}): "
+                "pick the column of texts"
+            ).format(column=repr(column), source=source, value=repr(values[0]))
         )
     return tuple(values)
 
@@ -173,8 +210,12 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
     if marked:
         found = sorted({values[i] for i in marked})
         raise ValueError(
-            f"label_column={column!r} holds {found} in {source} ({len(marked)} rows, e.g. rows "
-            f"{marked[:5]}): these mark a missing label, not a class; fill or remove those rows"
+            _(
+                "label_column={column} holds {found} in {source} ({n} rows, e.g. rows "
+                "{rows}): these mark a missing label, not a class; fill or remove those rows"
+            ).format(
+                column=repr(column), found=found, source=source, n=len(marked), rows=marked[:5]
+            )
         )
     as_int = []
     for v in values:
@@ -184,15 +225,22 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
         number = float(v)
         if not math.isfinite(number) or number != int(number):
             raise ValueError(
-                f"label_column={column!r} holds {v!r} in {source}: labels must be names or integers"
+                _(
+                    "label_column={column} holds {value} in {source}: labels must be names or "
+                    "integers"
+                ).format(column=repr(column), value=repr(v), source=source)
             )
         as_int.append(int(number))
     if as_int is None:
         bad = next((v for v in values if not isinstance(v, str | bool | numbers.Number)), None)
         if bad is not None:
             raise ValueError(
-                f"label_column={column!r} holds {bad!r} ({type(bad).__name__}) in {source}: "
-                "labels must be names or integers"
+                _(
+                    "label_column={column} holds {value} ({kind}) in {source}: "
+                    "labels must be names or integers"
+                ).format(
+                    column=repr(column), value=repr(bad), kind=type(bad).__name__, source=source
+                )
             )
         names = [str(v) for v in values]
         classes = sorted(set(names))
@@ -202,8 +250,10 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
         clash = [group for group in by_case.values() if len(group) > 1]
         if clash:
             warnings.warn(
-                f"label_column={column!r} in {source} has labels that differ only in case, "
-                f"{clash[:3]}: they are separate classes; unify them if they are one",
+                _(
+                    "label_column={column} in {source} has labels that differ only in case, "
+                    "{clash}: they are separate classes; unify them if they are one"
+                ).format(column=repr(column), source=source, clash=clash[:3]),
                 stacklevel=3,
             )
     else:
@@ -211,8 +261,10 @@ def _labels(values: list[Any], column: Any, source: str) -> tuple[tuple[int, ...
         classes = [str(v) for v in sorted(set(as_int))]
     if len(classes) < 2:
         raise ValueError(
-            f"label_column={column!r} has a single class ({classes[0]!r}) in {source}: "
-            "classification needs at least 2"
+            _(
+                "label_column={column} has a single class ({name}) in {source}: "
+                "classification needs at least 2"
+            ).format(column=repr(column), name=repr(classes[0]), source=source)
         )
     index = {c: i for i, c in enumerate(classes)}
     return tuple(index[n] for n in names), tuple(classes)
@@ -236,18 +288,23 @@ def own_data(
         try:
             return own_text(path.read_text(encoding="utf-8"), path.name)
         except (FileNotFoundError, IsADirectoryError):
-            raise ValueError(f"data file {path} is missing") from None
+            raise ValueError(_("data file {path} is missing").format(path=path)) from None
         except UnicodeDecodeError:
-            raise ValueError(f"data file {path} is not UTF-8 text") from None
+            raise ValueError(_("data file {path} is not UTF-8 text").format(path=path)) from None
     if isinstance(data, str | os.PathLike) and Path(data).suffix == ".csv":
-        name, source, df = Path(data).name, f"data file {data}", _read_csv(Path(data))
+        name, source = Path(data).name, _("data file {path}").format(path=data)
+        df = _read_csv(Path(data))
     elif isinstance(data, pd.DataFrame):
-        name, source, df = "dataframe", "the DataFrame", data
+        name, source, df = "dataframe", _("the DataFrame"), data
         _check_unique_columns(list(df.columns), source)
     else:
-        raise ValueError(f"dataset={_short(data)} is not allowed: give {ALLOWED}")
+        raise ValueError(
+            _("dataset={dataset} is not allowed: give {allowed}").format(
+                dataset=_short(data), allowed=ALLOWED
+            )
+        )
     if len(df) == 0:
-        raise ValueError(f"{source} has no rows")
+        raise ValueError(_("{source} has no rows").format(source=source))
     texts = _texts(_column(df, text_column, "text_column", source), text_column, source)
     labels, classes = _labels(
         _column(df, label_column, "label_column", source), label_column, source
@@ -257,8 +314,15 @@ def own_data(
         bad = sorted(set(splits) - set(SPLITS))
         if bad or len(set(splits)) < len(SPLITS):
             raise ValueError(
-                f"split_column={split_column!r} in {source} holds {bad or sorted(set(splits))}: "
-                f"every row needs one of {SPLITS}, and each split a row"
+                _(
+                    "split_column={column} in {source} holds {found}: "
+                    "every row needs one of {splits}, and each split a row"
+                ).format(
+                    column=repr(split_column),
+                    source=source,
+                    found=bad or sorted(set(splits)),
+                    splits=SPLITS,
+                )
             )
         check_overlap(texts, splits, source)
     else:
@@ -280,9 +344,11 @@ def own_tensors(data: OwnData, vocab_size: int, max_len: int):
         train_text, val_text = data.lm_splits()
         if len(val_text) < max_len + 1:
             raise ValueError(
-                f"max_len={max_len} is not allowed with dataset {data}: its validation split "
-                f"(the last 10%) has {len(val_text)} characters; use a longer text or a "
-                "smaller max_len"
+                _(
+                    "max_len={max_len} is not allowed with dataset {data}: its validation split "
+                    "(the last 10%) has {n} characters; use a longer text or a "
+                    "smaller max_len"
+                ).format(max_len=max_len, data=data, n=len(val_text))
             )
         tok = CharTokenizer.fit(train_text)  # the training split only
         ids = [torch.tensor(tok.encode(t), dtype=torch.long) for t in (train_text, val_text)]
@@ -300,7 +366,7 @@ def adapt_runs(runs: list, data: OwnData) -> list:
     """A preset's runs moved to ``data``: those of its task, with n_classes (classify) or
     vocab_size (LM) set to fit it."""
     out = []
-    for model_cfg, train_cfg, _ in (r for r in runs if r[0].task == data.task):
+    for model_cfg, train_cfg, _dataset in (r for r in runs if r[0].task == data.task):
         if data.task == "classify":
             model_cfg = model_cfg.replace(n_classes=data.n_classes)
         else:

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from course_lib.i18n import _
 from course_lib.runtime import DATA_DIR_ENV, REPO_ROOT
 
 DATA_DIR = REPO_ROOT / "data"  # used unless COURSE_DATA_DIR is set
@@ -55,7 +56,11 @@ def data_dir() -> Path:
         return DATA_DIR
     path = Path(env).expanduser()
     if not path.is_dir():
-        raise ValueError(f"{DATA_DIR_ENV}={env!r} is not allowed: it must be an existing folder")
+        raise ValueError(
+            _("{name}={env} is not allowed: it must be an existing folder").format(
+                name=DATA_DIR_ENV, env=repr(env)
+            )
+        )
     return path
 
 
@@ -64,34 +69,42 @@ def _expected_sha256(path: Path) -> tuple[str, Path]:
     for sums in (path.parent / SUMS_FILE, DATA_DIR / SUMS_FILE):
         if sums.is_file():
             for line in sums.read_text().splitlines():
-                digest, _, name = line.strip().partition("  ")
+                digest, _sep, name = line.strip().partition("  ")
                 if name == path.name:
                     return digest, sums
     raise ValueError(
-        f"data file {path} has no checksum: neither {path.parent / SUMS_FILE} nor "
-        f"{DATA_DIR / SUMS_FILE} lists it, so it cannot be verified"
+        _(
+            "data file {path} has no checksum: neither {local} nor "
+            "{shipped} lists it, so it cannot be verified"
+        ).format(path=path, local=path.parent / SUMS_FILE, shipped=DATA_DIR / SUMS_FILE)
     )
 
 
 def _read_gz(path: Path) -> str:
     if not path.is_file():
         raise ValueError(
-            f"data file {path} is missing: rebuild it with `python data/build_data.py`"
+            _("data file {path} is missing: rebuild it with `python data/build_data.py`").format(
+                path=path
+            )
         )
     content = path.read_bytes()
     digest, sums = _expected_sha256(path)
     if hashlib.sha256(content).hexdigest() != digest:
         raise ValueError(
-            f"data file {path} does not match its checksum in {sums}: it was changed or "
-            "damaged; restore it (`git checkout data/`) or rebuild it with "
-            "`python data/build_data.py`"
+            _(
+                "data file {path} does not match its checksum in {sums}: it was changed or "
+                "damaged; restore it (`git checkout data/`) or rebuild it with "
+                "`python data/build_data.py`"
+            ).format(path=path, sums=sums)
         )
     try:
         return gzip.decompress(content).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError) as err:  # not gzip, truncated, not text
         raise ValueError(
-            f"data file {path} is corrupt ({type(err).__name__}: {err}): rebuild it with "
-            "`python data/build_data.py` (data/SHA256SUMS lists the expected checksums)"
+            _(
+                "data file {path} is corrupt ({kind}: {err}): rebuild it with "
+                "`python data/build_data.py` (data/SHA256SUMS lists the expected checksums)"
+            ).format(path=path, kind=type(err).__name__, err=err)
         ) from None
 
 
@@ -112,13 +125,19 @@ def _rotten_tomatoes_rows() -> tuple[tuple[str, int, str], ...]:
 def _check_rows(rows: tuple[tuple[str, int, str], ...]) -> None:
     bad = next((split for _, _, split in rows if split not in SPLITS), None)
     if bad is not None:
-        raise ValueError(f"split {bad!r} is not one of {SPLITS}")
+        raise ValueError(
+            _("split {bad} is not one of {splits}").format(bad=repr(bad), splits=SPLITS)
+        )
     label = next((y for _, y, _ in rows if y not in (0, 1)), None)
     if label is not None:
-        raise ValueError(f"label {label} is not 0 (rotten) or 1 (fresh)")
+        raise ValueError(_("label {label} is not 0 (rotten) or 1 (fresh)").format(label=label))
     missing = [s for s in SPLITS if not any(split == s for _, _, split in rows)]
     if missing:
-        raise ValueError(f"no row in split(s) {missing}: every one of {SPLITS} is needed")
+        raise ValueError(
+            _("no row in split(s) {missing}: every one of {splits} is needed").format(
+                missing=missing, splits=SPLITS
+            )
+        )
 
 
 @functools.lru_cache(maxsize=2)
@@ -131,8 +150,10 @@ def _rotten_tomatoes_rows_in(version: tuple[Path, int, int]) -> tuple[tuple[str,
         return rows
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
-            f"data file {path} is corrupt: rows need text, label (0/1) and split "
-            f"columns ({type(err).__name__}: {err})"
+            _(
+                "data file {path} is corrupt: rows need text, label (0/1) and split "
+                "columns ({kind}: {err})"
+            ).format(path=path, kind=type(err).__name__, err=err)
         ) from None
 
 
@@ -168,7 +189,9 @@ class WordTokenizer:
 
     def __init__(self, vocab: list[str]):
         if vocab[:2] != [PAD, UNK]:
-            raise ValueError(f"vocab must start with {[PAD, UNK]}, got {vocab[:2]}")
+            raise ValueError(
+                _("vocab must start with {want}, got {got}").format(want=[PAD, UNK], got=vocab[:2])
+            )
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
 
@@ -177,7 +200,9 @@ class WordTokenizer:
         """The ``vocab_size - 2`` most frequent words of ``texts`` (ties alphabetical)."""
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 3:
             raise ValueError(
-                f"vocab_size={vocab_size!r} is not allowed: it must be an integer >= 3"
+                _("vocab_size={vocab_size} is not allowed: it must be an integer >= 3").format(
+                    vocab_size=repr(vocab_size)
+                )
             )
         counts = Counter(w for t in texts for w in tokenize_words(t))
         ranked = sorted(counts, key=lambda w: (-counts[w], w))
@@ -230,7 +255,11 @@ def classification_tensors(
     The vocabulary comes from the train split only, so val/test words it lacks map to 1.
     """
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len={max_len!r} is not allowed: it must be an integer >= 1")
+        raise ValueError(
+            _("{field}={value} is not allowed: it must be an integer >= 1").format(
+                field="max_len", value=repr(max_len)
+            )
+        )
     splits = load_rotten_tomatoes()
     tok = WordTokenizer.fit((t for t, _ in splits["train"]), vocab_size)
     out = []
@@ -268,13 +297,25 @@ def char_lm_tensors(
     overlap). The character set comes from the train split only.
     """
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size={block_size!r} is not allowed: it must be an integer >= 1")
+        raise ValueError(
+            _("{field}={value} is not allowed: it must be an integer >= 1").format(
+                field="block_size", value=repr(block_size)
+            )
+        )
     stride = block_size if stride is None else stride
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride={stride!r} is not allowed: it must be an integer >= 1")
+        raise ValueError(
+            _("{field}={value} is not allowed: it must be an integer >= 1").format(
+                field="stride", value=repr(stride)
+            )
+        )
     train_text, val_text = shakespeare_splits()
     if len(val_text) < block_size + 1:
-        raise ValueError(f"block_size={block_size} is not allowed: it must be < {len(val_text)}")
+        raise ValueError(
+            _("block_size={block_size} is not allowed: it must be < {n}").format(
+                block_size=block_size, n=len(val_text)
+            )
+        )
     tok = CharTokenizer.fit(train_text)
     train_ids = torch.tensor(tok.encode(train_text), dtype=torch.long)
     val_ids = torch.tensor(tok.encode(val_text), dtype=torch.long)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from course_lib.data.shipped import SPLITS, tokenize_words
+from course_lib.i18n import _
 
 SPLIT_FRACTIONS = {"val": 0.1, "test": 0.1}  # the rest is train
 
@@ -37,10 +38,20 @@ def report_repeats(texts: tuple[str, ...], labels: tuple[int, ...], source: str)
         for i, f in enumerate(first):
             seen.setdefault(f, set()).add(labels[i])
         clash = sum(len(ys) > 1 for ys in seen.values())
+        if clash:
+            message = _(
+                "{source}: {repeats} rows repeat the text of an earlier row ({distinct} distinct "
+                "texts, {clash} of them under different labels); identical "
+                "texts are kept in one split, so no val/test text is also trained on"
+            )
+        else:
+            message = _(
+                "{source}: {repeats} rows repeat the text of an earlier row ({distinct} distinct "
+                "texts); identical texts are kept in one split, so no val/test text is also "
+                "trained on"
+            )
         warnings.warn(
-            f"{source}: {repeats} rows repeat the text of an earlier row ({len(seen)} distinct "
-            f"texts{f', {clash} of them under different labels' if clash else ''}); identical "
-            "texts are kept in one split, so no val/test text is also trained on",
+            message.format(source=source, repeats=repeats, distinct=len(seen), clash=clash),
             stacklevel=3,
         )
 
@@ -55,10 +66,12 @@ def check_overlap(texts: tuple[str, ...], splits: tuple[str, ...], source: str) 
     ]
     if shared:
         raise ValueError(
-            f"{source}: {len(shared)} val/test rows repeat a text of the train split (e.g. rows "
-            f"{shared[:5]}): they would score memorised texts; remove the repeats "
-            "(df.drop_duplicates('text')), or leave out the split column so that own_data "
-            "keeps identical texts in one split"
+            _(
+                "{source}: {n} val/test rows repeat a text of the train split (e.g. rows "
+                "{rows}): they would score memorised texts; remove the repeats "
+                "(df.drop_duplicates('text')), or leave out the split column so that own_data "
+                "keeps identical texts in one split"
+            ).format(source=source, n=len(shared), rows=shared[:5])
         )
 
 
@@ -83,7 +96,9 @@ def stratified_splits(
     empty = [s for s in SPLITS if s not in out]
     if empty:
         raise ValueError(
-            f"{source} has too few rows ({len(labels)}) for a {'/'.join(SPLITS)} split: "
-            f"{empty} would be empty; give at least 5 rows per class"
+            _(
+                "{source} has too few rows ({n}) for a {splits} split: "
+                "{empty} would be empty; give at least 5 rows per class"
+            ).format(source=source, n=len(labels), splits="/".join(SPLITS), empty=empty)
         )
     return tuple(out)

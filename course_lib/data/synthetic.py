@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from course_lib.config import MAX_SEED, ModelConfig
+from course_lib.i18n import _
 
 PAD, A, B = 0, 1, 2
 FIRST_FILLER = 3
@@ -30,13 +31,21 @@ FIRST_FILLER = 3
 
 def _check_int(field: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field}={value!r} is not allowed: it must be an integer >= {minimum}")
+        raise ValueError(
+            _("{field}={value} is not allowed: it must be an integer >= {minimum}").format(
+                field=field, value=repr(value), minimum=minimum
+            )
+        )
 
 
 def _generator(seed: int) -> torch.Generator:
     _check_int("seed", seed, 0)
     if seed > MAX_SEED:
-        raise ValueError(f"seed={seed!r} is not allowed: it must be an integer in [0, {MAX_SEED}]")
+        raise ValueError(
+            _("seed={seed} is not allowed: it must be an integer in [0, {max}]").format(
+                seed=repr(seed), max=MAX_SEED
+            )
+        )
     return torch.Generator().manual_seed(seed)
 
 
@@ -100,7 +109,11 @@ def arithmetic_sequences(
         or not steps
         or any(isinstance(s, bool) or not isinstance(s, int) for s in steps)
     ):
-        raise ValueError(f"steps={steps!r} is not allowed: it must be a non-empty tuple of ints")
+        raise ValueError(
+            _("steps={steps} is not allowed: it must be a non-empty tuple of ints").format(
+                steps=repr(steps)
+            )
+        )
     g = _generator(seed)
     start = torch.randint(0, vocab_size, (n_samples, 1), generator=g)
     pick = torch.randint(0, len(steps), (n_samples, 1), generator=g)
@@ -111,9 +124,17 @@ def arithmetic_sequences(
 def lm_dataset(seqs: torch.Tensor) -> TensorDataset:
     """Next-token pairs: inputs ``seqs[:, :-1]``, targets ``seqs[:, 1:]`` (both (n, T-1))."""
     if not torch.is_tensor(seqs) or seqs.is_floating_point():
-        raise ValueError(f"seqs={type(seqs).__name__} is not allowed: pass an (n, T) LongTensor")
+        raise ValueError(
+            _("seqs={kind} is not allowed: pass an (n, T) LongTensor").format(
+                kind=type(seqs).__name__
+            )
+        )
     if seqs.dim() != 2 or seqs.size(1) < 2:
-        raise ValueError(f"seqs of shape {tuple(seqs.shape)} is not allowed: need (n, T >= 2)")
+        raise ValueError(
+            _("seqs of shape {shape} is not allowed: need (n, T >= 2)").format(
+                shape=tuple(seqs.shape)
+            )
+        )
     return TensorDataset(seqs[:, :-1], seqs[:, 1:])
 
 
@@ -127,7 +148,11 @@ SYNTHETIC_TASKS: dict[str, Callable] = {
 def make_task(name: str, *args, **kwargs):
     """The task called ``name`` (see ``SYNTHETIC_TASKS``), e.g. ``make_task("order", 1000, seed=1)``."""
     if name not in SYNTHETIC_TASKS:
-        raise ValueError(f"task={name!r} is not allowed: choose one of {sorted(SYNTHETIC_TASKS)}")
+        raise ValueError(
+            _("task={name} is not allowed: choose one of {tasks}").format(
+                name=repr(name), tasks=sorted(SYNTHETIC_TASKS)
+            )
+        )
     return SYNTHETIC_TASKS[name](*args, **kwargs)
 
 
@@ -136,7 +161,11 @@ def synthetic_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random token ids (no padding) and targets for ``cfg.task``: (B, T) and (B,) or (B, T)."""
     if not 1 <= seq_len <= cfg.max_len:
-        raise ValueError(f"seq_len={seq_len!r} is not allowed: it must be in [1, {cfg.max_len}]")
+        raise ValueError(
+            _("seq_len={seq_len} is not allowed: it must be in [1, {max_len}]").format(
+                seq_len=repr(seq_len), max_len=cfg.max_len
+            )
+        )
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, cfg.vocab_size, (batch_size, seq_len), generator=g)  # avoid pad 0
     if cfg.task == "classify":

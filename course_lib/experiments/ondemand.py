@@ -86,7 +86,11 @@ def train_mor(model: MoRClassifier, data: TensorDataset, steps: int = 150, batch
     (``course_lib.training.step.train_step``); stops with ``TrainingDiverged`` at the first
     non-finite loss or gradient norm."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed={seed!r} is not allowed: it must be an integer in [0, {MAX_SEED}]")
+        raise ValueError(
+            _("seed={seed} is not allowed: it must be an integer in [0, {max}]").format(
+                seed=repr(seed), max=MAX_SEED
+            )
+        )
     ids, labels = data.tensors
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -121,7 +125,11 @@ def mor_run(name: str, seed: int = 0, steps: int | None = None) -> tuple[MoRClas
     """Train ``MOR_RUNS[name]`` with ``seed`` (``steps``: more for FULL) and evaluate it on
     the test split."""
     if name not in MOR_RUNS:
-        raise ValueError(f"name={name!r} is not allowed: choose one of {list(MOR_RUNS)}")
+        raise ValueError(
+            _("name={name} is not allowed: choose one of {names}").format(
+                name=repr(name), names=list(MOR_RUNS)
+            )
+        )
     train, _val, test, _tokenizer = review_data()
     seed_everything(seed)
     model = MoRClassifier(MOR_RUNS[name])
@@ -135,7 +143,11 @@ def loop_run(
     """Train ``LOOP_RUNS[name]`` with ``seed``; one row per test loop count (the unshared
     comparators only at the loop count they were trained with)."""
     if name not in LOOP_RUNS:
-        raise ValueError(f"name={name!r} is not allowed: choose one of {list(LOOP_RUNS)}")
+        raise ValueError(
+            _("name={name} is not allowed: choose one of {names}").format(
+                name=repr(name), names=list(LOOP_RUNS)
+            )
+        )
     cfg, spread, loops = LOOP_RUNS[name]
     seed_everything(seed)
     model = RecurrentDepthModel(cfg)
@@ -179,7 +191,11 @@ def paired_difference(df: pd.DataFrame, metric: str, a: dict, b: dict) -> Interv
         for column, value in sel.items():
             rows = rows[rows[column] == value]
         if rows.empty or rows["seed"].duplicated().any():
-            raise ValueError(f"selection {sel} must pick one row per seed, got {len(rows)} rows")
+            raise ValueError(
+                _("selection {sel} must pick one row per seed, got {n} rows").format(
+                    sel=sel, n=len(rows)
+                )
+            )
         return rows.set_index("seed")[metric]
 
     x, y = pick(a), pick(b)

@@ -19,6 +19,7 @@ from course_lib.config import (
 )
 from course_lib.data.dataset import DatasetLike
 from course_lib.data.shipped import char_vocab_size
+from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters_per_use
 from course_lib.nn.model import build_model
 
@@ -77,7 +78,9 @@ def _plan(sharing: str, n_layers: int, n_blocks: int) -> dict[str, Any]:
 def preset_runs(name: str) -> list[Run]:
     """The runs of a named preset: "fast" or "full"."""
     if name not in PRESET_NAMES:
-        raise ValueError(f"preset={name!r} is not allowed: choose 'fast' or 'full'")
+        raise ValueError(
+            _("preset={name} is not allowed: choose 'fast' or 'full'").format(name=repr(name))
+        )
     return fast_preset() if name == "fast" else full_preset()
 
 
@@ -97,11 +100,16 @@ def parse_seeds(text: str) -> list[int]:
             seeds.update(range(first, last + 1))
     except OverflowError:
         raise ValueError(
-            f"seeds={text!r} is not allowed: at most {MAX_SEED_COUNT} seeds (each is a whole sweep)"
+            _("seeds={text} is not allowed: at most {max} seeds (each is a whole sweep)").format(
+                text=repr(text), max=MAX_SEED_COUNT
+            )
         ) from None
     except ValueError:
         raise ValueError(
-            f"seeds={text!r} is not allowed: use integers in 0..{MAX_SEED} (2**32 - 1) as '0-9', '0,3,7' or '0-4,10'"
+            _(
+                "seeds={text} is not allowed: use integers in 0..{max} (2**32 - 1) as "
+                "'0-9', '0,3,7' or '0-4,10'"
+            ).format(text=repr(text), max=MAX_SEED)
         ) from None
     return sorted(seeds)
 
@@ -117,7 +125,7 @@ def with_seeds(runs: list[Run], seeds: list[int] | None) -> list[Run]:
 def training_flops(runs: list[Run]) -> float:
     """6 x per-use parameters x tokens, summed over ``runs`` (the usual estimate)."""
     total = 0.0
-    for model_cfg, train_cfg, _ in runs:
+    for model_cfg, train_cfg, _dataset in runs:
         per_use = count_parameters_per_use(build_model(model_cfg))
         total += 6 * per_use * train_cfg.steps * train_cfg.batch_size * model_cfg.max_len
     return total

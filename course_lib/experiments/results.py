@@ -30,6 +30,7 @@ import pandas as pd
 
 from course_lib.experiments.run import RESULT_COLUMNS
 from course_lib.files import atomic_write, check_output_path
+from course_lib.i18n import _
 
 FAILURE_COLUMNS = ("key", "name", "dataset", "seed", "error", "model_config", "train_config")
 
@@ -62,22 +63,30 @@ def read_table(path: Path, columns: tuple[str, ...]) -> Table | None:
     try:
         rows = list(csv.reader(io.StringIO(body.decode("utf-8")), strict=True))
         if b"\x00" in raw:
-            raise csv.Error("it holds NUL bytes")
+            raise csv.Error(_("it holds NUL bytes"))
     except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"results file {path} cannot be read as CSV ({err})") from None
+        raise ValueError(
+            _("results file {path} cannot be read as CSV ({err})").format(path=path, err=err)
+        ) from None
     if not rows or "key" not in rows[0]:
-        raise ValueError(f"results file {path} has no 'key' column: it is not a sweep CSV")
+        raise ValueError(
+            _("results file {path} has no 'key' column: it is not a sweep CSV").format(path=path)
+        )
     if tuple(rows[0]) != columns:
         extra = sorted(set(rows[0]) ^ set(columns))[:4] or "their order"
         raise ValueError(
-            f"results file {path} has other columns than this sweep writes (differing: "
-            f"{extra}): refusing to append to it; choose a new output file"
+            _(
+                "results file {path} has other columns than this sweep writes (differing: "
+                "{extra}): refusing to append to it; choose a new output file"
+            ).format(path=path, extra=extra)
         )
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(columns):
             raise ValueError(
-                f"results file {path} line {line} has {len(row)} fields, its header "
-                f"{len(columns)}: the file is damaged; choose a new output file"
+                _(
+                    "results file {path} line {line} has {n} fields, its header "
+                    "{want}: the file is damaged; choose a new output file"
+                ).format(path=path, line=line, n=len(row), want=len(columns))
             )
     return Table(rows[1:], body, len(raw))
 
@@ -91,7 +100,11 @@ def _cell(value: Any) -> str:
 def _cells(record: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
     unknown = sorted(set(record) - set(columns))
     if unknown:
-        raise ValueError(f"record fields {unknown} are not allowed: the columns are {columns}")
+        raise ValueError(
+            _("record fields {unknown} are not allowed: the columns are {columns}").format(
+                unknown=unknown, columns=columns
+            )
+        )
     return [_cell(record.get(c)) for c in columns]
 
 
@@ -179,10 +192,16 @@ def check_results_path(csv_path: str | os.PathLike) -> Path:
     expanded."""
     path = Path(csv_path).expanduser()
     if path.suffix != ".csv":
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: it must end in .csv")
+        raise ValueError(
+            _("csv_path={path} is not allowed: it must end in .csv").format(path=repr(str(path)))
+        )
     folder = next(p for p in path.absolute().parents if p.exists())  # nearest existing one
     if not folder.is_dir():
-        raise ValueError(f"csv_path={str(path)!r} is not allowed: {folder} is a file, not a folder")
+        raise ValueError(
+            _("csv_path={path} is not allowed: {folder} is a file, not a folder").format(
+                path=repr(str(path)), folder=folder
+            )
+        )
     # 64 KiB written and synced: a full disk shows here, not after an hour of training
     check_output_path(path, "csv_path", probe_bytes=65536)
     read_table(path, RESULT_COLUMNS)

@@ -21,6 +21,7 @@ import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig, TrainConfig
 from course_lib.data.dataset import Dataset, DatasetLike
+from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
@@ -74,9 +75,17 @@ def check_run(model_cfg: Any, train_cfg: Any, dataset: DatasetLike) -> Dataset:
     """The run's Dataset, or a ValueError naming the field when the run cannot start
     (before any training)."""
     if not isinstance(model_cfg, ModelConfig):
-        raise ValueError(f"model_cfg={type(model_cfg).__name__} is not allowed: pass a ModelConfig")
+        raise ValueError(
+            _("model_cfg={kind} is not allowed: pass a ModelConfig").format(
+                kind=type(model_cfg).__name__
+            )
+        )
     if not isinstance(train_cfg, TrainConfig):
-        raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
+        raise ValueError(
+            _("train_cfg={kind} is not allowed: pass a TrainConfig").format(
+                kind=type(train_cfg).__name__
+            )
+        )
     dataset = Dataset.resolve(dataset)
     dataset.check(model_cfg)
     return dataset

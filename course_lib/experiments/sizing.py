@@ -29,6 +29,7 @@ from course_lib.config import ModelConfig, TrainConfig
 from course_lib.data.dataset import Dataset, DatasetLike
 from course_lib.data.own import OwnData, own_data
 from course_lib.data.shipped import tokenize_words
+from course_lib.i18n import _
 from course_lib.runtime import get_mode
 
 EPOCHS = 5  # passes over the training split
@@ -52,7 +53,9 @@ def _steps(n_train: int, batch: int, limits: dict) -> int:
 def _check_mode(mode: str | None) -> str:
     mode = get_mode() if mode is None else mode
     if mode not in LIMITS:
-        raise ValueError(f"mode={mode!r} is not allowed: choose 'FAST' or 'FULL'")
+        raise ValueError(
+            _("mode={mode} is not allowed: choose 'FAST' or 'FULL'").format(mode=repr(mode))
+        )
     return mode
 
 
@@ -105,7 +108,7 @@ def sized_runs(runs: list, data: Dataset | OwnData, mode: str | None = None) -> 
     each keeps its sharing plan (sharing, n_layers, n_blocks) and its seed."""
     cfg, train_cfg = suggest_configs(data, mode)
     out = []
-    for model_cfg, run_train, _ in (r for r in runs if r[0].task == data.task):
+    for model_cfg, run_train, _dataset in (r for r in runs if r[0].task == data.task):
         plan = dict(sharing=model_cfg.sharing, n_layers=model_cfg.n_layers,
                     n_blocks=model_cfg.n_blocks)  # fmt: skip
         out.append((cfg.replace(**plan), train_cfg.replace(seed=run_train.seed), data))

@@ -68,8 +68,10 @@ def _check_owner(path: Path, preset: str | None) -> dict[str, Any] | None:
     if not jpath.exists():
         if path.exists():
             raise ValueError(
-                f"results file {path} has no provenance {jpath.name} beside it: no sweep wrote "
-                "it, so this sweep will not append to it; choose a new output file"
+                _(
+                    "results file {path} has no provenance {name} beside it: no sweep wrote "
+                    "it, so this sweep will not append to it; choose a new output file"
+                ).format(path=path, name=jpath.name)
             )
         return None
     try:
@@ -77,14 +79,18 @@ def _check_owner(path: Path, preset: str | None) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         info = None
     if not isinstance(info, dict) or "preset" not in info or "mfu_assumption" not in info:
-        raise ValueError(f"{jpath} is not a sweep's provenance: refusing to overwrite it")
+        raise ValueError(
+            _("{path} is not a sweep's provenance: refusing to overwrite it").format(path=jpath)
+        )
     here = {"schema": SCHEMA, "preset": preset, "device": device_label()}
     there = {**info, "schema": info.get("schema", SCHEMA)}  # the first sweeps wrote none
     for field, value in here.items():
         if there.get(field) != value:
             raise ValueError(
-                f"results file {path} was written by a sweep with {field}={there.get(field)!r}, "
-                f"this one has {field}={value!r}: refusing to append; choose a new output file"
+                _(
+                    "results file {path} was written by a sweep with {field}={there}, "
+                    "this one has {field}={here}: refusing to append; choose a new output file"
+                ).format(path=path, field=field, there=repr(there.get(field)), here=repr(value))
             )
     return info
 
@@ -145,9 +151,11 @@ def _check_datasets(snap: Snapshot, datasets: list[str]) -> None:
     sources = sorted({source_of(d) for d in there | set(datasets) if d})
     if len(sources) > 1:
         raise ValueError(
-            f"results file {snap.path} would hold runs on {sources}: your own data gets a "
-            "results CSV of its own (an analysis must never pool two datasets); choose a new "
-            "output file"
+            _(
+                "results file {path} would hold runs on {sources}: your own data gets a "
+                "results CSV of its own (an analysis must never pool two datasets); choose a new "
+                "output file"
+            ).format(path=snap.path, sources=sources)
         )
 
 
@@ -185,8 +193,10 @@ def run_sweep(
     for i, run in enumerate(runs):
         if not isinstance(run, tuple | list) or len(run) != 3:
             raise ValueError(
-                f"runs[{i}]={type(run).__name__} is not allowed: each run is a "
-                "(model_cfg, train_cfg, dataset) tuple"
+                _(
+                    "runs[{i}]={kind} is not allowed: each run is a "
+                    "(model_cfg, train_cfg, dataset) tuple"
+                ).format(i=i, kind=type(run).__name__)
             )
     resolved: dict[int, Dataset] = {}  # each dataset object resolved (read, hashed) once
     for _model, _train, d in runs:

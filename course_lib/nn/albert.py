@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig
+from course_lib.i18n import _
 from course_lib.nn.model import build_model
 
 _ACTIVATIONS = {  # HF hidden_act -> ModelConfig.activation
@@ -64,7 +65,9 @@ def _hf_dict(hf_config: Any) -> dict[str, Any]:
     if hasattr(hf_config, "to_dict"):
         return hf_config.to_dict()
     raise ValueError(
-        f"hf_config={type(hf_config).__name__} is not allowed: pass an AlbertConfig or its dict"
+        _("hf_config={kind} is not allowed: pass an AlbertConfig or its dict").format(
+            kind=type(hf_config).__name__
+        )
     )
 
 
@@ -106,29 +109,43 @@ def _check_fields(c: dict[str, Any]) -> None:
     missing = [k for k in _REQUIRED if k not in c]
     if missing:
         raise ValueError(
-            f"hf_config lacks {missing} (model_type={c.get('model_type')!r}): it is not an "
-            "ALBERT config; course_lib loads AlbertModel checkpoints only"
+            _(
+                "hf_config lacks {missing} (model_type={model_type}): it is not an "
+                "ALBERT config; course_lib loads AlbertModel checkpoints only"
+            ).format(missing=missing, model_type=repr(c.get("model_type")))
         )
     for key, allowed in _FIXED.items():
         if key in c and c[key] != allowed and not (allowed == {} and not c[key]):
-            raise ValueError(f"{key}={c[key]!r} is not allowed: course_lib builds {allowed!r} only")
+            raise ValueError(
+                _("{key}={value} is not allowed: course_lib builds {allowed} only").format(
+                    key=key, value=repr(c[key]), allowed=repr(allowed)
+                )
+            )
     unknown = sorted(set(c) - _MAPPED - set(_FIXED) - _NO_EFFECT)
     if unknown:
         raise ValueError(
-            f"hf_config field(s) {unknown} are not allowed: course_lib does not know what they "
-            "change in the model, so it will not ignore them"
+            _(
+                "hf_config field(s) {unknown} are not allowed: course_lib does not know what they "
+                "change in the model, so it will not ignore them"
+            ).format(unknown=unknown)
         )
     for key, allowed in (("num_hidden_groups", 1), ("inner_group_num", 1)):
         if c.get(key, 1) != allowed:
-            raise ValueError(f"{key}={c[key]!r} is not allowed: course_lib maps only {allowed}")
+            raise ValueError(
+                _("{key}={value} is not allowed: course_lib maps only {allowed}").format(
+                    key=key, value=repr(c[key]), allowed=allowed
+                )
+            )
 
 
 def _dropout(c: dict[str, Any]) -> float:
     hidden, attn = c.get("hidden_dropout_prob", 0.0), c.get("attention_probs_dropout_prob", 0.0)
     if hidden != attn:
         raise ValueError(
-            f"hidden_dropout_prob={hidden!r} with attention_probs_dropout_prob={attn!r} is not "
-            "allowed: course_lib has one dropout for both; set them equal"
+            _(
+                "hidden_dropout_prob={hidden} with attention_probs_dropout_prob={attn} is not "
+                "allowed: course_lib has one dropout for both; set them equal"
+            ).format(hidden=repr(hidden), attn=repr(attn))
         )
     return float(hidden)
 
@@ -142,12 +159,18 @@ def config_from_hf(hf_config: Any, pooler: bool = True) -> ModelConfig:
     _check_fields(c)
     act = c.get("hidden_act", "gelu_new")
     if act not in _ACTIVATIONS:
-        raise ValueError(f"hidden_act={act!r} is not allowed: choose one of {sorted(_ACTIVATIONS)}")
+        raise ValueError(
+            _("hidden_act={act} is not allowed: choose one of {values}").format(
+                act=repr(act), values=sorted(_ACTIVATIONS)
+            )
+        )
     e, h = c.get("embedding_size", 128), c.get("hidden_size", 4096)
     if e == h:
         raise ValueError(
-            f"embedding_size={e!r} is not allowed: it must differ from hidden_size={h} "
-            "(course_lib has no E -> H projection when E = H; HF always has one)"
+            _(
+                "embedding_size={e} is not allowed: it must differ from hidden_size={h} "
+                "(course_lib has no E -> H projection when E = H; HF always has one)"
+            ).format(e=repr(e), h=h)
         )
     return ModelConfig(
         vocab_size=c["vocab_size"],
@@ -191,13 +214,16 @@ def _dtype(ours: dict[str, torch.Tensor]) -> torch.dtype:
     bad = sorted(n for n, t in ours.items() if not t.is_floating_point())
     if bad:
         raise ValueError(
-            f"state_dict holds {ours[bad[0]].dtype} weights ({bad[0]}): weights must be "
-            "floating point"
+            _("state_dict holds {dtype} weights ({name}): weights must be floating point").format(
+                dtype=ours[bad[0]].dtype, name=bad[0]
+            )
         )
     if len(dtypes) > 1:
         raise ValueError(
-            f"state_dict mixes dtypes {sorted(str(d) for d in dtypes)}: convert it to one "
-            "(e.g. {k: v.float() for k, v in state_dict.items()})"
+            _(
+                "state_dict mixes dtypes {dtypes}: convert it to one "
+                "(e.g. {{k: v.float() for k, v in state_dict.items()}})"
+            ).format(dtypes=sorted(str(d) for d in dtypes))
         )
     return dtypes.pop()
 
@@ -225,27 +251,37 @@ def from_hf_albert(state_dict: dict[str, torch.Tensor], config: Any) -> nn.Modul
             unused.append(name)
     if unused:
         raise ValueError(
-            f"state_dict holds {len(unused)} weights course_lib would not use, e.g. "
-            f"{sorted(unused)[:3]} (a second layer group, inner_group_num > 1, or not ALBERT): "
-            "refusing to drop them"
+            _(
+                "state_dict holds {n} weights course_lib would not use, e.g. "
+                "{names} (a second layer group, inner_group_num > 1, or not ALBERT): "
+                "refusing to drop them"
+            ).format(n=len(unused), names=sorted(unused)[:3])
         )
     dtype = _dtype(ours) if ours else torch.float32
     with torch.device("meta"):  # names only, nothing allocated
         wanted_names = set(dict(build_model(cfg).named_parameters()))
     extra = sorted(n for n in set(ours) - wanted_names if not n.startswith(_OPTIONAL))
     if extra:
-        raise ValueError(f"state_dict weights {extra[:3]} have no place in the ModelConfig")
+        raise ValueError(
+            _("state_dict weights {names} have no place in the ModelConfig").format(names=extra[:3])
+        )
     model = build_model(cfg).to(dtype)
     wanted = dict(model.named_parameters())  # shared tensors once: under stack.layers.0
     missing = sorted(set(wanted) - set(ours))
     if missing:
-        raise ValueError(f"state_dict is missing weights for {missing[:5]} ({len(missing)} in all)")
+        raise ValueError(
+            _("state_dict is missing weights for {names} ({n} in all)").format(
+                names=missing[:5], n=len(missing)
+            )
+        )
     with torch.no_grad():
         for name, p in wanted.items():
             if p.shape != ours[name].shape:
                 raise ValueError(
-                    f"{name}: shape {tuple(ours[name].shape)} in the state_dict, "
-                    f"{tuple(p.shape)} in course_lib; does the config match the weights?"
+                    _(
+                        "{name}: shape {shape} in the state_dict, "
+                        "{want} in course_lib; does the config match the weights?"
+                    ).format(name=name, shape=tuple(ours[name].shape), want=tuple(p.shape))
                 )
             p.copy_(ours[name])
     return model.eval()
@@ -255,14 +291,20 @@ def load_local_albert(folder: str | Path, pooler: bool = True) -> nn.Module:
     """An ``AlbertModel`` checkpoint from a local folder (no network) as a course_lib encoder."""
     folder = Path(folder).expanduser()
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder / 'config.json'} not found: a checkpoint folder holds it")
+        raise FileNotFoundError(
+            _("{path} not found: a checkpoint folder holds it").format(path=folder / "config.json")
+        )
     try:
         hf_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{folder / 'config.json'} is not JSON ({err})") from None
+        raise ValueError(
+            _("{path} is not JSON ({err})").format(path=folder / "config.json", err=err)
+        ) from None
     if not isinstance(hf_config, dict):
         raise ValueError(
-            f"{folder / 'config.json'} holds a {type(hf_config).__name__}, not an object"
+            _("{path} holds a {kind}, not an object").format(
+                path=folder / "config.json", kind=type(hf_config).__name__
+            )
         )
     try:
         cfg = config_from_hf(hf_config, pooler)
@@ -276,14 +318,24 @@ def load_local_albert(folder: str | Path, pooler: bool = True) -> nn.Module:
         file = folder / "pytorch_model.bin"
         read = lambda f: torch.load(f, map_location="cpu", weights_only=True)  # noqa: E731
     else:
-        raise FileNotFoundError(f"{folder}: neither model.safetensors nor pytorch_model.bin found")
+        raise FileNotFoundError(
+            _("{folder}: neither model.safetensors nor pytorch_model.bin found").format(
+                folder=folder
+            )
+        )
     try:
         state = read(file)
     except Exception as err:  # truncated, corrupt, or an unsafe pickle
         first = str(err).splitlines()[0][:120] if str(err) else ""
         raise ValueError(
-            f"{file} is corrupt or not a weights file ({type(err).__name__}: {first})"
+            _("{file} is corrupt or not a weights file ({kind}: {first})").format(
+                file=file, kind=type(err).__name__, first=first
+            )
         ) from None
     if not isinstance(state, dict):
-        raise ValueError(f"{file} holds a {type(state).__name__}, not a state dict")
+        raise ValueError(
+            _("{file} holds a {kind}, not a state dict").format(
+                file=file, kind=type(state).__name__
+            )
+        )
     return from_hf_albert(state, cfg)

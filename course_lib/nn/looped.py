@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from course_lib.config import ModelConfig, check_int, reject
+from course_lib.i18n import _
 from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.model import LayerStack
@@ -52,12 +53,16 @@ def algorithmic_batch(task: str, batch_size: int, length: int, seed: int = 0):
     all numbers are written least significant digit first.
     """
     if task not in LOOPED_TASKS:
-        reject("task", task, "choose one of " + ", ".join(repr(t) for t in LOOPED_TASKS))
+        reject(
+            "task",
+            task,
+            _("choose one of {values}").format(values=", ".join(repr(t) for t in LOOPED_TASKS)),
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        reject("seed", seed, "it must be an integer in [0, 2**63)")
+        reject("seed", seed, _("it must be an integer in [0, 2**63)"))
     for field, value in (("batch_size", batch_size), ("length", length)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            reject(field, value, "it must be an integer >= 1")
+            reject(field, value, _("it must be an integer >= 1"))
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 10, (batch_size, length), generator=g)  # (B, L) digits
     col = torch.full((batch_size, 1), 0)
@@ -102,9 +107,9 @@ class LoopedConfig:
             check_int(f, getattr(self, f), 1)
         check_head_split(self.d_model, self.n_heads)
         if not 0 < self.halt_eps < 1:
-            reject("halt_eps", self.halt_eps, "it must be a number in (0, 1)")
+            reject("halt_eps", self.halt_eps, _("it must be a number in (0, 1)"))
         if self.ponder_weight < 0:
-            reject("ponder_weight", self.ponder_weight, "it must be a number >= 0")
+            reject("ponder_weight", self.ponder_weight, _("it must be a number >= 0"))
 
 
 @dataclass
@@ -155,7 +160,9 @@ class LoopedTransformer(nn.Module):
     def forward(self, ids: torch.Tensor) -> LoopedOutput:
         b, t = ids.shape
         if t > self.cfg.max_len:
-            reject("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
+            reject(
+                "seq_len", t, _("it must be <= max_len={max_len}").format(max_len=self.cfg.max_len)
+            )
         s = self.cfg.max_steps
         h = self.io.tok_emb(ids)  # (B, T, d)
         cum = h.new_zeros(b, t)  # summed halting weights so far
@@ -208,7 +215,9 @@ class UnsharedEncoder(nn.Module):
     def forward(self, ids: torch.Tensor) -> LoopedOutput:
         b, t = ids.shape
         if t > len(self.io.pos):
-            reject("seq_len", t, f"it must be <= max_len={len(self.io.pos)}")
+            reject(
+                "seq_len", t, _("it must be <= max_len={max_len}").format(max_len=len(self.io.pos))
+            )
         h = self.stack(self.io.tok_emb(ids) + self.io.coords(t, 0))  # (B, T, d)
         steps = h.new_full((b, t), float(self.n_layers))
         weights = h.new_ones(b, t, 1)
@@ -224,7 +233,7 @@ def build_unshared_comparator(cfg: LoopedConfig, n_layers: int) -> UnsharedEncod
     d_ff / d among those that match within 0.5%.
     """
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        reject("n_layers", n_layers, "it must be an integer >= 1")
+        reject("n_layers", n_layers, _("it must be an integer >= 1"))
     target, v, ratio = looped_parameter_count(cfg), cfg.vocab_size, cfg.d_ff / cfg.d_model
     options = []  # (distance from the original shape, d', d_ff')
     for d in range(2 * cfg.n_heads, cfg.d_model + 1, 2 * cfg.n_heads):
@@ -237,9 +246,11 @@ def build_unshared_comparator(cfg: LoopedConfig, n_layers: int) -> UnsharedEncod
         reject(
             "n_layers",
             n_layers,
-            f"no unshared {n_layers}-layer model matches {target:,} parameters",
+            _("no unshared {n_layers}-layer model matches {target:,} parameters").format(
+                n_layers=n_layers, target=target
+            ),
         )
-    _, d, ff = min(options)
+    d, ff = min(options)[1:]
     return UnsharedEncoder(v, d, cfg.n_heads, ff, n_layers, cfg.max_len)
 
 

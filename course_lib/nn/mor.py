@@ -35,6 +35,7 @@ from torch import nn
 
 from course_lib.config import check_int, reject
 from course_lib.data.shipped import PAD_ID
+from course_lib.i18n import _
 from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
@@ -61,7 +62,11 @@ class MoRConfig:
             check_int(f, getattr(self, f), 1)
         check_head_split(self.d_model, self.n_heads)
         if self.routing not in ROUTINGS:
-            reject("routing", self.routing, "choose one of " + ", ".join(map(repr, ROUTINGS)))
+            reject(
+                "routing",
+                self.routing,
+                _("choose one of {values}").format(values=", ".join(map(repr, ROUTINGS))),
+            )
         c = tuple(self.capacities)
         if (
             not c
@@ -69,7 +74,7 @@ class MoRConfig:
             or any(not 0 < x <= 1 for x in c)
             or list(c) != sorted(c, reverse=True)
         ):
-            reject("capacities", c, "it must start at 1.0 and not increase, each in (0, 1]")
+            reject("capacities", c, _("it must start at 1.0 and not increase, each in (0, 1]"))
 
     @property
     def recursions(self) -> int:
@@ -126,7 +131,9 @@ class MoRClassifier(nn.Module):
     def forward(self, ids: torch.Tensor) -> MoROutput:
         b, t = ids.shape
         if t > self.cfg.max_len:
-            reject("seq_len", t, f"it must be <= max_len={self.cfg.max_len}")
+            reject(
+                "seq_len", t, _("it must be <= max_len={max_len}").format(max_len=self.cfg.max_len)
+            )
         valid = ids != PAD_ID  # (B, T)
         h = self.tok_emb(ids) + self.pos[:t]  # (B, T, d)
         aux = h.new_zeros(())

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from course_lib.config import BLOCK_STRATEGIES, ModelConfig
+from course_lib.i18n import _
 from course_lib.nn.counts import count_parameters, count_parameters_per_use
 from course_lib.nn.model import build_model
 from course_lib.nn.sharing import SharingPlan
@@ -124,9 +125,11 @@ def _counts(cfg: ModelConfig, plan: SharingPlan) -> tuple[int, int]:
 def _check_depth(n_layers: int) -> None:
     if n_layers > MAX_LAYERS:
         raise ValueError(
-            f"n_layers={n_layers!r} is not allowed in the explorer: it lists every layer, "
-            f"at most {MAX_LAYERS:,}; count a deeper model with "
-            "course_lib.formula_parameter_count(ModelConfig(...))"
+            _(
+                "n_layers={n_layers} is not allowed in the explorer: it lists every layer, "
+                "at most {max:,}; count a deeper model with "
+                "course_lib.formula_parameter_count(ModelConfig(...))"
+            ).format(n_layers=repr(n_layers), max=MAX_LAYERS)
         )
 
 
@@ -135,18 +138,26 @@ def check_switches(strategy: str, share_attention: bool | None, share_ffn: bool 
     for field, value, want in (("share_attention", share_attention, expected[0]),
                                ("share_ffn", share_ffn, expected[1])):  # fmt: skip
         if value is not None and not isinstance(value, bool):
-            raise ValueError(f"{field}={value!r} is not allowed: give True, False or None")
+            raise ValueError(
+                _("{field}={value} is not allowed: give True, False or None").format(
+                    field=field, value=repr(value)
+                )
+            )
         if value is None or value == want:
             continue
         if strategy in BLOCK_STRATEGIES:
-            reason = (
+            reason = _(
                 "sequence, cycle and cycle_rev share whole blocks (both switches on); "
                 "to share attention or FFN alone pick sharing='attention' or 'ffn'"
             )
         else:
-            reason = f"it means share_attention={expected[0]}, share_ffn={expected[1]}"
+            reason = _("it means share_attention={attention}, share_ffn={ffn}").format(
+                attention=expected[0], ffn=expected[1]
+            )
         raise ValueError(
-            f"{field}={bool(value)!r} is not allowed with sharing={strategy!r}: {reason}"
+            _("{field}={value} is not allowed with sharing={strategy}: {reason}").format(
+                field=field, value=repr(bool(value)), strategy=repr(strategy), reason=reason
+            )
         )
 
 
@@ -158,9 +169,23 @@ def _check_storage(cfg: ModelConfig) -> None:
                  ("d_model", "d_model"), ("d_model", "d_ff")):  # fmt: skip
         rows, cols = getattr(cfg, a), getattr(cfg, b)
         if rows * cols * BYTES_FP32 > MAX_STORAGE_BYTES:
-            pair = f"{a}={rows!r}" + ("" if a == b else f" with {b}={cols!r}")
+            pair = (
+                f"{a}={rows!r}"
+                if a == b
+                else _("{a}={rows} with {b}={cols}").format(
+                    a=a, rows=repr(rows), b=b, cols=repr(cols)
+                )
+            )
             raise ValueError(
-                f"{pair} is not allowed: a {rows} x {cols} weight takes "
-                f"{rows * cols * BYTES_FP32:.3g} bytes at fp32, more than PyTorch can store "
-                f"({MAX_STORAGE_BYTES + 1:.3g}); make the sizes smaller"
+                _(
+                    "{pair} is not allowed: a {rows} x {cols} weight takes "
+                    "{nbytes:.3g} bytes at fp32, more than PyTorch can store "
+                    "({limit:.3g}); make the sizes smaller"
+                ).format(
+                    pair=pair,
+                    rows=rows,
+                    cols=cols,
+                    nbytes=rows * cols * BYTES_FP32,
+                    limit=MAX_STORAGE_BYTES + 1,
+                )
             )

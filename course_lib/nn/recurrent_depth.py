@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from course_lib.config import check_int, reject
+from course_lib.i18n import _
 from course_lib.nn.checks import check_head_split
 from course_lib.nn.layers import block_parameter_count, make_block
 from course_lib.nn.variants import sinusoidal_table
@@ -118,7 +119,11 @@ class RecurrentDepthModel(nn.Module):
         ``backprop_loops`` = k, only the last k loops keep their graph (Huginn's truncation)."""
         check_int("loops", loops, 1)
         if ids.shape[1] > self.cfg.max_len:
-            reject("seq_len", ids.shape[1], f"it must be <= max_len={self.cfg.max_len}")
+            reject(
+                "seq_len",
+                ids.shape[1],
+                _("it must be <= max_len={max_len}").format(max_len=self.cfg.max_len),
+            )
         mask = (
             None
             if self.cfg.window is None
@@ -143,12 +148,12 @@ def sample_loops(mean: float, generator: torch.Generator, spread: str = "poisson
     ``mean`` itself with ``spread="fixed"``. Huginn draws from a log-normal Poisson; the
     Poisson keeps the same idea (random, mean fixed, a tail above the mean) in one line."""
     if spread not in ("poisson", "fixed"):
-        reject("spread", spread, "choose 'poisson' or 'fixed'")
+        reject("spread", spread, _("choose 'poisson' or 'fixed'"))
     if isinstance(mean, bool) or not isinstance(mean, int | float) or mean < 1:
-        reject("mean", mean, "it must be a number >= 1")
+        reject("mean", mean, _("it must be a number >= 1"))
     if spread == "fixed":
         if mean != int(mean):
-            reject("mean", mean, "a fixed loop count must be a whole number")
+            reject("mean", mean, _("a fixed loop count must be a whole number"))
         return int(mean)
     rate = torch.tensor([float(mean) - 1.0])
     return 1 + int(torch.poisson(rate, generator=generator).item())

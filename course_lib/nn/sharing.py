@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 from course_lib.config import SHARING_STRATEGIES, ModelConfig
+from course_lib.i18n import _
 
 
 def block_index(strategy: str, i: int, n_layers: int, n_blocks: int) -> int:
@@ -34,7 +35,11 @@ def block_index(strategy: str, i: int, n_layers: int, n_blocks: int) -> int:
         if i < full_rounds * n_blocks:
             return i % n_blocks
         return n_blocks - 1 - (i % n_blocks)
-    raise ValueError(f"strategy={strategy!r} has no block map; use sequence, cycle or cycle_rev")
+    raise ValueError(
+        _("strategy={strategy} has no block map; use sequence, cycle or cycle_rev").format(
+            strategy=repr(strategy)
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from torch import nn
 from torch.func import functional_call
 
 from course_lib.config import ModelConfig
+from course_lib.i18n import _
 from course_lib.nn.counts import parameter_breakdown
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.model import LayerStack, build_model, init_weights
@@ -42,14 +43,20 @@ def sandwich_plan(n_layers: int, n_middle: int = 1) -> SharingPlan:
     The middle blocks are laid out like SEQUENCE (consecutive layers share a block).
     """
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 3:
-        raise ValueError(f"n_layers={n_layers!r} is not allowed: a sandwich needs n_layers >= 3")
+        raise ValueError(
+            _("n_layers={n_layers} is not allowed: a sandwich needs n_layers >= 3").format(
+                n_layers=repr(n_layers)
+            )
+        )
     if (
         isinstance(n_middle, bool)
         or not isinstance(n_middle, int)
         or not 1 <= n_middle <= n_layers - 2
     ):
         raise ValueError(
-            f"n_middle={n_middle!r} is not allowed: it must be an integer in [1, {n_layers - 2}]"
+            _("n_middle={n_middle} is not allowed: it must be an integer in [1, {max}]").format(
+                n_middle=repr(n_middle), max=n_layers - 2
+            )
         )
     inner = n_layers - 2
     middle = [1 + (j * n_middle) // inner for j in range(inner)]  # ids 1 .. n_middle
@@ -103,7 +110,7 @@ class RelaxedStack(nn.Module):
         self.base = LayerStack(cfg)
         first = self.base.layers[0]
         self.lora = nn.ModuleList()
-        for _ in range(cfg.n_layers):
+        for _layer in range(cfg.n_layers):
             deltas = {}
             for name in LORA_TARGETS:
                 w = first.get_submodule(name).weight  # (out, in)
@@ -125,7 +132,9 @@ def build_relaxed(cfg: ModelConfig, rank: int = 4) -> nn.Module:
     """``cfg``'s model (its ``sharing`` plan) with a rank-``rank`` LoRA delta per layer."""
     if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= cfg.d_model:
         raise ValueError(
-            f"rank={rank!r} is not allowed: it must be an integer in [1, {cfg.d_model}]"
+            _("rank={rank} is not allowed: it must be an integer in [1, {max}]").format(
+                rank=repr(rank), max=cfg.d_model
+            )
         )
     return _swap_stack(build_model(cfg), RelaxedStack(cfg, rank), cfg)
 
@@ -161,7 +170,11 @@ class UniversalStack(nn.Module):
 def build_universal(cfg: ModelConfig, timestep: str = "learned") -> nn.Module:
     """``cfg``'s model as a Universal Transformer: one shared block, N steps."""
     if timestep not in TIMESTEPS:
-        raise ValueError(f"timestep={timestep!r} is not allowed: choose 'learned' or 'sinusoidal'")
+        raise ValueError(
+            _("timestep={timestep} is not allowed: choose 'learned' or 'sinusoidal'").format(
+                timestep=repr(timestep)
+            )
+        )
     return _swap_stack(build_model(cfg), UniversalStack(cfg, timestep), cfg)
 
 
@@ -169,7 +182,11 @@ def build_variant(cfg: ModelConfig, variant: str, **options) -> nn.Module:
     """Dispatch by name: ``sandwich`` (n_middle), ``relaxed`` (rank), ``universal`` (timestep)."""
     builders = {"sandwich": build_sandwich, "relaxed": build_relaxed, "universal": build_universal}
     if variant not in builders:
-        raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
+        raise ValueError(
+            _("variant={variant} is not allowed: choose one of {values}").format(
+                variant=repr(variant), values=", ".join(VARIANTS)
+            )
+        )
     return builders[variant](cfg, **options)
 
 
@@ -194,4 +211,8 @@ def variant_parameter_count(cfg: ModelConfig, variant: str, **options) -> int:
     if variant == "universal":
         learned = options.get("timestep", "learned") == "learned"
         return outside + attn + ffn + (cfg.n_layers * cfg.d_model if learned else 0)
-    raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
+    raise ValueError(
+        _("variant={variant} is not allowed: choose one of {values}").format(
+            variant=repr(variant), values=", ".join(VARIANTS)
+        )
+    )

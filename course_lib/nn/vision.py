@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from course_lib.config import ModelConfig
+from course_lib.i18n import _
 from course_lib.nn.checks import check_model_config
 from course_lib.nn.layers import attention_parameter_count, ffn_parameter_count
 from course_lib.nn.model import LayerStack, init_weights
@@ -60,7 +61,11 @@ def load_digits_tensors(
     from sklearn.model_selection import train_test_split
 
     if not isinstance(test_fraction, float) or not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction={test_fraction!r} is not allowed: a float in (0, 1)")
+        raise ValueError(
+            _("test_fraction={value} is not allowed: a float in (0, 1)").format(
+                value=repr(test_fraction)
+            )
+        )
     digits = load_digits()
     idx_train, idx_test = train_test_split(
         range(len(digits.target)),
@@ -73,8 +78,10 @@ def load_digits_tensors(
     if bad.any():
         first = int(bad.flatten(1).any(1).nonzero()[0, 0])
         raise ValueError(
-            f"the digits data hold {int(bad.sum())} non-finite pixel(s) (NaN or inf), the "
-            f"first in image {first}: reinstall scikit-learn or drop those images"
+            _(
+                "the digits data hold {n} non-finite pixel(s) (NaN or inf), the "
+                "first in image {first}: reinstall scikit-learn or drop those images"
+            ).format(n=int(bad.sum()), first=first)
         )
     labels = torch.tensor(digits.target, dtype=torch.long)
     train = TensorDataset(images[idx_train], labels[idx_train])
@@ -84,12 +91,18 @@ def load_digits_tensors(
 
 def _check_patch_size(patch_size: int, image_size: int = IMAGE_SIZE) -> None:
     if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size={patch_size!r} is not allowed: a positive integer")
+        raise ValueError(
+            _("patch_size={value} is not allowed: a positive integer").format(
+                value=repr(patch_size)
+            )
+        )
     if image_size % patch_size:
         divisors = [p for p in range(1, image_size + 1) if image_size % p == 0]
         raise ValueError(
-            f"patch_size={patch_size!r} is not allowed: it must divide the image size "
-            f"{image_size}; choose one of {divisors}"
+            _(
+                "patch_size={value} is not allowed: it must divide the image size "
+                "{image_size}; choose one of {divisors}"
+            ).format(value=repr(patch_size), image_size=image_size, divisors=divisors)
         )
 
 
@@ -127,8 +140,10 @@ class VisionTransformer(nn.Module):
         n_patches = (image_size // patch_size) ** 2
         if cfg.max_len < n_patches + 1:
             raise ValueError(
-                f"max_len={cfg.max_len} is not allowed: {patch_size}x{patch_size} patches of a "
-                f"{image_size}x{image_size} image need max_len >= {n_patches + 1} (patches + class)"
+                _(
+                    "max_len={max_len} is not allowed: {patch}x{patch} patches of a "
+                    "{size}x{size} image need max_len >= {need} (patches + class)"
+                ).format(max_len=cfg.max_len, patch=patch_size, size=image_size, need=n_patches + 1)
             )
         d = cfg.d_model
         self.cfg, self.patch_size, self.n_patches = cfg, patch_size, n_patches
@@ -143,8 +158,10 @@ class VisionTransformer(nn.Module):
         size = (self.image_size, self.image_size)
         if images.dim() != 3 or tuple(images.shape[1:]) != size or not images.is_floating_point():
             raise ValueError(
-                f"images of shape {tuple(images.shape)} and dtype {images.dtype} are not "
-                f"allowed: the model takes float images of shape (batch, {size[0]}, {size[1]})"
+                _(
+                    "images of shape {shape} and dtype {dtype} are not "
+                    "allowed: the model takes float images of shape (batch, {h}, {w})"
+                ).format(shape=tuple(images.shape), dtype=images.dtype, h=size[0], w=size[1])
             )
         x = self.patch_embed(images)  # (B, n_patches, d)
         cls = self.cls_token.expand(x.size(0), -1, -1)  # (B, 1, d)

@@ -24,6 +24,7 @@ from torch import nn
 
 from course_lib.config import ModelConfig
 from course_lib.files import atomic_write, check_output_path, remove_stale_temp_files
+from course_lib.i18n import _
 from course_lib.nn.model import build_model
 
 CHECKPOINT_FORMAT = "course_lib.checkpoint"
@@ -44,7 +45,9 @@ def check_config_fits(model: nn.Module, cfg: ModelConfig, where: str) -> None:
         mine, theirs = own.to_dict(), cfg.to_dict()
         diff = {k: (v, mine[k]) for k, v in theirs.items() if mine[k] != v}
         raise ValueError(
-            f"{where} is not allowed: cfg does not describe this model; field: (cfg, model) {diff}"
+            _(
+                "{where} is not allowed: cfg does not describe this model; field: (cfg, model) {diff}"
+            ).format(where=where, diff=diff)
         )
     with torch.device("meta"):
         reference = build_model(cfg)
@@ -56,12 +59,16 @@ def check_config_fits(model: nn.Module, cfg: ModelConfig, where: str) -> None:
         params = dict(model.named_parameters(remove_duplicate=False))
         for names in groups.values():
             if len({id(params.get(n)) for n in names}) > 1:
-                problem = f"cfg shares {names[0]} with {names[1]}, the model does not"
+                problem = _("cfg shares {a} with {b}, the model does not").format(
+                    a=names[0], b=names[1]
+                )
                 break
     if problem is not None:
         raise ValueError(
-            f"{where} is not allowed: the file could never be loaded, {problem} "
-            f"(cfg.sharing={cfg.sharing!r}; pass the ModelConfig the model was built from)"
+            _(
+                "{where} is not allowed: the file could never be loaded, {problem} "
+                "(cfg.sharing={sharing}; pass the ModelConfig the model was built from)"
+            ).format(where=where, problem=problem, sharing=repr(cfg.sharing))
         )
 
 
@@ -97,9 +104,11 @@ def check_checkpoint_target(path: str | os.PathLike, field: str, needs_bytes: in
     path = check_output_path(Path(path).expanduser(), field, needs_bytes)
     if path.exists() and not _is_checkpoint(path):
         raise ValueError(
-            f"{field}={str(path)!r} is not allowed: it holds a file that is not a course_lib "
-            "checkpoint (a results CSV? data?), and a save would overwrite it; choose another "
-            "path, or delete that file first"
+            _(
+                "{field}={path} is not allowed: it holds a file that is not a course_lib "
+                "checkpoint (a results CSV? data?), and a save would overwrite it; choose another "
+                "path, or delete that file first"
+            ).format(field=field, path=repr(str(path)))
         )
     return path
 
@@ -109,8 +118,10 @@ def _check_finite_weights(model: nn.Module, where: str) -> None:
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             n = int((~torch.isfinite(t)).sum())
             raise ValueError(
-                f"{where} is not allowed: {name} holds {n} non-finite value(s) (NaN or inf); "
-                "the model diverged, and a checkpoint of it could only predict NaN"
+                _(
+                    "{where} is not allowed: {name} holds {n} non-finite value(s) (NaN or inf); "
+                    "the model diverged, and a checkpoint of it could only predict NaN"
+                ).format(where=where, name=name, n=n)
             )
 
 
@@ -124,9 +135,13 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig)
     several names in ``state_dict`` but is stored once.
     """
     if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"cfg={type(cfg).__name__} is not allowed: pass the model's ModelConfig")
-    check_config_fits(model, cfg, f"checkpoint {path}")
-    _check_finite_weights(model, f"checkpoint {path}")
+        raise ValueError(
+            _("cfg={kind} is not allowed: pass the model's ModelConfig").format(
+                kind=type(cfg).__name__
+            )
+        )
+    check_config_fits(model, cfg, _("checkpoint {path}").format(path=path))
+    _check_finite_weights(model, _("checkpoint {path}").format(path=path))
     path = check_checkpoint_target(path, "checkpoint path", state_bytes(model))
     remove_stale_temp_files(path)  # what a killed save to this path left behind
     payload = {
@@ -140,28 +155,49 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig)
 
 def _read_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     if not path.is_file():
-        raise ValueError(f"checkpoint {path} does not exist (or is not a file)")
+        raise ValueError(_("checkpoint {path} does not exist (or is not a file)").format(path=path))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, or unsafe pickle
         raise ValueError(
-            f"checkpoint {path} is corrupt or not a course_lib checkpoint "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})"
+            _(
+                "checkpoint {path} is corrupt or not a course_lib checkpoint ({kind}: {detail})"
+            ).format(
+                path=path,
+                kind=type(err).__name__,
+                detail=str(err).splitlines()[0][:120] if str(err) else "",
+            )
         ) from None
     if not isinstance(payload, dict):
-        raise ValueError(f"checkpoint {path} holds a {type(payload).__name__}, not a dict")
+        raise ValueError(
+            _("checkpoint {path} holds a {kind}, not a dict").format(
+                path=path, kind=type(payload).__name__
+            )
+        )
     missing = [k for k in ("format", "version", "config", "state_dict") if k not in payload]
     if missing:
-        raise ValueError(f"checkpoint {path} lacks key(s) {missing}")
+        raise ValueError(
+            _("checkpoint {path} lacks key(s) {missing}").format(path=path, missing=missing)
+        )
     if payload["format"] != CHECKPOINT_FORMAT or payload["version"] != CHECKPOINT_VERSION:
         raise ValueError(
-            f"checkpoint {path} has format={payload['format']!r} version={payload['version']!r};"
-            f" this course_lib reads {CHECKPOINT_FORMAT!r} version {CHECKPOINT_VERSION}"
+            _(
+                "checkpoint {path} has format={format} version={version};"
+                " this course_lib reads {want_format} version {want_version}"
+            ).format(
+                path=path,
+                format=repr(payload["format"]),
+                version=repr(payload["version"]),
+                want_format=repr(CHECKPOINT_FORMAT),
+                want_version=CHECKPOINT_VERSION,
+            )
         )
     try:
         cfg = ModelConfig.from_dict(payload["config"])
     except (TypeError, ValueError) as err:
-        raise ValueError(f"checkpoint {path} has an invalid config: {err}") from None
+        raise ValueError(
+            _("checkpoint {path} has an invalid config: {err}").format(path=path, err=err)
+        ) from None
     return cfg, payload["state_dict"]
 
 
@@ -177,9 +213,11 @@ def _mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
         )
     for k, v in expected.items():
         if not torch.is_tensor(state[k]):
-            return f"{k} is a {type(state[k]).__name__}, not a tensor"
+            return _("{k} is a {kind}, not a tensor").format(k=k, kind=type(state[k]).__name__)
         if tuple(state[k].shape) != tuple(v.shape):
-            return f"{k} has shape {tuple(state[k].shape)}, the model needs {tuple(v.shape)}"
+            return _("{k} has shape {shape}, the model needs {want}").format(
+                k=k, shape=tuple(state[k].shape), want=tuple(v.shape)
+            )
     return None
 
 
@@ -190,14 +228,18 @@ def _check_values(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) 
         t = state[k]
         if v.is_floating_point() and not t.is_floating_point():
             raise ValueError(
-                f"checkpoint {path}: {k} is stored as {t.dtype}, the model needs a floating-point "
-                f"tensor ({v.dtype}); the file was not written by save_checkpoint"
+                _(
+                    "checkpoint {path}: {k} is stored as {dtype}, the model needs a floating-point "
+                    "tensor ({want}); the file was not written by save_checkpoint"
+                ).format(path=path, k=k, dtype=t.dtype, want=v.dtype)
             )
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             n = int((~torch.isfinite(t)).sum())
             raise ValueError(
-                f"checkpoint {path}: {k} holds {n} non-finite value(s) (NaN or inf): the model "
-                "had diverged when it was saved; retrain it (e.g. with a smaller lr)"
+                _(
+                    "checkpoint {path}: {k} holds {n} non-finite value(s) (NaN or inf): the model "
+                    "had diverged when it was saved; retrain it (e.g. with a smaller lr)"
+                ).format(path=path, k=k, n=n)
             )
 
 
@@ -206,8 +248,10 @@ def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -
     problem = _mismatch(model, state)
     if problem is not None:
         raise ValueError(
-            f"checkpoint {path} does not fit the model: {problem} "
-            "(saved from another plan, size or config?)"
+            _(
+                "checkpoint {path} does not fit the model: {problem} "
+                "(saved from another plan, size or config?)"
+            ).format(path=path, problem=problem)
         )
     _check_values(path, model, state)
     first_name: dict[int, str] = {}  # parameters the model shares must agree in the file
@@ -215,9 +259,15 @@ def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) -
         other = first_name.setdefault(id(p), name)
         if other != name and not torch.equal(state[other], state[name]):
             raise ValueError(
-                f"checkpoint {path}: {name} differs from {other}, but this model shares them "
-                f"(sharing={getattr(getattr(model, 'cfg', None), 'sharing', '?')!r}); "
-                "the file was saved from a model with another sharing plan"
+                _(
+                    "checkpoint {path}: {name} differs from {other}, but this model shares them "
+                    "(sharing={sharing}); the file was saved from a model with another sharing plan"
+                ).format(
+                    path=path,
+                    name=name,
+                    other=other,
+                    sharing=repr(getattr(getattr(model, "cfg", None), "sharing", "?")),
+                )
             )
 
 
@@ -236,7 +286,9 @@ def load_checkpoint(
         own = model.cfg.to_dict()
         diff = {k: (v, own[k]) for k, v in cfg.to_dict().items() if own[k] != v}
         raise ValueError(
-            f"checkpoint {path} was saved with a different config; field: (file, model) {diff}"
+            _(
+                "checkpoint {path} was saved with a different config; field: (file, model) {diff}"
+            ).format(path=path, diff=diff)
         )
     _check_state(path, model, state)
     model.load_state_dict(state)

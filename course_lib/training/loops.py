@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from course_lib.config import MAX_SEED, check_int, reject
+from course_lib.i18n import _
 from course_lib.nn.looped import algorithmic_batch
 from course_lib.nn.recurrent_depth import RecurrentDepthModel, prefix_parity_batch, sample_loops
 from course_lib.training.step import DivergenceCheck, train_step
@@ -31,16 +32,16 @@ CLIP = 1.0  # the gradient-norm limit of both loops
 
 def _check_lengths(lengths) -> tuple[int, int]:
     if not isinstance(lengths, tuple | list) or len(lengths) != 2:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, _("it must be (lo, hi) with 1 <= lo <= hi"))
     lo, hi = lengths
     if not 1 <= lo <= hi:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, _("it must be (lo, hi) with 1 <= lo <= hi"))
     return lo, hi
 
 
 def _check_seed(seed: int) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        reject("seed", seed, f"it must be an integer in [0, {MAX_SEED}]")
+        reject("seed", seed, _("it must be an integer in [0, {max}]").format(max=MAX_SEED))
 
 
 def train_looped(
@@ -63,9 +64,9 @@ def train_looped(
     lo, hi = _check_lengths(lengths)
     for field, value in (("steps", steps), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            reject(field, value, "it must be an integer >= 1")
+            reject(field, value, _("it must be an integer >= 1"))
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
-        reject("lr", lr, "it must be a finite number > 0")
+        reject("lr", lr, _("it must be a finite number > 0"))
     _check_seed(seed)
     tau = (
         getattr(getattr(model, "cfg", None), "ponder_weight", 0.0)
@@ -112,7 +113,7 @@ def train_recurrent(
     _check_seed(seed)
     lo, hi = lengths
     if not 1 <= lo <= hi:
-        reject("lengths", lengths, "it must be (lo, hi) with 1 <= lo <= hi")
+        reject("lengths", lengths, _("it must be (lo, hi) with 1 <= lo <= hi"))
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
@@ -124,7 +125,7 @@ def train_recurrent(
         length = int(torch.randint(lo, hi + 1, (1,), generator=g))
         ids, targets = prefix_parity_batch(batch_size, length, seed=seed * 100_003 + step)
         run = functools.partial(model, loops=loops, backprop_loops=backprop_loops)  # (B, T, 2)
-        loss, _ = train_step(
+        loss, _unused = train_step(
             model, opt, ids, targets, step=step, lr=lr, check=check, clip=CLIP, forward=run
         )
         history["loss"].append(loss.item())

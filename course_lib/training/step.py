@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.i18n import _
+
 IGNORE_INDEX = -100  # a target that is only input (padding, a prompt): no loss there
 LOSS_GROWTH_LIMIT = 100.0  # a loss 100x that of step 0 is exploding, finite or not
 
@@ -52,14 +54,20 @@ class TrainingDiverged(RuntimeError):
     ):
         self.step, self.lr, self.what, self.peak_lr = step, lr, what, peak_lr
         if peak_lr is not None and peak_lr != lr:
-            lr_text = f"lr={lr:.3g} during warm-up/decay, peak lr={peak_lr:.3g}"
+            lr_text = _("lr={lr:.3g} during warm-up/decay, peak lr={peak_lr:.3g}").format(
+                lr=lr, peak_lr=peak_lr
+            )
         else:
             lr_text = f"lr={lr:.3g}"
-        hint = hint or (
-            f"try a smaller lr (e.g. lr={(peak_lr or lr) / 10:.3g}); with a TrainConfig also more "
+        hint = hint or _(
+            "try a smaller lr (e.g. lr={lr:.3g}); with a TrainConfig also more "
             "warmup_steps or grad_clip=1.0"
+        ).format(lr=(peak_lr or lr) / 10)
+        super().__init__(
+            _("training diverged at step {step} ({lr_text}): {what}; {hint}").format(
+                step=step, lr_text=lr_text, what=what, hint=hint
+            )
         )
-        super().__init__(f"training diverged at step {step} ({lr_text}): {what}; {hint}")
 
 
 def training_loss(output, targets: torch.Tensor, aux_weight: float = 0.0) -> torch.Tensor:
@@ -72,8 +80,10 @@ def training_loss(output, targets: torch.Tensor, aux_weight: float = 0.0) -> tor
     if isinstance(output, torch.Tensor):
         if aux_weight:
             raise ValueError(
-                f"aux_weight={aux_weight!r} is not allowed: the model returns plain logits, "
-                "with no aux_loss to weigh; use 0.0"
+                _(
+                    "aux_weight={aux_weight} is not allowed: the model returns plain logits, "
+                    "with no aux_loss to weigh; use 0.0"
+                ).format(aux_weight=repr(aux_weight))
             )
         logits, aux = output, None
     else:
@@ -105,7 +115,7 @@ def optimizer_step(
     except RuntimeError as err:
         if "overflow" not in str(err):
             raise
-        what = f"the optimizer step overflowed ({err})"
+        what = _("the optimizer step overflowed ({err})").format(err=err)
         raise TrainingDiverged(step, lr, what, peak_lr=peak_lr) from None
 
 
@@ -129,15 +139,19 @@ def _divergence(
         grown = (window[0] > growth_limit * start).nonzero()
         if start > 0 and len(grown):
             i = int(grown[0, 0])
-            what = (
-                f"the loss grew from {start:.3g} at step 0 to {float(window[0, i]):.3g} "
-                f"(over {growth_limit:g}x: finite, but exploding)"
-            )
+            what = _(
+                "the loss grew from {start:.3g} at step 0 to {loss:.3g} "
+                "(over {limit:g}x: finite, but exploding)"
+            ).format(start=start, loss=float(window[0, i]), limit=growth_limit)
             return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
         return None
     i = int((~finite.all(0)).nonzero()[0, 0])
     loss, norm = window[:, i].tolist()
-    what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {norm}"
+    what = (
+        _("the loss is {loss}").format(loss=loss)
+        if not math.isfinite(loss)
+        else _("the gradient norm is {norm}").format(norm=norm)
+    )
     return TrainingDiverged(first + i, lrs[first + i], what, peak_lr=peak)
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from course_lib.config import TRAIN_TASKS, TrainConfig
 from course_lib.data.checks import dataset_tensors
+from course_lib.i18n import _
 from course_lib.nn.checks import check_model_config, check_trainable
 from course_lib.runtime import get_device, seed_everything
 from course_lib.training.checkpoints import (
@@ -52,12 +53,18 @@ FINAL_GROWTH_LIMIT = 10.0  # a run whose last 10 losses average 10x step 0's has
 
 def _check_task(task: str) -> None:
     if task not in TRAIN_TASKS:
-        raise ValueError(f"task={task!r} is not allowed: choose 'classify' or 'lm'")
+        raise ValueError(
+            _("task={task} is not allowed: choose 'classify' or 'lm'").format(task=repr(task))
+        )
 
 
 def _check_batch_size(batch_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not allowed: it must be an integer >= 1")
+        raise ValueError(
+            _("batch_size={batch_size} is not allowed: it must be an integer >= 1").format(
+                batch_size=repr(batch_size)
+            )
+        )
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -110,7 +117,7 @@ def evaluate(
             correct += (logits.argmax(-1) == y).sum().item()
     model.train(was_training)
     if count == 0:  # an LM whose every target is ignored (-100)
-        raise ValueError("ds has no target to score: every target is the ignore index -100")
+        raise ValueError(_("ds has no target to score: every target is the ignore index -100"))
     out = {"loss": total_loss / count}
     if task == "classify":
         out["accuracy"] = correct / count
@@ -122,10 +129,10 @@ def _check_final_loss(losses: list[float], lr: float, peak: float) -> None:
     last = losses[-10:]
     end = sum(last) / len(last)
     if len(losses) > 10 and losses[0] > 0 and end > FINAL_GROWTH_LIMIT * losses[0]:
-        what = (
-            f"the loss ended at {end:.3g} (mean of the last 10 steps), over "
-            f"{FINAL_GROWTH_LIMIT:g}x its {losses[0]:.3g} at step 0"
-        )
+        what = _(
+            "the loss ended at {end:.3g} (mean of the last 10 steps), over "
+            "{limit:g}x its {start:.3g} at step 0"
+        ).format(end=end, limit=FINAL_GROWTH_LIMIT, start=losses[0])
         raise TrainingDiverged(len(losses) - 1, lr, what, peak_lr=peak)
 
 
@@ -133,7 +140,7 @@ def _check_weights(model: nn.Module, step: int, lr: float, peak: float) -> None:
     """After the last step: an optimizer step can overflow weights without a NaN loss yet."""
     finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()])
     if not bool(finite.all()):
-        what = "the optimizer step made some weights non-finite"
+        what = _("the optimizer step made some weights non-finite")
         raise TrainingDiverged(step, lr, what, peak_lr=peak)
 
 
@@ -163,7 +170,11 @@ def train_model(
     """
     _check_task(task)
     if not isinstance(train_cfg, TrainConfig):
-        raise ValueError(f"train_cfg={type(train_cfg).__name__} is not allowed: pass a TrainConfig")
+        raise ValueError(
+            _("train_cfg={kind} is not allowed: pass a TrainConfig").format(
+                kind=type(train_cfg).__name__
+            )
+        )
     device = get_device(train_cfg.device)
     check_trainable(model, device, task)  # before the data: the task names the real problem
     x_all, y_all = dataset_tensors(train_ds, "train_ds", model, task)
@@ -202,7 +213,7 @@ def train_model(
             x, y = x_all[idx], y_all[idx]
             lr = lr_at(step, train_cfg)
             clip, amp = train_cfg.grad_clip, train_cfg.amp
-            loss, _ = train_step(
+            loss, _unused = train_step(
                 model, opt, x, y, step=step, lr=lr, check=check, clip=clip, amp=amp
             )
             tokens += x.numel() if step >= steady_from else 0

@@ -408,3 +408,25 @@ def test_figure_text_stays_english_where_no_cjk_font_can_draw_it(monkeypatch):
     assert i18n._("test accuracy") != "test accuracy"  # the message itself is still Chinese
     monkeypatch.delenv(LANG_ENV)
     assert figures.F_("test accuracy") == "test accuracy"
+
+
+def test_training_diverged_and_a_data_error_in_chinese(monkeypatch, tmp_path):
+    """Issue 21: the errors a learner meets most (a run that diverged, a data file that is
+    not there) read in Chinese under COURSE_LANG=zh, values and names kept, English in English."""
+    from course_lib.data.own import own_data
+    from course_lib.training.step import TrainingDiverged
+
+    missing = tmp_path / "reviews.csv"
+    monkeypatch.setenv(LANG_ENV, "zh")
+    err = str(TrainingDiverged(3, 0.5, i18n._("the loss is {loss}").format(loss=float("nan"))))
+    assert err.startswith(
+        "训练在第 3 步发散（lr=0.5）：损失为 nan；请尝试更小的 lr（例如 lr=0.05）"
+    )
+    with pytest.raises(ValueError, match="^数据文件 .*reviews.csv 不存在$"):
+        own_data(missing)
+    monkeypatch.delenv(LANG_ENV)
+    assert str(TrainingDiverged(3, 0.5, "the loss is nan")).startswith(
+        "training diverged at step 3 (lr=0.5): the loss is nan; try a smaller lr (e.g. lr=0.05)"
+    )
+    with pytest.raises(ValueError, match="^data file .*reviews.csv is missing$"):
+        own_data(missing)
