@@ -159,8 +159,10 @@ def _describe(pid: int) -> str:
         uptime = float(Path("/proc/uptime").read_text().split()[0])
         age = uptime - ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
-        return f"process {pid}"
-    return f"process {pid} ({command!r}, running for {age:.0f} s)"
+        return _("process {pid}").format(pid=pid)
+    return _("process {pid} ({command}, running for {age:.0f} s)").format(
+        pid=pid, command=repr(command), age=age
+    )
 
 
 @contextlib.contextmanager

@@ -169,7 +169,9 @@ def _failure(record: dict[str, Any], error: str) -> dict[str, Any]:
 
 def _non_finite(record: dict[str, Any]) -> str | None:
     bad = [m for m in METRICS if isinstance(record.get(m), float) and not math.isfinite(record[m])]
-    return f"non-finite {', '.join(bad)} (training diverged)" if bad else None
+    if not bad:
+        return None
+    return _("non-finite {metrics} (training diverged)").format(metrics=", ".join(bad))
 
 
 def run_sweep(

@@ -65,10 +65,14 @@ class ExplorerView:
 
     def summary(self) -> str:
         if self.error:
-            return f"not a valid model: {self.error}"
-        return (
-            f"{self.config.sharing}: {self.unique_params:,} unique parameters "
-            f"({self.param_mb:.2f} MB fp32), {self.per_use_params:,} per use"
+            return _("not a valid model: {error}").format(error=self.error)
+        return _(
+            "{sharing}: {unique:,} unique parameters ({mb:.2f} MB fp32), {per_use:,} per use"
+        ).format(
+            sharing=self.config.sharing,
+            unique=self.unique_params,
+            mb=self.param_mb,
+            per_use=self.per_use_params,
         )
 
 

@@ -207,9 +207,9 @@ def _mismatch(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        return (
-            f"missing {missing[:4]}{' ...' if len(missing) > 4 else ''}, unexpected "
-            f"{unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}"
+        return _("missing {missing}, unexpected {unexpected}").format(
+            missing=f"{missing[:4]}{' ...' if len(missing) > 4 else ''}",
+            unexpected=f"{unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}",
         )
     for k, v in expected.items():
         if not torch.is_tensor(state[k]):
