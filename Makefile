@@ -21,19 +21,19 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 unit: venv
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --ignore=tests/test_sections_fresh.py tests/
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --ignore=tests/catalogues/test_sections_fresh.py tests/
 
 # The core path and each teaching session that starts inside a notebook, in fresh kernels
 # (preamble + those sections, issue 17); slow enough to be a target of its own.
 sections: venv
-	OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 tests/test_sections_fresh.py
+	OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 tests/catalogues/test_sections_fresh.py
 
 # The widget tests again under ipywidgets 7.7.1, what Colab ships (`make unit` runs them under
 # the venv's 8.x). ipywidgets 7 is pure Python: it goes into $(IPYW7), ahead of the venv on
 # PYTHONPATH; torch and the rest come from the venv.
 IPYW7 ?= build/ipywidgets7
 IPYW7_SPEC := ipywidgets==7.7.1 ipython_genutils==0.2.0
-WIDGET_TESTS = tests/test_widgets.py tests/test_bad_inputs_widgets.py $(wildcard tests/test_quiz*.py)
+WIDGET_TESTS = tests/views/test_widgets.py tests/catalogues/test_bad_inputs_widgets.py $(wildcard tests/exercises/test_quiz*.py)
 
 widgets7: venv
 	@if [ "$$(cat $(IPYW7)/.spec 2>/dev/null)" != "$(IPYW7_SPEC)" ]; then \
@@ -49,7 +49,7 @@ notebooks: venv
 # The same strict nbval on a second numerical path: ATen's scalar kernels instead of AVX2/AVX-512,
 # and MKL's conditional numerical reproducibility. Seeded training follows another trajectory
 # here, as on another CPU, so a stored output that depends on kernel order fails this run.
-# tests/test_numerical_paths.py shows that the path changes a training run on this machine.
+# tests/catalogues/test_numerical_paths.py shows that the path changes a training run on this machine.
 # The Chinese notebooks (notebooks/zh/, the English code cells) run on the first path only.
 ALT_PATH := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 notebooks-alt: venv
@@ -82,7 +82,7 @@ zh-status: venv
 student: venv
 	$(BIN)/python scripts/student_edition.py
 
-# Debian's Chromium for tests/test_browser.py (skipped without it, except under CI).
+# Debian's Chromium for tests/catalogues/test_browser.py (skipped without it, except under CI).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 

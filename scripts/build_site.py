@@ -307,7 +307,7 @@ def _sphinx(src: Path, html: Path, doctrees: Path, edition: str, pages: Path, jo
     sys.stderr.write(log)
     if result.returncode != 0:
         raise RuntimeError(f"sphinx-build failed (exit {result.returncode}); see above")
-    (html / WARNINGS).write_text(log)  # tests/test_site.py wants it empty
+    (html / WARNINGS).write_text(log)  # tests/catalogues/test_site.py wants it empty
     shutil.copytree(_mathjax_dir(), html / "_static" / "mathjax")
 
 

@@ -8,8 +8,8 @@
 
 Floor = words / 120 + code lines / 10 + 8 x core exercises + the cells' measured run time
 (nbclient's metadata.execution timestamps, stored when scripts/execute_notebooks.py runs a
-notebook), in minutes, rounded up (scripts/study_time_rule.py; tests/test_study_time.py
-fails when a header is lower, tests/test_site.py when docs/teaching.md's tables differ from
+notebook), in minutes, rounded up (scripts/study_time_rule.py; tests/catalogues/test_study_time.py
+fails when a header is lower, tests/catalogues/test_site.py when docs/teaching.md's tables differ from
 what this script writes). The "read" column is the floor without the run time.
 
 The Chinese edition (issue 21; --lang zh) reads each notebook with its prose from

@@ -11,7 +11,7 @@ and reports: ``run`` turns an error inside the learner's function into a hint th
 the arguments' shapes and, where the check knows it, the likely cause. What a check asserts
 about the answer (``check``, ``check_tensor``, ``check_close``, ``name_mistake`` ...) lives
 in ``compare``. The catalogue of wrong answers each check must reject lives in
-``tests/test_checks*.py`` (issue 17: at least five per core exercise).
+``tests/exercises/test_checks*.py`` (issue 17: at least five per core exercise).
 
 Reference solutions live in ``solutions/`` at the repository root, never in the
 notebooks: a learner who wants to see them pass asks explicitly, e.g.

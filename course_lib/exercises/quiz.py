@@ -1,7 +1,7 @@
 """Predict, then run: multiple-choice questions before a measurement (notebooks 04-13).
 
 A learner commits to a prediction ("does sharing change the FLOPs?") before the next
-cells measure it. The pure part, tested without a browser (``tests/test_quiz.py``):
+cells measure it. The pure part, tested without a browser (``tests/exercises/test_quiz.py``):
 
 - ``Question``: a frozen dataclass (id, prompt, choices, answer, one explanation per
   choice), validated on construction; the questions live in ``quizzes.py``.

@@ -5,7 +5,7 @@ factorized embedding (Lan et al. 2020, "ALBERT: A Lite BERT"). This module shows
 from-scratch model is the same *function* as the library's: ``config_from_hf`` turns an
 ``AlbertConfig`` into a ``ModelConfig`` (``embed_norm``, ``type_vocab_size``,
 ``activation="gelu_tanh"``, ``norm_eps``, ``pooler``), and ``from_hf_albert`` copies an
-``AlbertModel`` state dict into ``build_model(cfg)`` name by name. tests/test_albert.py
+``AlbertModel`` state dict into ``build_model(cfg)`` name by name. tests/nn/test_albert.py
 checks the hidden states agree to 1e-5.
 
 Pretrained weights without network: download a checkpoint once elsewhere (a folder with

@@ -6,7 +6,7 @@ Every loop takes its steps with ``train_step``: ``training.train.train_model`` (
 ``training.loops.train_recurrent`` and ``experiments.ondemand.train_mor`` (13),
 ``training.distributed.train`` (08), the step that ``measure.cost.train_step_fn`` times
 and the one ``measure.cost.training_state_memory`` takes before it measures (08);
-``tests/test_one_training_step.py`` holds every loop to it. A step is the one nanoGPT's ``train.py`` takes: set the learning rate the loop's
+``tests/training/test_one_training_step.py`` holds every loop to it. A step is the one nanoGPT's ``train.py`` takes: set the learning rate the loop's
 schedule gives, forward (bfloat16 autocast on CUDA when asked), loss, backward, global
 gradient-norm clipping, the divergence check, the optimizer step. The loops differ only in
 where their batches come from, their schedule and what they record.

@@ -9,7 +9,7 @@
   truncation, no unknown or output names, bools only), then apply them all and redraw
   once, so the controls and the readout always agree. Its layout fits JupyterLab at 1024
   px and Colab's ~800 px output area: labels 104 px wide, the readout as HTML lines that
-  wrap, placed under the controls where there is no room beside them (tests/test_browser.py).
+  wrap, placed under the controls where there is no room beside them (tests/catalogues/test_browser.py).
 - Works under ipywidgets 7.7 (what Colab ships) and 8 (JupyterLab 4); ``make widgets7``.
 - ``TrainingPanel`` (notebook 06) lives in ``course_lib.views.training_panel``.
 

@@ -4,7 +4,7 @@ README.zh.md lists every notebook with a working relative link to its Chinese no
 Chinese study time that teaching.zh.md and the Chinese notebooks' headers state (the rule's
 zh_stated_minutes, scripts/study_time_rule.py) and launch links to the Chinese notebooks.
 The generated parts are what ``python scripts/study_time.py --update-docs --lang zh`` writes.
-The map is read with tests/test_site.py's helpers and the badges with tests/test_launch.py's.
+The map is read with tests/catalogues/test_site.py's helpers and the badges with tests/base/test_launch.py's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+for folder in ("base", "catalogues"):  # the test modules whose helpers are imported
+    sys.path.insert(0, str(ROOT / "tests" / folder))
 
 import study_time as script  # noqa: E402  (scripts/study_time.py)
 import study_time_rule as st  # noqa: E402

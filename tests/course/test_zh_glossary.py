@@ -1,7 +1,7 @@
 """The Chinese edition uses the glossary's terms (issue 21): docs/glossary.md's 中文 column.
 
 For every translated Markdown cell of ``notebooks/zh/NN.yaml``: where the English text (its
-prose, as tests/test_glossary.py reads it: no code, formulas or links) uses a term, the
+prose, as tests/catalogues/test_glossary.py reads it: no code, formulas or links) uses a term, the
 Chinese text uses one of the term's 中文 forms (the preferred first, then the ones a
 translation may also use), and no Chinese text uses a form of the 避免 column. A failure names
 the notebook, the cell, the term and the forms allowed.
@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+for folder in ("catalogues",):  # the test modules whose helpers are imported
+    sys.path.insert(0, str(ROOT / "tests" / folder))
 
 from test_glossary import matcher, prose, read_glossary  # noqa: E402
 
