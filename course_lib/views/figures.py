@@ -76,20 +76,21 @@ def F_(message: str) -> str:
 
 
 def language_fonts() -> None:
-    """Under ``COURSE_LANG=zh``: a CJK font as the fallback of sans-serif text, and no
-    missing-glyph warnings (where no CJK font exists); in English, nothing."""
+    """Under ``COURSE_LANG=zh``: a CJK font as the fallback family of all text, and no
+    missing-glyph warnings (where no CJK font exists); in English, nothing.
+
+    matplotlib falls back glyph by glyph only along ``font.family`` (a generic family such
+    as "sans-serif" resolves to one font), so the CJK font is appended there: Latin glyphs
+    stay in the first family's font (DejaVu Sans), Chinese ones come from the CJK font."""
     if language() != "zh":
         return
     import matplotlib
 
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
     font = cjk_font()
-    sans = list(matplotlib.rcParams["font.sans-serif"])
-    if font is not None and font not in sans:
-        first = [f for f in sans[:1] if f == "DejaVu Sans"]  # Latin glyphs stay as they were
-        matplotlib.rcParams["font.sans-serif"] = (
-            first + [font] + [f for f in sans if f not in first]
-        )
+    family = list(matplotlib.rcParams["font.family"])
+    if font is not None and font not in family:
+        matplotlib.rcParams["font.family"] = family + [font]
 
 
 def pareto_front(df: pd.DataFrame, x: str, y: str, maximize_y: bool = True) -> pd.Series:

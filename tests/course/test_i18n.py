@@ -384,9 +384,9 @@ def test_figures_without_a_cjk_font_stay_quiet_under_zh(monkeypatch, recwarn):
 
     df = pd.DataFrame({"name": ["none", "all"], "unique_params": [60_000, 20_000],
                        "accuracy": [0.7, 0.65], "tokens_per_s": [1e4, 1.2e4]})  # fmt: skip
-    before = list(matplotlib.rcParams["font.sans-serif"])
+    before = list(matplotlib.rcParams["font.family"])
     plot_params_vs_accuracy(df, ax=new_figure(7, 4.5).add_subplot())
-    assert matplotlib.rcParams["font.sans-serif"] == before  # English: nothing changed
+    assert matplotlib.rcParams["font.family"] == before  # English: nothing changed
     monkeypatch.setenv(LANG_ENV, "zh")
     fig = new_figure(7, 4.5)
     (ax,) = plot_params_vs_accuracy(df, ax=fig.add_subplot())
@@ -430,3 +430,18 @@ def test_training_diverged_and_a_data_error_in_chinese(monkeypatch, tmp_path):
     )
     with pytest.raises(ValueError, match="^data file .*reviews.csv is missing$"):
         own_data(missing)
+
+
+def test_a_cjk_font_becomes_the_fallback_family_under_zh(monkeypatch):
+    """matplotlib falls back glyph by glyph only along font.family: the CJK font goes there."""
+    import matplotlib
+
+    from course_lib.views import figures
+
+    monkeypatch.setattr(figures, "cjk_font", lambda: "Noto Sans CJK SC")
+    monkeypatch.setitem(matplotlib.rcParams, "font.family", ["sans-serif"])
+    figures.language_fonts()
+    assert matplotlib.rcParams["font.family"] == ["sans-serif"]  # English: untouched
+    monkeypatch.setenv(LANG_ENV, "zh")
+    figures.language_fonts()
+    assert matplotlib.rcParams["font.family"] == ["sans-serif", "Noto Sans CJK SC"]
