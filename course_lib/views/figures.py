@@ -21,8 +21,8 @@ matplotlib's "Glyph ... missing from font(s)" warning, so a machine without any 
 would draw boxes instead: there ``F_`` (figure text) keeps a figure's words in English, so
 the figure stays readable, while every other message is Chinese. ``F_`` is a marker like
 ``_`` (``scripts/i18n.py`` extracts it) for text drawn on a figure. English changes nothing.
-Chinese figures need a CJK font: Binder installs fonts-noto-cjk (binder/apt.txt), CI too
-(.ci/run); elsewhere ``apt install fonts-noto-cjk`` (or any font of ``CJK_FONTS``).
+Chinese figures need a CJK font: Binder installs fonts-wqy-microhei (binder/apt.txt), CI too
+(.ci/run); elsewhere ``apt install fonts-wqy-microhei`` (or any font of ``CJK_FONTS``).
 """
 
 from __future__ import annotations

@@ -350,5 +350,5 @@ def test_add_badges_rejects_a_bad_path(tmp_path, capsys):
 def test_binder_and_ci_install_the_cjk_font_of_the_chinese_figures():
     """The Chinese notebooks' figure text needs a CJK font (course_lib.views.figures.F_)."""
     apt = (ROOT / "binder" / "apt.txt").read_text().split("\n")
-    assert "fonts-noto-cjk" in [line.strip() for line in apt if not line.startswith("#")]
-    assert "fonts-noto-cjk" in (ROOT / ".ci" / "run").read_text()
+    assert "fonts-wqy-microhei" in [line.strip() for line in apt if not line.startswith("#")]
+    assert "fonts-wqy-microhei" in (ROOT / ".ci" / "run").read_text()
