@@ -113,10 +113,14 @@ def check_checkpoint_target(path: str | os.PathLike, field: str, needs_bytes: in
     return path
 
 
+def _non_finite(t: torch.Tensor) -> int:
+    """How many NaN or inf values a floating-point tensor holds (0 for other dtypes)."""
+    return int((~torch.isfinite(t)).sum()) if t.is_floating_point() else 0
+
+
 def _check_finite_weights(model: nn.Module, where: str) -> None:
     for name, t in model.state_dict().items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            n = int((~torch.isfinite(t)).sum())
+        if n := _non_finite(t):
             raise ValueError(
                 _(
                     "{where} is not allowed: {name} holds {n} non-finite value(s) (NaN or inf); "
@@ -233,8 +237,7 @@ def _check_values(path: Path, model: nn.Module, state: dict[str, torch.Tensor]) 
                     "tensor ({want}); the file was not written by save_checkpoint"
                 ).format(path=path, k=k, dtype=t.dtype, want=v.dtype)
             )
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            n = int((~torch.isfinite(t)).sum())
+        if n := _non_finite(t):
             raise ValueError(
                 _(
                     "checkpoint {path}: {k} holds {n} non-finite value(s) (NaN or inf): the model "
