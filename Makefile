@@ -47,16 +47,16 @@ widgets7: venv
 notebooks: venv
 	OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL) --ignore=notebooks/zh notebooks/
 
-# Strict nbval on a second numerical path: ATen's scalar kernels instead of AVX2/AVX-512, and
-# MKL's conditional numerical reproducibility. Seeded training follows another trajectory here,
-# as on another CPU, so a stored output that depends on kernel order fails this run.
-# tests/catalogues/test_numerical_paths.py shows that the path changes a training run on this machine.
+# Strict nbval on a second numerical path: ATen's kernels one instruction set below this
+# machine's own (AVX-512 -> AVX2, AVX2 -> scalar; scripts/second_path.py picks and prints it).
+# Seeded training follows another trajectory here, as on another CPU, so a stored output that
+# depends on kernel order fails this run. tests/catalogues/test_numerical_paths.py shows that
+# the path changes a training run on this machine.
 # It runs the Chinese notebooks (notebooks/zh/, kernels with COURSE_LANG=zh: conftest.py), whose
 # code cells are the English ones (tests/course/test_zh_sync.py), so every notebook's code runs
-# on both paths and each edition is checked once: `make test` stays under 15 minutes on 2 cores.
-ALT_PATH := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+# on both paths and each edition is checked once.
 notebooks-alt: venv
-	$(ALT_PATH) OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL) notebooks/zh/
+	path="$$($(BIN)/python scripts/second_path.py)" && env $$path OMP_NUM_THREADS=1 COURSE_MODE=FAST $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL) notebooks/zh/
 
 format: venv
 	$(BIN)/ruff format .

@@ -1,7 +1,8 @@
 """The second numerical path of `make notebooks-alt` really changes a training run.
 
-`make test` runs every notebook a second time under strict nbval with
-``ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE`` (see the Makefile). That run only proves
+`make test` runs every notebook's code a second time under strict nbval on the second path
+that ``scripts/second_path.py`` picks (ATen's kernels one instruction set below the
+machine's own, see the Makefile). That run only proves
 something if the path changes the floating-point results of seeded training, the way another
 CPU does (issue 16: notebook 03's loss at steps 50-99 was 0.180 on one CPU, 0.246 on another).
 Here a tiny seeded training of notebook 03's kind runs in two subprocesses, native and on the
@@ -15,8 +16,9 @@ import subprocess
 import sys
 
 import pytest
+from second_path import second_path  # scripts/ (tests/conftest.py)
 
-ALT_PATH = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
+KNOBS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR")
 
 TRAIN = """
 import json, torch
@@ -45,7 +47,7 @@ print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(),
 
 
 def _start(extra_env: dict[str, str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ALT_PATH}
+    env = {k: v for k, v in os.environ.items() if k not in KNOBS}
     env.update(OMP_NUM_THREADS="1", **extra_env)
     return subprocess.Popen(
         [sys.executable, "-c", TRAIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -58,13 +60,22 @@ def _result(run: subprocess.Popen) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+def test_the_path_is_one_instruction_set_below_the_native_one():
+    assert second_path("AVX512") == {"ATEN_CPU_CAPABILITY": "avx2"}
+    assert second_path("AVX2") == {"ATEN_CPU_CAPABILITY": "default"}
+    assert second_path("SVE256") == {"ATEN_CPU_CAPABILITY": "default"}
+    assert second_path("DEFAULT") == {"MKL_CBWR": "COMPATIBLE"}
+
+
 def test_second_path_changes_a_training_trajectory():
-    runs = _start({}), _start(ALT_PATH)  # side by side: the import of torch is most of the time
-    native, alt = (_result(run) for run in runs)
-    assert alt["capability"] == "DEFAULT", (
-        f"ATEN_CPU_CAPABILITY=default did not take effect: torch reports {alt['capability']}"
-    )
-    if native["capability"] == "DEFAULT" and not native["mkl"]:
+    native = _result(_start({}))  # its capability chooses the second path
+    alt_env = second_path(native["capability"])
+    alt = _result(_start(alt_env))
+    if "ATEN_CPU_CAPABILITY" in alt_env:
+        assert alt["capability"] == alt_env["ATEN_CPU_CAPABILITY"].upper(), (
+            f"{alt_env} did not take effect: torch reports {alt['capability']}"
+        )
+    elif not native["mkl"]:
         pytest.skip("this CPU has no vectorised ATen kernels and no MKL: one numerical path only")
     assert all(0.0 < x < 5.0 for x in native["losses"] + alt["losses"]), (
         "the tiny training gave a loss outside (0, 5): "
@@ -72,6 +83,6 @@ def test_second_path_changes_a_training_trajectory():
     )
     gap = max(abs(a - b) for a, b in zip(native["losses"], alt["losses"], strict=True))
     assert gap > 0, (
-        f"native ({native['capability']}) and second-path losses are identical over 30 steps: "
-        "`make notebooks-alt` would only repeat `make notebooks`"
+        f"native ({native['capability']}) and second-path ({alt_env}) losses are identical "
+        "over 30 steps: `make notebooks-alt` would only repeat `make notebooks`"
     )

@@ -143,15 +143,39 @@ def test_session_runs_are_mid_notebook_starts():
         assert numbers[0] != "1", (nn, numbers)
 
 
-@pytest.mark.parametrize(("nn", "numbers"), core_path_runs(),
-                         ids=lambda v: v if isinstance(v, str) else "+".join(v))  # fmt: skip
-def test_core_path_runs_in_a_fresh_kernel(nn, numbers):
-    run_fresh(nn, numbers)
+def stored_seconds(nn: str, numbers: list[str]) -> float:
+    """The run's cost as the stored outputs measured it: the summed run times of its cells
+    (``metadata.execution``, written by scripts/execute_notebooks.py)."""
+    from study_time_rule import run_ms
+
+    nb = nbformat.read(notebook(nn), as_version=4)
+    return sum(run_ms(nb.cells[i]) for i in selected_cells(nb, numbers)) / 1000
 
 
-@pytest.mark.parametrize(("nn", "numbers"), session_runs(),
-                         ids=lambda v: v if isinstance(v, str) else "-".join((v[0], v[-1])))  # fmt: skip
-def test_session_start_runs_in_a_fresh_kernel(nn, numbers):
+def fresh_runs() -> list[tuple[str, str, list[str]]]:
+    """(kind, notebook, sections) of every core-path and session run, the longest first, so
+    that ``pytest -n 2`` does not end with one core idle while the other runs notebook 06."""
+    runs = [("core", nn, numbers) for nn, numbers in core_path_runs()]
+    runs += [("session", nn, numbers) for nn, numbers in session_runs()]
+    return sorted(runs, key=lambda run: -stored_seconds(run[1], run[2]))
+
+
+def _run_id(run) -> str:
+    kind, nn, numbers = run
+    return f"{kind}-{nn}-" + (
+        "+".join(numbers) if kind == "core" else f"{numbers[0]}-{numbers[-1]}"
+    )
+
+
+def test_runs_are_ordered_by_their_stored_cost():
+    costs = [stored_seconds(nn, numbers) for _, nn, numbers in fresh_runs()]
+    assert costs == sorted(costs, reverse=True) and costs[0] > 10, costs  # 06 trains for long
+
+
+@pytest.mark.parametrize("run", fresh_runs(), ids=_run_id)
+def test_runs_in_a_fresh_kernel(run):
+    """The core path (per notebook) and each mid-notebook session start, in fresh kernels."""
+    _, nn, numbers = run
     run_fresh(nn, numbers)
 
 
