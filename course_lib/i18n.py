@@ -30,6 +30,10 @@ How a module marks a message (the rule for every new user of the catalogue)
        shown: ``_(question.prompt)``. ``_(text)`` of a variable is a lookup, never extracted.
     3a. Text drawn on a figure is marked ``F_("...")`` (``course_lib.views.figures.F_``): the
        same lookup, except that under Chinese with no CJK font it stays English, readable.
+    3b. A notebook's code cell marks a sentence it builds from data with ``tr("...")``, the
+       same lookup as ``_``, which IPython and loops (``for _, x in ...``) would rebind there.
+       Words a comparison returns (``"better"``, ``"within noise"``) stay English data,
+       compared in code; ``tr(word)`` or ``tr(table)`` translates them where they are shown.
     4. Keep each message one whole sentence or clause; do not glue translated pieces
        ("Not " + letter) whose order differs between languages. Code identifiers, numbers
        and shapes stay as they are in the Chinese text.
@@ -109,6 +113,24 @@ def _(message: str) -> str:
     if not message:  # gettext("") is the catalogue's header, never a message
         return message
     return translations(language()).gettext(message)
+
+
+def tr(value, column: str = "verdict"):
+    """What a learner reads, under the name the notebooks use (``_`` is rebound there):
+    ``tr("{n} of {total} seeds").format(...)``; a comparison's word, ``tr(verdict(d))``; or a
+    pandas table, a copy whose ``column`` words are translated (the table itself in English or
+    without that column, so English output stays byte-identical). Notebooks 06-13."""
+    if isinstance(value, str):
+        return _(value)
+    if language() == DEFAULT_LANGUAGE:
+        return value
+    words = value if not hasattr(value, "columns") else value.get(column)
+    if words is None:
+        return value
+    translated = words.map(lambda v: _(v) if isinstance(v, str) else v)
+    if not hasattr(value, "columns"):
+        return translated
+    return value.assign(**{column: translated})
 
 
 def N_(message: str) -> str:

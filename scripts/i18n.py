@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MARKERS = ("_", "N_", "F_")  # F_: text drawn on a figure (course_lib.views.figures)
+MARKERS = ("_", "N_", "F_", "tr")  # F_: figure text (course_lib.views.figures); tr: notebooks
 DOMAIN = "course_lib"
 LANGS = ("zh",)  # the catalogues kept here; English is the source text
 HEADER = (

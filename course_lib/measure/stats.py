@@ -31,9 +31,12 @@ import pandas as pd
 from course_lib.i18n import N_, _
 
 # the words stay English data (a table's ``verdict`` column, compared in code); the sentences
-# that show them are whole messages (``difference_sentences``), and ``_(word)`` translates one
+# that show them are whole messages (``difference_sentences``), and ``i18n.tr`` translates a
+# word or a table's verdict column where it is displayed
 NO_DIFFERENCE = N_("no measurable difference at this size")
 BETTER, WORSE = N_("better"), N_("worse")
+BASELINE = N_("baseline")  # the baseline's own row of a compare_to_baseline table
+TOO_FEW_SEEDS = N_("too few seeds")  # a row left with fewer than five runs (notebook 11)
 
 
 def _beta_cf(a: float, b: float, x: float) -> float:
@@ -280,7 +283,7 @@ def compare_to_baseline(
         rows[name] = {"n": m.n, "mean": m.mean, "low": m.low, "high": m.high,
                       "diff": d.mean, "diff_low": d.low, "diff_high": d.high,
                       "method": d.method if name != baseline else "",
-                      "verdict": verdict(d, larger_is_better) if name != baseline else "baseline"}  # fmt: skip
+                      "verdict": verdict(d, larger_is_better) if name != baseline else BASELINE}  # fmt: skip
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
 
 
@@ -289,7 +292,7 @@ def difference_sentences(
 ) -> list[str]:
     """One Markdown sentence per plan of a ``compare_to_baseline`` table, e.g.
     "`all`: +0.4 points [-0.9, +1.7] vs `none`, no measurable difference at this size"."""
-    base = table.index[table["verdict"] == "baseline"]
+    base = table.index[table["verdict"] == BASELINE]
     if len(base) != 1:
         raise ValueError(_("table: pass the output of compare_to_baseline (one 'baseline' row)"))
     lines = []

@@ -372,6 +372,30 @@ def test_explorer_label_figure_title_and_stats_sentence_in_chinese(monkeypatch):
     assert line == "`all`: -10.0 [-10.0, -10.0] points vs `none`, worse", line
 
 
+def test_tr_translates_a_notebooks_words_and_tables_only_under_zh(monkeypatch):
+    """``tr`` (the notebooks' ``_``): a template or a comparison's word, and a table's verdict
+    column, read in Chinese under zh; in English the very same objects come back, and a
+    column that is not there or a word outside the catalogue is left as it is."""
+    import pandas as pd
+
+    from course_lib.measure.stats import BASELINE, BETTER, NO_DIFFERENCE
+
+    table = pd.DataFrame({"diff": [0.0, 1.5, 0.2], "verdict": [BASELINE, BETTER, NO_DIFFERENCE]})
+    monkeypatch.delenv(LANG_ENV, raising=False)
+    words = table["verdict"]
+    assert i18n.tr(table) is table and i18n.tr(words) is words
+    assert i18n.tr("{diff} points, {verdict}") == "{diff} points, {verdict}"
+    monkeypatch.setenv(LANG_ENV, "zh")
+    shown = i18n.tr(table)
+    assert list(shown["verdict"]) == ["基线", "更好", "在这个规模下没有可测量的差异"]
+    assert list(table["verdict"]) == [BASELINE, BETTER, NO_DIFFERENCE], "tr changed its input"
+    assert shown["diff"].equals(table["diff"]) and list(i18n.tr(table["verdict"]))[1] == "更好"
+    assert i18n.tr(table, column="plan") is table  # no such column: unchanged
+    assert i18n.tr(pd.Series(["more", 3])).tolist() == ["more", 3]  # not in the catalogue
+    line = i18n.tr("{diff} points, {verdict}").format(diff="+1.5", verdict=i18n.tr(BETTER))
+    assert line == "+1.5 个百分点，更好", line
+
+
 def test_figures_without_a_cjk_font_stay_quiet_under_zh(monkeypatch, recwarn):
     """The headline figure under zh: Chinese title and labels, no missing-glyph warning
     (a machine without a CJK font draws boxes silently); English leaves rcParams alone."""
